@@ -1,0 +1,47 @@
+"""Shared fixtures: every test runs with its own per-user folders.
+
+The speech clip cache is shared by the whole session (synthesizing is the slow
+part and clips are content-addressed, so sharing cannot leak state between tests).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture(autouse=True)
+def user_dirs(tmp_path, monkeypatch, shared_cache):
+    """Point the per-user config, data and cache folders at temporary ones."""
+    config = tmp_path / "config"
+    data = tmp_path / "data"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
+    return {"config": config / "voiceguide", "data": data / "voiceguide",
+            "cache": shared_cache / "voiceguide"}
+
+
+def voiceguide_command() -> list[str]:
+    """The installed console script, next to the running Python."""
+    script = Path(sys.executable).parent / "voiceguide"
+    return [str(script)] if script.exists() else [shutil.which("voiceguide") or "voiceguide"]
+
+
+def run_voiceguide(*args, env=None, timeout=120, **kwargs) -> subprocess.CompletedProcess:
+    """Run the installed ``voiceguide`` command in a real subprocess."""
+    return subprocess.run(voiceguide_command() + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=timeout, env=env or os.environ.copy(),
+                          stdin=subprocess.DEVNULL, **kwargs)

@@ -1,0 +1,87 @@
+"""What the commands do, as library functions that return data.
+
+The CLI parses options, calls these and prints; tests can call them directly.
+"""
+
+from __future__ import annotations
+
+from voiceguide import loader
+from voiceguide.compiler import compile_routine, estimated_speech, routine_minutes
+from voiceguide.errors import FileError
+from voiceguide.pacing import Pacing
+from voiceguide.settings import resolve
+from voiceguide.timeline import Timeline, seconds
+
+
+def listing(library: loader.Library | None = None) -> dict:
+    """Routines (name, title, minutes at normal pace) and techniques (id, title)."""
+    library = library or loader.load_library()
+    warnings = list(library.warnings)
+    routines = []
+    for name, path in sorted(library.routines.items()):
+        try:
+            routine = loader.load_routine_file(path, library)
+        except FileError as err:
+            warnings.append(str(err))
+            continue
+        pacing = Pacing()
+        timeline = compile_routine(routine, pacing, estimated_speech(pacing.rate),
+                                   library.phrases)
+        routines.append({"name": name, "title": routine.title,
+                         "minutes": routine_minutes(timeline),
+                         "builtin": name in library.builtin_routines})
+    techniques = [{"id": t.id, "title": t.title}
+                  for t in sorted(library.techniques.values(), key=lambda t: t.id)]
+    return {"routines": routines, "techniques": techniques, "warnings": warnings}
+
+
+def timeline_for(name_or_path: str, options: dict, speech_length=None,
+                 library: loader.Library | None = None) -> Timeline:
+    """Load a routine, resolve its pacing and compile it.
+
+    ``speech_length`` defaults to an estimate from the speech rate.
+    """
+    library = library or loader.load_library()
+    routine = library.routine(name_or_path)
+    resolved = resolve(options, routine)
+    length = speech_length or estimated_speech(resolved.pacing.rate)
+    return compile_routine(routine, resolved.pacing, length, library.phrases)
+
+
+def clock(secs: float) -> str:
+    """``mm:ss`` (or ``h:mm:ss``)."""
+    whole = int(secs)
+    hours, rest = divmod(whole, 3600)
+    minutes, sec = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes:02d}:{sec:02d}"
+
+
+def format_timeline(timeline: Timeline) -> str:
+    """A readable timeline: section titles, what is said and heard, holds, total."""
+    lines = [f"{timeline.title} ({timeline.routine}) — {clock(timeline.total_seconds)}",
+             f"pacing: pace {timeline.pacing['pace']:g}, breath {timeline.pacing['breath']}, "
+             f"{timeline.pacing['rate']} words per minute", ""]
+    holds = {h.start: h for h in timeline.holds}
+    section = -1
+    for event in timeline.events:
+        if event.section != section:
+            section = event.section
+            s = timeline.sections[section]
+            lines.append(f"{clock(seconds(s.start))}  == {s.title} "
+                         f"({clock(seconds(s.length))}) ==")
+        at = clock(seconds(event.start))
+        if event.start in holds:
+            h = holds[event.start]
+            side = f", {h.side}" if h.side else ""
+            lines.append(f"{at}     [hold {seconds(h.length):g} s{side}]")
+        if event.kind == "speech":
+            lines.append(f"{at}     \"{event.text}\"")
+        elif event.kind == "cue":
+            lines.append(f"{at}     ({event.cue})")
+        elif event.kind == "checkin":
+            lines.append(f"{at}     check-in: \"{event.text}\" "
+                         f"(then {seconds(event.pause):g} s to answer)")
+        elif event.length >= 2 * timeline.sample_rate:
+            lines.append(f"{at}     ... {seconds(event.length):.0f} s quiet")
+    lines.append(f"{clock(timeline.total_seconds)}  end — total {clock(timeline.total_seconds)}")
+    return "\n".join(lines)

@@ -1,0 +1,482 @@
+"""Loader: routine, technique and phrase files → checked model objects.
+
+The only module that reads those files. Every problem found names the file, the
+line and the key; :func:`check_file` collects every problem in a file at once, the
+other functions raise :class:`~voiceguide.errors.FileError` with all of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voiceguide import paths
+from voiceguide.errors import FileError, InputError, Problem
+from voiceguide.model import (POSITIONS, Breath, Cycle, Exercise, Flow, Hold, Phrases,
+                              Routine, Step, Technique)
+from voiceguide.pacing import PARSERS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+BUILTIN_DIR = Path(__file__).parent / "library"
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+ROUTINE_PACING_KEYS = ("pace", "hold", "reps", "breath", "rate", "rest")
+
+
+# --------------------------------------------------------------------------- lines
+
+class _Lines:
+    """Finds the line of a key in TOML text, by table and array-of-tables index."""
+
+    _header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"]+)\s*\]\]?")
+    _key = re.compile(r"^\s*\"?([A-Za-z0-9_\-]+)\"?\s*=")
+
+    def __init__(self, text: str):
+        self.keys: dict[tuple[str, int, str], int] = {}
+        self.tables: dict[tuple[str, int], int] = {}
+        table, index, counts = "", 0, {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self._header.match(line)
+            if header:
+                table = header.group(2).replace('"', "")
+                index = counts.get(table, 0)
+                if header.group(1) == "[[":
+                    counts[table] = index + 1
+                self.tables.setdefault((table, index), number)
+                continue
+            key = self._key.match(line)
+            if key:
+                self.keys.setdefault((table, index, key.group(1)), number)
+
+    def of(self, table: str = "", index: int = 0, key: str | None = None) -> int | None:
+        """The line of ``key`` in ``table`` (or of the table's header), if found."""
+        if key is not None and (table, index, key) in self.keys:
+            return self.keys[(table, index, key)]
+        return self.tables.get((table, index))
+
+
+class _Checker:
+    """Reads values out of parsed TOML and records every problem with its line."""
+
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.lines = _Lines(text)
+        self.problems: list[Problem] = []
+
+    def problem(self, message: str, key: str | None = None, table: str = "",
+                index: int = 0) -> None:
+        line = self.lines.of(table, index, key.split(".")[-1] if key else None)
+        self.problems.append(Problem(message, self.path, line, key))
+
+    def unknown_keys(self, data: dict, allowed: tuple[str, ...], table: str = "",
+                     index: int = 0, prefix: str = "") -> None:
+        for key in data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                self.problem(f"unknown key{hint}; allowed: {', '.join(allowed)}",
+                             prefix + key, table, index)
+
+    def value(self, data: dict, key: str, kind: str, *, table: str = "", index: int = 0,
+              prefix: str = "", required: bool = False, default=None):
+        """``data[key]`` checked against ``kind``; ``default`` when absent or bad."""
+        if key not in data:
+            if required:
+                self.problem("missing required key", prefix + key, table, index)
+            return default
+        raw = data[key]
+        try:
+            return _convert(raw, kind)
+        except ValueError as err:
+            self.problem(str(err), prefix + key, table, index)
+            return default
+
+
+def _convert(raw, kind: str):
+    if kind == "str":
+        if not isinstance(raw, str) or not raw.strip():
+            raise ValueError(f"expected a non-empty string, not {_show(raw)}")
+        return raw.strip()
+    if kind == "lines":
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
+            raise ValueError(f"expected a list of non-empty strings, not {_show(raw)}")
+        return tuple(x.strip() for x in raw)
+    if kind == "bool":
+        if not isinstance(raw, bool):
+            raise ValueError(f"expected true or false, not {_show(raw)}")
+        return raw
+    if kind in ("seconds", "count"):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise ValueError(f"expected a number, not {_show(raw)}")
+        if raw <= 0:
+            raise ValueError(f"must be greater than 0, not {raw}")
+        if kind == "count" and not float(raw).is_integer():
+            raise ValueError(f"expected a whole number, not {raw}")
+        return int(raw) if kind == "count" else float(raw)
+    if kind in ("seconds-range", "count-range"):
+        item = "seconds" if kind == "seconds-range" else "count"
+        if not isinstance(raw, list) or len(raw) != 2:
+            raise ValueError(f"expected [low, high], not {_show(raw)}")
+        low, high = (_convert(x, item) for x in raw)
+        if low > high:
+            raise ValueError(f"low end {low} is above high end {high}")
+        return (low, high)
+    raise AssertionError(kind)
+
+
+def _show(raw) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def read_toml(path: Path) -> tuple[dict, str]:
+    """Parse a TOML file; a syntax error becomes a :class:`FileError` with its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read: {err}") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as err:
+        message = str(err)
+        match = re.search(r"\(at line (\d+), column \d+\)", message)
+        line = int(match.group(1)) if match else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        raise FileError([Problem(f"TOML syntax error: {message}", path, line)]) from None
+
+
+# ---------------------------------------------------------------------- techniques
+
+TECHNIQUE_KEYS = ("title", "position", "setup", "release", "safety", "source", "settle",
+                  "movement")
+MOVEMENT_KEYS = {
+    "hold": ("kind", "seconds", "range", "sides", "on_side", "reps", "reps_range",
+             "reminders"),
+    "breath": ("kind", "rounds", "range", "inhale", "exhale"),
+    "flow": ("kind", "seconds", "range", "reminders"),
+    "cycle": ("kind", "rounds", "range", "steps"),
+}
+
+
+def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) -> Technique | None:
+    """Build a technique from parsed TOML, adding every problem to ``problems``."""
+    check = _Checker(path, text)
+    technique_id = path.stem
+    if not NAME_PATTERN.match(technique_id):
+        check.problem("a technique file name must be lowercase letters, digits and dashes")
+    check.unknown_keys(data, TECHNIQUE_KEYS)
+    title = check.value(data, "title", "str", required=True)
+    setup = check.value(data, "setup", "lines", required=True)
+    release = check.value(data, "release", "lines", default=())
+    safety = check.value(data, "safety", "lines", default=())
+    source = check.value(data, "source", "str", default="")
+    settle = check.value(data, "settle", "seconds", default=3.0)
+    position = check.value(data, "position", "str", default="back")
+    if position not in POSITIONS:
+        check.problem(f"unknown position {position!r}; one of: {', '.join(POSITIONS)}",
+                      "position")
+    movement = None
+    if "movement" not in data:
+        check.problem("missing required table [movement]", "movement")
+    elif not isinstance(data["movement"], dict):
+        check.problem("expected a table [movement]", "movement")
+    else:
+        movement = _parse_movement(check, data["movement"])
+    problems.extend(check.problems)
+    if check.problems:
+        return None
+    return Technique(id=technique_id, title=title, setup=setup, movement=movement,
+                     position=position, release=release, safety=safety, settle=settle,
+                     source=source, path=path)
+
+
+def _parse_movement(check: _Checker, data: dict):
+    opts = {"table": "movement", "prefix": "movement."}
+    kind = data.get("kind")
+    if kind not in MOVEMENT_KEYS:
+        check.problem(f"kind must be one of: {', '.join(MOVEMENT_KEYS)}", "movement.kind",
+                      "movement")
+        return None
+    check.unknown_keys(data, MOVEMENT_KEYS[kind], "movement", prefix="movement.")
+    if kind == "hold":
+        movement = Hold(
+            seconds=check.value(data, "seconds", "seconds", default=20.0, **opts),
+            range=check.value(data, "range", "seconds-range", default=(10.0, 60.0), **opts),
+            sides=check.value(data, "sides", "bool", default=False, **opts),
+            on_side=check.value(data, "on_side", "str", default=None, **opts),
+            reps=check.value(data, "reps", "count", default=1, **opts),
+            reps_range=check.value(data, "reps_range", "count-range", default=(1, 5), **opts),
+            reminders=check.value(data, "reminders", "lines", default=(), **opts),
+        )
+        _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
+        _check_in_range(check, movement.reps, movement.reps_range, "movement.reps")
+        return movement
+    if kind == "flow":
+        movement = Flow(
+            seconds=check.value(data, "seconds", "seconds", default=60.0, **opts),
+            range=check.value(data, "range", "seconds-range", default=(30.0, 600.0), **opts),
+            reminders=check.value(data, "reminders", "lines", default=(), **opts),
+        )
+        _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
+        return movement
+    if kind == "breath":
+        movement = Breath(
+            rounds=check.value(data, "rounds", "count", default=10, **opts),
+            range=check.value(data, "range", "count-range", default=(5, 20), **opts),
+            inhale=check.value(data, "inhale", "str", default="Breathe in.", **opts),
+            exhale=check.value(data, "exhale", "str", default="Breathe out.", **opts),
+        )
+        _check_in_range(check, movement.rounds, movement.range, "movement.rounds")
+        return movement
+    steps = _parse_steps(check, data)
+    movement = Cycle(
+        steps=steps,
+        rounds=check.value(data, "rounds", "count", default=5, **opts),
+        range=check.value(data, "range", "count-range", default=(1, 10), **opts),
+    )
+    _check_in_range(check, movement.rounds, movement.range, "movement.rounds")
+    return movement
+
+
+def _parse_steps(check: _Checker, data: dict) -> tuple[Step, ...]:
+    raw = data.get("steps")
+    if not isinstance(raw, list) or not raw:
+        check.problem("expected a list of steps like { say = \"...\", seconds = 5 }",
+                      "movement.steps", "movement")
+        return ()
+    steps = []
+    for number, item in enumerate(raw, start=1):
+        key = f"movement.steps[{number}]"
+        if not isinstance(item, dict) or set(item) != {"say", "seconds"}:
+            check.problem("each step needs exactly say and seconds", key, "movement")
+            continue
+        try:
+            steps.append(Step(_convert(item["say"], "str"), _convert(item["seconds"], "seconds")))
+        except ValueError as err:
+            check.problem(str(err), key, "movement")
+    return tuple(steps)
+
+
+def _check_in_range(check: _Checker, value, limits, key: str) -> None:
+    if value is not None and limits is not None and not limits[0] <= value <= limits[1]:
+        check.problem(f"{value:g} is outside its range [{limits[0]:g}, {limits[1]:g}]", key,
+                      "movement")
+
+
+# ------------------------------------------------------------------------ routines
+
+ROUTINE_KEYS = ("title", "description", "pacing", "exercise")
+EXERCISE_KEYS = ("technique", "hold", "reps", "sides", "skip")
+
+
+def parse_routine(path: Path, data: dict, text: str, techniques: dict[str, Technique],
+                  problems: list[Problem], broken: dict[str, FileError] | None = None
+                  ) -> Routine | None:
+    """Build a routine from parsed TOML against known techniques."""
+    check = _Checker(path, text)
+    check.unknown_keys(data, ROUTINE_KEYS)
+    title = check.value(data, "title", "str", required=True)
+    description = check.value(data, "description", "str", default="")
+    pacing = _parse_routine_pacing(check, data.get("pacing", {}))
+    raw_exercises = data.get("exercise")
+    if not isinstance(raw_exercises, list) or not raw_exercises:
+        check.problem("a routine needs at least one [[exercise]] with a technique",
+                      "exercise")
+        raw_exercises = []
+    exercises = []
+    for index, item in enumerate(raw_exercises):
+        exercise = _parse_exercise(check, item, index, techniques, broken or {})
+        if exercise is not None:
+            exercises.append(exercise)
+    if raw_exercises and exercises and not any(not e.skip for e in exercises):
+        check.problem("every exercise is skipped; leave at least one", "exercise")
+    problems.extend(check.problems)
+    if check.problems:
+        return None
+    return Routine(name=path.stem, title=title, exercises=tuple(exercises),
+                   description=description, pacing=pacing, path=path)
+
+
+def _parse_routine_pacing(check: _Checker, raw) -> dict:
+    if not isinstance(raw, dict):
+        check.problem("expected a table [pacing]", "pacing")
+        return {}
+    check.unknown_keys(raw, ROUTINE_PACING_KEYS, "pacing", prefix="pacing.")
+    pacing = {}
+    for key in ROUTINE_PACING_KEYS:
+        if key in raw:
+            try:
+                pacing[key] = PARSERS[key](raw[key])
+            except ValueError as err:
+                check.problem(str(err), f"pacing.{key}", "pacing")
+    return pacing
+
+
+def _parse_exercise(check: _Checker, item, index: int, techniques: dict[str, Technique],
+                    broken: dict[str, FileError]) -> Exercise | None:
+    table = "exercise"
+    prefix = f"exercise[{index + 1}]."
+    opts = {"table": table, "index": index, "prefix": prefix}
+    if not isinstance(item, dict):
+        check.problem("expected a table", prefix.rstrip("."), table, index)
+        return None
+    check.unknown_keys(item, EXERCISE_KEYS, table, index, prefix)
+    technique_id = check.value(item, "technique", "str", required=True, **opts)
+    hold = check.value(item, "hold", "seconds", **opts)
+    reps = check.value(item, "reps", "count", **opts)
+    sides = check.value(item, "sides", "bool", **opts)
+    skip = check.value(item, "skip", "bool", default=False, **opts)
+    if technique_id is None:
+        return None
+    technique = techniques.get(technique_id)
+    if technique is None:
+        if technique_id in broken:
+            check.problem(f"technique {technique_id!r} has problems: {broken[technique_id]}",
+                          prefix + "technique", table, index)
+            return None
+        close = difflib.get_close_matches(technique_id, list(techniques), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        check.problem(f"unknown technique {technique_id!r}{hint}", prefix + "technique",
+                      table, index)
+        return None
+    movement = technique.movement
+    if hold is not None and isinstance(movement, (Hold, Flow)):
+        low, high = movement.range
+        if not low <= hold <= high:
+            check.problem(f"hold {hold:g} is outside the safe range [{low:g}, {high:g}] for "
+                          f"{technique_id}", prefix + "hold", table, index)
+    if reps is not None:
+        low, high = movement.reps_range if isinstance(movement, Hold) else movement.range
+        if not isinstance(movement, Flow) and not low <= reps <= high:
+            check.problem(f"reps {reps} is outside the safe range [{low}, {high}] for "
+                          f"{technique_id}", prefix + "reps", table, index)
+    return Exercise(technique=technique, hold=hold, reps=reps, sides=sides, skip=skip)
+
+
+# ------------------------------------------------------------------------- phrases
+
+def load_phrases(path: Path | None = None) -> Phrases:
+    """The words said around the exercises."""
+    path = path or BUILTIN_DIR / "phrases.toml"
+    data, text = read_toml(path)
+    check = _Checker(path, text)
+    names = [f for f in Phrases.__dataclass_fields__]
+    check.unknown_keys(data, tuple(names))
+    values = {}
+    for name in names:
+        kind = "lines" if isinstance(data.get(name), list) else "str"
+        values[name] = check.value(data, name, kind, required=True)
+    if check.problems:
+        raise FileError(check.problems)
+    return Phrases(**values)
+
+
+# ------------------------------------------------------------------------- library
+
+@dataclass
+class Library:
+    """Every technique and routine that can be used, built-in and the user's own."""
+
+    techniques: dict[str, Technique]
+    routines: dict[str, Path]
+    builtin_routines: frozenset[str]
+    phrases: Phrases
+    broken: dict[str, FileError] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def routine(self, name_or_path: str) -> Routine:
+        """Load a routine by name, or from a path to a ``.toml`` file."""
+        path = Path(name_or_path)
+        if name_or_path.endswith(".toml") or "/" in name_or_path or path.is_file():
+            return load_routine_file(path.expanduser(), self)
+        if name_or_path not in self.routines:
+            close = difflib.get_close_matches(name_or_path, list(self.routines), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise InputError(f"unknown routine {name_or_path!r}{hint} "
+                             f"(see 'voiceguide list')")
+        return load_routine_file(self.routines[name_or_path], self)
+
+
+def load_routine_file(path: Path, library: Library) -> Routine:
+    """Load one routine file; every problem in it is raised at once."""
+    data, text = read_toml(path)
+    problems: list[Problem] = []
+    routine = parse_routine(path, data, text, library.techniques, problems, library.broken)
+    if problems:
+        raise FileError(problems)
+    return routine
+
+
+def _technique_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def load_library(user_dir: Path | None = None) -> Library:
+    """The built-in library plus the user's own files from ``user_dir``.
+
+    ``user_dir`` defaults to the per-user config folder; it holds ``routines/`` and
+    ``techniques/``. A user file that takes a built-in's name is refused with a
+    warning instead of silently replacing the built-in.
+    """
+    user_dir = paths.config_dir() if user_dir is None else user_dir
+    techniques: dict[str, Technique] = {}
+    broken: dict[str, FileError] = {}
+    warnings: list[str] = []
+    for path in _technique_files(BUILTIN_DIR / "techniques"):
+        techniques[path.stem] = load_technique_file(path)
+    for path in _technique_files(user_dir / "techniques"):
+        if path.stem in techniques:
+            warnings.append(f"{path}: ignored, a built-in technique is already named "
+                            f"{path.stem!r}; rename the file")
+            continue
+        try:
+            techniques[path.stem] = load_technique_file(path)
+        except (FileError, InputError) as err:
+            broken[path.stem] = err
+            warnings.append(str(err))
+    routines = {p.stem: p for p in _technique_files(BUILTIN_DIR / "routines")}
+    builtin = frozenset(routines)
+    for path in _technique_files(user_dir / "routines"):
+        if path.stem in builtin:
+            warnings.append(f"{path}: ignored, a built-in routine is already named "
+                            f"{path.stem!r}; rename the file")
+            continue
+        routines[path.stem] = path
+    return Library(techniques, routines, builtin, load_phrases(), broken, warnings)
+
+
+def load_technique_file(path: Path) -> Technique:
+    """Load one technique file; every problem in it is raised at once."""
+    data, text = read_toml(path)
+    problems: list[Problem] = []
+    technique = parse_technique(path, data, text, problems)
+    if problems:
+        raise FileError(problems)
+    return technique
+
+
+def check_file(path: Path, library: Library) -> list[Problem]:
+    """Every problem in a routine or technique file (empty when it is fine).
+
+    A file with a ``[movement]`` table is a technique; anything else a routine.
+    """
+    try:
+        data, text = read_toml(path)
+    except FileError as err:
+        return err.problems
+    problems: list[Problem] = []
+    if "movement" in data:
+        parse_technique(path, data, text, problems)
+    else:
+        parse_routine(path, data, text, library.techniques, problems, library.broken)
+    return problems

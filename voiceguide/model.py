@@ -1,0 +1,135 @@
+"""The model: techniques, routines and phrases as plain dataclasses. No I/O here.
+
+The loader builds these from TOML files; the compiler turns them into a timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+#: Positions a technique can be done in. ``wall`` and ``standing`` need no floor.
+POSITIONS = ("back", "side", "all-fours", "kneeling", "seated", "standing", "wall")
+FLOORLESS_POSITIONS = ("standing", "wall")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A timed hold, optionally on each side and repeated."""
+
+    seconds: float = 20
+    range: tuple[float, float] = (10, 60)
+    sides: bool = False
+    on_side: str | None = None
+    reps: int = 1
+    reps_range: tuple[int, int] = (1, 5)
+    reminders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Breath:
+    """A cycle paced by the breath, with a cue on each inhale and exhale."""
+
+    rounds: int = 10
+    range: tuple[int, int] = (5, 20)
+    inhale: str = "Breathe in."
+    exhale: str = "Breathe out."
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A timed, continuous movement such as marching in place."""
+
+    seconds: float = 60
+    range: tuple[float, float] = (30, 600)
+    reminders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One fixed-length step of a cycle: something said, then quiet to fill it."""
+
+    say: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Repeated rounds of fixed-length steps (press, hold, ease off, breathe)."""
+
+    steps: tuple[Step, ...]
+    rounds: int = 5
+    range: tuple[int, int] = (1, 10)
+
+
+Movement = Union[Hold, Breath, Flow, Cycle]
+
+
+@dataclass(frozen=True)
+class Technique:
+    """One exercise: how to get into position, the movement, how to come out."""
+
+    id: str
+    title: str
+    setup: tuple[str, ...]
+    movement: Movement
+    position: str = "back"
+    release: tuple[str, ...] = ()
+    safety: tuple[str, ...] = ()
+    settle: float = 3
+    source: str = ""
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A technique as a routine uses it, with its per-exercise overrides."""
+
+    technique: Technique
+    hold: float | None = None
+    reps: int | None = None
+    sides: bool | None = None
+    skip: bool = False
+
+
+@dataclass(frozen=True)
+class Routine:
+    """An ordered list of exercises with optional routine-level pacing."""
+
+    name: str
+    title: str
+    exercises: tuple[Exercise, ...]
+    description: str = ""
+    pacing: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def active_exercises(self) -> tuple[Exercise, ...]:
+        """The exercises that are not skipped."""
+        return tuple(e for e in self.exercises if not e.skip)
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """The words said around the exercises (``library/phrases.toml``)."""
+
+    opening: tuple[str, ...]
+    closing: tuple[str, ...]
+    routine_title: str
+    first_exercise: str
+    next_exercise: str
+    checkin_question: str
+    stop_message: tuple[str, ...]
+    hold_start: str
+    hold_start_short: str
+    flow_start: str
+    thirty_left: str
+    ten_left: str
+    countdown: tuple[str, ...]
+    left_side: str
+    right_side: str
+    round_of: str
+    breath_count: str
+    last_round: str
+    release: tuple[str, ...]

@@ -1,0 +1,146 @@
+"""Timeline: the compiled routine as ordered events with exact sample positions.
+
+Events follow each other with no gap and no overlap: each starts where the one
+before it ends, so the routine's length is the sum of the events' lengths. All
+positions are whole samples at :data:`SAMPLE_RATE`; seconds are derived from them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+#: The one sample rate of the whole audio path (espeak-ng speaks at 22050 Hz).
+SAMPLE_RATE = 22050
+
+KINDS = ("speech", "cue", "silence", "checkin")
+
+
+def seconds(samples: int) -> float:
+    """Samples at :data:`SAMPLE_RATE` as seconds."""
+    return samples / SAMPLE_RATE
+
+
+def samples(secs: float) -> int:
+    """Seconds as a whole number of samples at :data:`SAMPLE_RATE`."""
+    return int(round(secs * SAMPLE_RATE))
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happens: something said, a cue sound, quiet, or a check-in.
+
+    A ``checkin`` event is its question (``text``) followed by ``pause`` samples of
+    quiet: that is what an export holds, and where a player waits for an answer.
+    """
+
+    kind: str
+    start: int
+    length: int
+    section: int
+    text: str | None = None
+    cue: str | None = None
+    pause: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    def to_json(self) -> dict:
+        out = {"start": round(seconds(self.start), 6), "duration": round(seconds(self.length), 6),
+               "kind": self.kind, "section": self.section,
+               "start_sample": self.start, "length_samples": self.length}
+        if self.text is not None:
+            out["text"] = self.text
+        if self.cue is not None:
+            out["cue"] = self.cue
+        if self.kind == "checkin":
+            out["pause"] = round(seconds(self.pause), 6)
+        return out
+
+
+@dataclass(frozen=True)
+class Section:
+    """A chapter of the routine: the opening, one exercise, or the closing."""
+
+    title: str
+    technique: str | None
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    def to_json(self) -> dict:
+        return {"title": self.title, "technique": self.technique,
+                "start": round(seconds(self.start), 6),
+                "duration": round(seconds(self.length), 6)}
+
+
+@dataclass(frozen=True)
+class HoldSpan:
+    """A timed hold: from its start cue to its release cue, exactly."""
+
+    technique: str
+    side: str | None
+    start: int
+    length: int
+
+    def to_json(self) -> dict:
+        return {"technique": self.technique, "side": self.side,
+                "start": round(seconds(self.start), 6),
+                "duration": round(seconds(self.length), 6)}
+
+
+@dataclass
+class Timeline:
+    """The whole routine, ready to render."""
+
+    routine: str
+    title: str
+    events: list[Event]
+    sections: list[Section]
+    holds: list[HoldSpan]
+    pacing: dict = field(default_factory=dict)
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def total_samples(self) -> int:
+        return self.events[-1].end if self.events else 0
+
+    @property
+    def total_seconds(self) -> float:
+        return seconds(self.total_samples)
+
+    def texts(self) -> list[str]:
+        """Every distinct text that is spoken, in order of first use."""
+        seen: dict[str, None] = {}
+        for event in self.events:
+            if event.text is not None:
+                seen.setdefault(event.text, None)
+        return list(seen)
+
+    def event_index_at(self, sample: int) -> int:
+        """Index of the event playing at ``sample``."""
+        starts = [e.start for e in self.events]
+        return max(0, bisect.bisect_right(starts, sample) - 1)
+
+    def section_at(self, sample: int) -> int:
+        """Index of the section playing at ``sample``."""
+        starts = [s.start for s in self.sections]
+        return max(0, bisect.bisect_right(starts, sample) - 1)
+
+    def to_json(self) -> dict:
+        """The ``show --json`` form."""
+        return {
+            "routine": self.routine,
+            "title": self.title,
+            "sample_rate": self.sample_rate,
+            "total_seconds": round(self.total_seconds, 6),
+            "total_samples": self.total_samples,
+            "pacing": self.pacing,
+            "sections": [s.to_json() for s in self.sections],
+            "holds": [h.to_json() for h in self.holds],
+            "events": [e.to_json() for e in self.events],
+        }
