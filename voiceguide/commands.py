@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from voiceguide import loader
 from voiceguide.compiler import compile_routine, estimated_speech, routine_minutes
-from voiceguide.errors import FileError
+from voiceguide.errors import DeviceError, FileError
 from voiceguide.pacing import Pacing
 from voiceguide.settings import resolve
-from voiceguide.timeline import Timeline, seconds
+from voiceguide.timeline import Timeline, clock, seconds
 
 
 def listing(library: loader.Library | None = None) -> dict:
@@ -35,25 +35,26 @@ def listing(library: loader.Library | None = None) -> dict:
     return {"routines": routines, "techniques": techniques, "warnings": warnings}
 
 
-def timeline_for(name_or_path: str, options: dict, speech_length=None,
-                 library: loader.Library | None = None) -> Timeline:
-    """Load a routine, resolve its pacing and compile it.
+def timeline_for(name_or_path: str, options: dict, voice: str | None = None,
+                 library: loader.Library | None = None) -> tuple[Timeline, str | None]:
+    """A routine's timeline in real speech lengths, and a warning if it could not be.
 
-    ``speech_length`` defaults to an estimate from the speech rate.
+    What is not in the speech cache yet is synthesized. Without a speech engine
+    the lengths are estimated from word counts, and the warning says so.
     """
+    from voiceguide import session
+
     library = library or loader.load_library()
-    routine = library.routine(name_or_path)
-    resolved = resolve(options, routine)
-    length = speech_length or estimated_speech(resolved.pacing.rate)
-    return compile_routine(routine, resolved.pacing, length, library.phrases)
-
-
-def clock(secs: float) -> str:
-    """``mm:ss`` (or ``h:mm:ss``)."""
-    whole = int(secs)
-    hours, rest = divmod(whole, 3600)
-    minutes, sec = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes:02d}:{sec:02d}"
+    try:
+        prepared = session.prepare(name_or_path, options, voice=voice, library=library)
+    except DeviceError as err:
+        routine = library.routine(name_or_path)
+        pacing = resolve(options, routine).pacing
+        timeline = compile_routine(routine, pacing, estimated_speech(pacing.rate),
+                                   library.phrases)
+        return timeline, f"{err}; speech lengths are estimated"
+    prepared.speech.close()
+    return prepared.timeline, None
 
 
 def format_timeline(timeline: Timeline) -> str:

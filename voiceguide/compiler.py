@@ -323,6 +323,17 @@ def _cycle(b: _Builder, movement: Cycle, count: int, pacing: Pacing,
             b.window(samples(step.seconds * pacing.pace), [_Item(0, step.say)])
 
 
+def compile_message(name: str, title: str, lines, speech_length: SpeechLength,
+                    pace: float = 1.0) -> Timeline:
+    """A short spoken message (such as the stop message) as a timeline of its own."""
+    b = _Builder(speech_length, Pacing(pace=pace))
+    b.section(title, None)
+    b.cue("checkin")
+    b.lines(lines, essential=True)
+    b.cue("end")
+    return b.build(Routine(name, title, ()), Pacing(pace=pace))
+
+
 def routine_minutes(timeline: Timeline) -> float:
     """The routine's length in minutes, rounded up to a tenth."""
     return math.ceil(timeline.total_seconds / 6) / 10

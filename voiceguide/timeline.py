@@ -26,6 +26,13 @@ def samples(secs: float) -> int:
     return int(round(secs * SAMPLE_RATE))
 
 
+def clock(secs: float) -> str:
+    """``mm:ss`` (or ``h:mm:ss``)."""
+    hours, rest = divmod(int(secs), 3600)
+    minutes, sec = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes:02d}:{sec:02d}"
+
+
 @dataclass(frozen=True)
 class Event:
     """One thing that happens: something said, a cue sound, quiet, or a check-in.

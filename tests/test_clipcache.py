@@ -1,0 +1,219 @@
+"""ClipCache: content addressing, atomic writes, validation, LRU eviction."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import wave
+
+import numpy as np
+import pytest
+import soundfile
+
+from voiceguide.clipcache import (FORMAT_VERSION, ClipCache, canonical_text, clip_key,
+                                  default_clip_dir)
+from voiceguide.timeline import SAMPLE_RATE
+
+HEADER = 44
+
+
+@pytest.fixture(autouse=True)
+def _private_cache_home(tmp_path, monkeypatch):
+    """Never touch the real user cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+def tone(frames: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(-20000, 20000, size=frames, dtype=np.int16)
+
+
+def key(n) -> str:
+    return clip_key(f"text {n}", None, 160)
+
+
+def test_key_is_stable_canonical_and_discriminating():
+    k = clip_key("Breathe in.", None, 160)
+    assert len(k) == 64 and int(k, 16) >= 0
+    assert clip_key("  Breathe   in. ", None, 160) == k  # spacing does not matter
+    assert clip_key("Breathe in.", "", 160) == k  # "" and None both mean the default
+    assert clip_key("Breathe in.", "gmw/en-us", 160) != k
+    assert clip_key("Breathe in.", None, 161) != k
+    assert clip_key("Breathe out.", None, 160) != k
+    assert clip_key("Breathe in.", None, 160, engine="nsss") != k
+    assert canonical_text("e\u0301  x\n") == "\u00e9 x"  # NFC + collapsed whitespace
+    assert FORMAT_VERSION >= 1
+
+
+def test_default_location_follows_xdg_cache_home(tmp_path):
+    assert default_clip_dir() == tmp_path / "xdg-cache" / "voiceguide" / "clips"
+    assert ClipCache().root == default_clip_dir()
+
+
+def test_roundtrip_length_and_standard_wav(tmp_path):
+    cache = ClipCache(tmp_path / "c")
+    samples = tone(12345)
+    assert cache.get(key(1)) is None and cache.length(key(1)) is None
+    cache.put(key(1), samples)
+    got = cache.get(key(1))
+    assert got.dtype == np.int16 and np.array_equal(got, samples)
+    assert cache.length(key(1)) == 12345
+    assert key(1) in cache
+    path = cache.path(key(1))
+    assert path.stat().st_size == HEADER + 2 * 12345
+    # a plain WAV any tool can read
+    with wave.open(str(path)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (
+            1, 2, SAMPLE_RATE, 12345)
+    data, rate = soundfile.read(str(path), dtype="int16")
+    assert rate == SAMPLE_RATE and np.array_equal(data, samples)
+    # empty clips are fine too
+    cache.put(key(2), np.zeros(0, dtype=np.int16))
+    assert cache.length(key(2)) == 0 and len(cache.get(key(2))) == 0
+
+
+def test_rejects_bad_keys_and_samples(tmp_path):
+    cache = ClipCache(tmp_path)
+    with pytest.raises(ValueError):
+        cache.get("../../etc/passwd")
+    with pytest.raises(ValueError):
+        cache.put(key(1), np.zeros(10, dtype=np.float32))
+    with pytest.raises(ValueError):
+        cache.put(key(1), np.zeros((10, 2), dtype=np.int16))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "header-only", "wrong-rate"])
+def test_corrupt_entry_is_ignored_and_removed(tmp_path, damage):
+    cache = ClipCache(tmp_path)
+    cache.put(key(1), tone(5000))
+    path = cache.path(key(1))
+    raw = path.read_bytes()
+    if damage == "truncate":  # e.g. a copy cut short, or an old non-atomic writer
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        path.write_bytes(os.urandom(len(raw)))
+    elif damage == "header-only":
+        path.write_bytes(raw[:HEADER])
+    else:
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(44100)
+            w.writeframes(tone(100).tobytes())
+    assert cache.length(key(1)) is None
+    assert not path.exists()  # removed on detection
+    cache.put(key(1), tone(5000))
+    path.write_bytes(raw[:-2])
+    assert cache.get(key(1)) is None and not path.exists()
+
+
+def test_stray_temp_file_is_ignored_then_cleaned(tmp_path):
+    cache = ClipCache(tmp_path)
+    k = key(7)
+    stray = tmp_path / f".{k}.4242.deadbeef.tmp"  # a crash between write and rename
+    stray.write_bytes(b"RIFF" + os.urandom(100))
+    assert cache.get(k) is None and cache.length(k) is None
+    assert cache.info()["clips"] == 0
+    old = time.time() - 2 * 3600
+    os.utime(stray, (old, old))
+    cache.evict()
+    assert not stray.exists()  # stale temp files are swept
+    fresh = tmp_path / f".{k}.4243.cafebabe.tmp"
+    fresh.write_bytes(b"partial")
+    cache.evict()
+    assert fresh.exists()  # a recent one may belong to a writer still at work
+    assert cache.clear() == 0 and not fresh.exists()
+
+
+def test_put_leaves_no_temp_files_and_replaces_atomically(tmp_path):
+    cache = ClipCache(tmp_path)
+    for n in range(5):
+        cache.put(key(n), tone(1000, n))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{key(n)}.wav"
+                                                                 for n in range(5))
+
+
+def test_concurrent_writers_of_one_key(tmp_path):
+    """Writers racing on one key (as two processes would) never expose a partial clip."""
+    k = key(1)
+    clips = [tone(30000, seed) for seed in range(2)]
+    stop = threading.Event()
+    bad = []
+
+    def writer(samples):
+        cache = ClipCache(tmp_path)
+        while not stop.is_set():
+            cache.put(k, samples)
+
+    def reader():
+        cache = ClipCache(tmp_path)
+        while not stop.is_set():
+            got = cache.get(k)
+            if got is not None and not any(np.array_equal(got, c) for c in clips):
+                bad.append(got)
+
+    threads = [threading.Thread(target=writer, args=(c,)) for c in clips]
+    threads += [threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not bad
+    assert [p.name for p in tmp_path.iterdir()] == [f"{k}.wav"]
+
+
+def test_eviction_is_lru_and_keeps_under_cap(tmp_path):
+    clip_bytes = HEADER + 2 * 10_000
+    cache = ClipCache(tmp_path, max_bytes=5 * clip_bytes)
+    now = time.time()
+    for n in range(5):
+        cache.put(key(n), tone(10_000, n))
+        os.utime(cache.path(key(n)), (now - 1000 + n, now - 1000 + n))  # 0 oldest
+    assert cache.info()["bytes"] == 5 * clip_bytes
+    cache.get(key(0))  # using clip 0 makes it the most recent
+    cache.put(key(5), tone(10_000, 5))  # over the cap: the oldest unused one goes
+    assert cache.length(key(1)) is None
+    assert all(cache.length(key(n)) == 10_000 for n in (0, 2, 3, 4, 5))
+    info = cache.info()
+    assert info["bytes"] <= cache.max_bytes and info["clips"] == 5
+    for n in range(6, 9):
+        cache.put(key(n), tone(10_000, n))
+    assert cache.info()["bytes"] <= cache.max_bytes
+    assert [cache.length(key(n)) is not None for n in (2, 3, 4)] == [False] * 3
+    assert all(cache.length(key(n)) is not None for n in (0, 5, 6, 7, 8))
+
+
+def test_evict_counts_and_respects_other_writers(tmp_path):
+    small = ClipCache(tmp_path, max_bytes=3 * (HEADER + 2000))
+    other = ClipCache(tmp_path)  # another process with a big cap fills the folder
+    for n in range(10):
+        other.put(key(n), tone(1000, n))
+        os.utime(other.path(key(n)), (1000 + n, 1000 + n))
+    assert small.evict() == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{key(n)}.wav" for n in (7, 8, 9))
+
+
+def test_info_and_clear(tmp_path):
+    cache = ClipCache(tmp_path / "new", max_bytes=10**6)
+    assert cache.info() == {"path": str(tmp_path / "new"), "clips": 0, "bytes": 0,
+                            "max_bytes": 10**6}
+    for n in range(3):
+        cache.put(key(n), tone(100 * (n + 1)))
+    (tmp_path / "new" / "notes.txt").write_text("not ours")
+    info = cache.info()
+    assert info["clips"] == 3 and info["bytes"] == 3 * HEADER + 2 * 600
+    assert cache.clear() == 3
+    assert cache.info()["clips"] == 0
+    assert (tmp_path / "new" / "notes.txt").exists()  # only our files are touched
+
+
+def test_length_is_cheap(tmp_path):
+    cache = ClipCache(tmp_path)
+    keys = [key(n) for n in range(300)]
+    for k in keys:
+        cache.put(k, tone(40_000))
+    start = time.perf_counter()
+    assert all(cache.length(k) == 40_000 for k in keys)
+    assert time.perf_counter() - start < 1.0  # ~10 ms in practice

@@ -1,0 +1,331 @@
+"""The on-disk cache of synthesized speech clips.
+
+Each clip is a mono, 16-bit PCM WAV file at :data:`~voiceguide.timeline.SAMPLE_RATE`,
+named ``<key>.wav`` where ``key`` is :func:`clip_key` of the text, voice and rate
+(content addressing: the same utterance always maps to the same file, and a change of
+format or processing changes every key through :data:`FORMAT_VERSION`).
+
+Why WAV, written with the standard-library ``wave`` module: a clip can be inspected or
+played with any tool, and ``wave`` writes the canonical 44-byte header (``RIFF`` /
+``fmt `` / ``data``) when the frame count is known up front. That fixed layout makes the
+two hot paths cheap and strict: :meth:`ClipCache.length` reads 44 bytes and compares the
+declared sizes with the file's real size (no audio is decoded, no soundfile import), and
+:meth:`ClipCache.get` reads the samples straight after the header. A file whose header
+or size does not add up (a truncated copy, a foreign file, an entry from an old crash)
+is treated as missing and removed.
+
+Writes are atomic: the clip goes to a temporary file in the same folder
+(``.<key>.<pid>.<random>.tmp``), is flushed and ``fsync``-ed, then ``os.replace``-d onto
+its final name. Readers therefore see either no clip or a complete one, and two
+processes writing the same key at once simply both rename a complete file into place
+(last one wins). Stray temporary files are never read as clips; :meth:`ClipCache.evict`
+removes old ones and :meth:`ClipCache.clear` removes all.
+
+Eviction is least-recently-used: :meth:`ClipCache.get` touches the file's mtime, and
+:meth:`ClipCache.evict` (run automatically once the cache may be over its cap after a
+:meth:`ClipCache.put`) removes the oldest clips until the total is within ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import struct
+import time
+import unicodedata
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from voiceguide.timeline import SAMPLE_RATE
+
+#: Bump when the file format *or* the way clips are synthesized and processed
+#: (trimming, level, resampling) changes: every key changes, old clips age out.
+FORMAT_VERSION = 1
+
+#: Default cap on the cache's total size.
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+
+#: Temporary files older than this are considered left over from a crash.
+STALE_TEMP_SECONDS = 3600.0
+
+_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
+_HEADER_SIZE = _HEADER.size  # 44
+_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+_CLIP_NAME_RE = re.compile(r"^[0-9a-f]{64}\.wav$")
+_SUFFIX = ".wav"
+_TEMP_SUFFIX = ".tmp"
+
+
+def canonical_text(text: str) -> str:
+    """The form of ``text`` that is spoken and hashed: NFC, whitespace collapsed.
+
+    Texts that differ only in spacing or Unicode composition sound the same, so they
+    share one clip.
+    """
+    return " ".join(unicodedata.normalize("NFC", str(text)).split())
+
+
+def clip_key(text: str, voice: str | None, rate: int, *, engine: str = "") -> str:
+    """The cache key of one utterance: a sha256 hex digest (64 characters).
+
+    It hashes a canonical JSON form of the format version, sample rate, ``engine``
+    (the synthesizer's name, so clips from different engines never mix), ``voice``
+    (``None`` = the engine's default voice), ``rate`` (words per minute) and
+    :func:`canonical_text` of ``text``.
+    """
+    form = {
+        "format": FORMAT_VERSION,
+        "sample_rate": SAMPLE_RATE,
+        "engine": engine,
+        "voice": voice or "",
+        "rate": int(rate),
+        "text": canonical_text(text),
+    }
+    blob = json.dumps(form, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def default_clip_dir() -> Path:
+    """The default cache folder: ``<user cache dir>/clips``.
+
+    On Linux that is ``$XDG_CACHE_HOME/voiceguide/clips`` (``~/.cache/...`` when unset);
+    it is looked up on every call so a changed ``XDG_CACHE_HOME`` is honoured.
+    """
+    from voiceguide.paths import cache_dir
+
+    return cache_dir() / "clips"
+
+
+def _check_key(key: str) -> str:
+    if not isinstance(key, str) or not _KEY_RE.match(key):
+        raise ValueError(f"not a clip key: {key!r}")
+    return key
+
+
+class ClipCache:
+    """A content-addressed, size-capped store of mono int16 clips at SAMPLE_RATE.
+
+    ``root`` is the folder (created on the first :meth:`put`; ``None`` means
+    :func:`default_clip_dir`). ``max_bytes`` caps the total size of the clip files.
+    Safe to share between processes; see the module docstring for the guarantees.
+    """
+
+    def __init__(self, root: Path | str | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
+        """Open (lazily) the cache in ``root`` with a cap of ``max_bytes``."""
+        if int(max_bytes) <= 0:
+            raise ValueError("max_bytes must be positive")
+        self.root = Path(root) if root is not None else default_clip_dir()
+        self.max_bytes = int(max_bytes)
+        self._approx_bytes: int | None = None  # running estimate between scans
+
+    # -- paths -----------------------------------------------------------------------
+
+    def path(self, key: str) -> Path:
+        """The file a clip with ``key`` lives in (whether or not it exists)."""
+        return self.root / (_check_key(key) + _SUFFIX)
+
+    # -- reading ---------------------------------------------------------------------
+
+    @staticmethod
+    def _frames_from_header(header: bytes, size: int) -> int | None:
+        """Frames declared by a canonical 44-byte header, or None if it is not one of ours
+        or does not match the file's real ``size``."""
+        if len(header) != _HEADER_SIZE:
+            return None
+        (riff, riff_size, wave_id, fmt_id, fmt_size, fmt_tag, channels, rate,
+         byte_rate, block_align, bits, data_id, data_size) = _HEADER.unpack(header)
+        if (riff != b"RIFF" or wave_id != b"WAVE" or fmt_id != b"fmt " or fmt_size != 16
+                or fmt_tag != 1 or channels != 1 or rate != SAMPLE_RATE or bits != 16
+                or block_align != 2 or byte_rate != 2 * SAMPLE_RATE or data_id != b"data"):
+            return None
+        if data_size % 2 or data_size != size - _HEADER_SIZE or riff_size != size - 8:
+            return None
+        return data_size // 2
+
+    def _discard(self, path: Path, st: os.stat_result) -> None:
+        """Remove a bad entry, unless another process has just replaced it."""
+        try:
+            now = os.stat(path)
+            if (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev):
+                os.unlink(path)
+        except OSError:
+            pass
+
+    def length(self, key: str) -> int | None:
+        """The clip's length in frames, or None if it is missing or corrupt.
+
+        Reads only the 44-byte header (and the file size); a corrupt entry is removed.
+        """
+        path = self.path(key)
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                header = f.read(_HEADER_SIZE)
+        except OSError:
+            return None
+        frames = self._frames_from_header(header, st.st_size)
+        if frames is None:
+            self._discard(path, st)
+        return frames
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The clip's samples (1-D int16), or None if it is missing or corrupt.
+
+        A hit marks the clip as recently used (its mtime is touched) for eviction;
+        a corrupt entry is removed.
+        """
+        path = self.path(key)
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                frames = self._frames_from_header(f.read(_HEADER_SIZE), st.st_size)
+                if frames is None:
+                    samples = None
+                else:
+                    data = f.read(frames * 2)
+                    samples = (np.frombuffer(data, dtype="<i2").astype(np.int16)
+                               if len(data) == frames * 2 else None)
+        except OSError:
+            return None
+        if samples is None:
+            self._discard(path, st)
+            return None
+        try:
+            os.utime(path)
+        except OSError:
+            pass  # read-only cache, or evicted meanwhile: the samples are still good
+        return samples
+
+    def __contains__(self, key: str) -> bool:
+        """True if a valid clip with ``key`` is stored."""
+        return self.length(key) is not None
+
+    # -- writing ---------------------------------------------------------------------
+
+    def put(self, key: str, samples: np.ndarray) -> None:
+        """Store ``samples`` (1-D, int16, mono at SAMPLE_RATE) as the clip ``key``.
+
+        Atomic (temporary file, fsync, ``os.replace``); evicts old clips afterwards if
+        the cache may be over its cap.
+        """
+        path = self.path(key)
+        data = np.asarray(samples)
+        if data.ndim != 1 or data.dtype != np.int16:
+            raise ValueError("a clip must be a 1-D int16 array")
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{key}.{os.getpid()}.{secrets.token_hex(4)}{_TEMP_SUFFIX}"
+        try:
+            with open(tmp, "xb") as f:
+                with wave.open(f, "wb") as w:
+                    w.setnchannels(1)
+                    w.setsampwidth(2)
+                    w.setframerate(SAMPLE_RATE)
+                    w.setnframes(len(data))  # header written once, with the right sizes
+                    w.writeframesraw(data.astype("<i2", copy=False).tobytes())
+                f.flush()
+                os.fsync(f.fileno())
+            self._replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        size = _HEADER_SIZE + 2 * len(data)
+        if self._approx_bytes is None:
+            self.evict()
+        else:
+            self._approx_bytes += size
+            if self._approx_bytes > self.max_bytes:
+                self.evict()
+
+    @staticmethod
+    def _replace(tmp: Path, path: Path) -> None:
+        """``os.replace`` with a few retries for Windows, where an open target refuses."""
+        for attempt in range(5):
+            try:
+                os.replace(tmp, path)
+                return
+            except PermissionError:
+                if os.name != "nt" or attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    # -- maintenance -----------------------------------------------------------------
+
+    def _scan(self) -> tuple[list[tuple[float, str, int]], list[tuple[str, float]]]:
+        """(clips as (mtime, name, size), temporary files as (name, mtime))."""
+        clips: list[tuple[float, str, int]] = []
+        temps: list[tuple[str, float]] = []
+        try:
+            entries = list(os.scandir(self.root))
+        except (FileNotFoundError, NotADirectoryError):
+            return clips, temps
+        for entry in entries:
+            name = entry.name
+            is_clip = bool(_CLIP_NAME_RE.match(name))
+            if not is_clip and not (name.startswith(".") and name.endswith(_TEMP_SUFFIX)):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_clip:
+                clips.append((st.st_mtime, name, st.st_size))
+            else:
+                temps.append((name, st.st_mtime))
+        return clips, temps
+
+    def _unlink(self, name: str) -> bool:
+        try:
+            os.unlink(self.root / name)
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return False
+
+    def evict(self) -> int:
+        """Remove least-recently-used clips until the total is within ``max_bytes``.
+
+        Also removes temporary files older than :data:`STALE_TEMP_SECONDS` (left by a
+        crash). Returns the number of clips removed.
+        """
+        clips, temps = self._scan()
+        now = time.time()
+        for name, mtime in temps:
+            if now - mtime > STALE_TEMP_SECONDS:
+                self._unlink(name)
+        total = sum(size for _, _, size in clips)
+        removed = 0
+        if total > self.max_bytes:
+            for _, name, size in sorted(clips):  # oldest first; name breaks ties
+                if total <= self.max_bytes:
+                    break
+                self._unlink(name)
+                total -= size
+                removed += 1
+        self._approx_bytes = total
+        return removed
+
+    def info(self) -> dict:
+        """``{"path": str, "clips": int, "bytes": int, "max_bytes": int}``."""
+        clips, _ = self._scan()
+        total = sum(size for _, _, size in clips)
+        self._approx_bytes = total
+        return {"path": str(self.root), "clips": len(clips), "bytes": total,
+                "max_bytes": self.max_bytes}
+
+    def clear(self) -> int:
+        """Remove every clip (and any temporary file); return the number of clips removed."""
+        clips, temps = self._scan()
+        for name, _ in temps:
+            self._unlink(name)
+        removed = sum(1 for _, name, _ in clips if self._unlink(name))
+        self._approx_bytes = 0
+        return removed

@@ -1,0 +1,96 @@
+"""Audio output devices through PortAudio (``sounddevice``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voiceguide.errors import DeviceError, InputError
+
+NO_DEVICE = ("no usable audio output device; make a file instead with "
+             "'voiceguide export ROUTINE -o routine.mp3'")
+
+
+def start_early() -> "threading.Thread":
+    """Initialise PortAudio in the background while the routine is prepared.
+
+    Importing ``sounddevice`` and scanning devices takes a noticeable part of the
+    time to first sound; its C calls release the GIL, so this overlaps with
+    loading and compiling. Errors are left for :func:`resolve_output` to report.
+    """
+    import threading
+
+    def warm() -> None:
+        try:
+            output_devices()
+        except Exception:  # reported properly later, on the main thread
+            pass
+
+    thread = threading.Thread(target=warm, daemon=True, name="voiceguide-portaudio")
+    thread.start()
+    return thread
+
+
+_devices: list | None = None
+
+
+def sounddevice():
+    """The ``sounddevice`` module, or a :class:`DeviceError` when PortAudio is missing."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        raise DeviceError("the PortAudio library is missing; install it with "
+                          "'sudo apt-get install libportaudio2'") from None
+    return sd
+
+
+@dataclass
+class Device:
+    """One output device."""
+
+    index: int
+    name: str
+    hostapi: str
+    channels: int
+    default_rate: float
+    default: bool
+
+
+def output_devices(refresh: bool = False) -> list[Device]:
+    """Every device that can play sound (scanned once per process unless ``refresh``)."""
+    global _devices
+    if _devices is not None and not refresh:
+        return _devices
+    sd = sounddevice()
+    try:
+        devices = sd.query_devices()
+        default = sd.default.device[1]
+        hostapis = sd.query_hostapis()
+    except sd.PortAudioError:
+        return []
+    _devices = [Device(i, d["name"], hostapis[d["hostapi"]]["name"], d["max_output_channels"],
+                       d["default_samplerate"], i == default)
+                for i, d in enumerate(devices) if d["max_output_channels"] > 0]
+    return _devices
+
+
+def resolve_output(spec: str | None) -> int | None:
+    """A device number or a case-insensitive part of its name → device index.
+
+    ``None`` means the default device, which must exist.
+    """
+    devices = output_devices()
+    if not devices:
+        raise DeviceError(NO_DEVICE)
+    if spec is None:
+        return None
+    if spec.strip().isdigit():
+        index = int(spec)
+        if any(d.index == index for d in devices):
+            return index
+        raise InputError(f"--device: no output device number {index} "
+                         f"(see 'voiceguide devices')")
+    matches = [d for d in devices if spec.lower() in d.name.lower()]
+    if not matches:
+        raise InputError(f"--device: no output device matches {spec!r} "
+                         f"(see 'voiceguide devices')")
+    return matches[0].index

@@ -1,0 +1,245 @@
+"""Player: a timeline played through a ``sounddevice`` output stream.
+
+The stream's callback renders straight from clips that were read and prepared
+before play (a :class:`~voiceguide.renderer.Renderer` with ``preload``): it only
+copies slices of ready arrays into the device buffer, never touches the disk,
+never synthesizes and never blocks. So it cannot starve, even on a device with
+no clock, and what plays is sample for sample what ``export`` writes.
+
+The control loop (the caller's thread) handles keys, check-in gates, the status
+line and the end. It talks to the callback through a ``collections.deque`` of
+commands (append and popleft are atomic): a seek, or a new timeline to play
+(a gentler rest of the routine, or the stop message).
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from voiceguide.devices import NO_DEVICE, resolve_output, sounddevice
+from voiceguide.errors import DeviceError
+from voiceguide.renderer import Renderer
+from voiceguide.timeline import SAMPLE_RATE, Event, Timeline, clock, seconds
+from voiceguide.trace import trace
+
+CALLBACK_FRAMES = 1024    # 46 ms: a pause takes effect within ~100 ms
+TICK = 0.02               # control loop period in seconds
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """What the callback plays: a renderer from ``start`` up to ``limit``."""
+
+    renderer: Renderer
+    start: int
+    limit: int
+    gate: int            # index of the check-in event at ``limit``, or -1 for the end
+
+
+class Player:
+    """Plays timelines with keys, check-in gates and a status line.
+
+    ``make_renderer(timeline)`` builds a preloaded renderer for a timeline.
+    ``on_gate(player, event)`` is called at each check-in gate when ``checkins``
+    is on, once the question has been heard; it waits for an answer and returns
+    ``None`` to go on after the check-in, or ``(timeline, position)`` to play
+    next. ``keys`` is a queue of key presses (or ``None``); ``status`` a stream
+    for the one-line status (or ``None``). :meth:`control` drives the player
+    from elsewhere too (voice).
+    """
+
+    def __init__(self, timeline: Timeline, make_renderer: Callable[[Timeline], Renderer], *,
+                 device: str | None = None, checkins: bool = True,
+                 on_gate: Callable[["Player", Event], object] | None = None,
+                 keys=None, status=None):
+        self.make_renderer = make_renderer
+        self.device = device
+        self.checkins = checkins and on_gate is not None
+        self.on_gate = on_gate
+        self.keys = keys
+        self.status = status
+        self.ending = "completed"
+        self.first_sound_at: float | None = None
+        self.paused = False
+        self.position = 0
+        self.timeline = timeline
+        self._renderer = make_renderer(timeline)
+        self._commands: collections.deque[_Segment] = collections.deque()
+        self._segment: _Segment | None = None
+        self._reached: _Segment | None = None
+        self._stopping = False
+        self._scratch = np.zeros(0, np.float32)
+        self._ratio = 1.0             # timeline samples per device frame
+        self.seek(0)
+
+    # ------------------------------------------------------------------ callback
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        out = outdata[:, 0]
+        while self._commands:
+            self._segment = self._commands.popleft()
+            self.position = self._segment.start
+            self._reached = None
+        segment = self._segment
+        if self.paused or self._stopping or self._reached is not None or segment is None:
+            out.fill(0)
+            return
+        if self._ratio == 1.0:
+            count = min(frames, segment.limit - self.position)
+            segment.renderer.render_into(out[:count], self.position)
+            out[count:] = 0
+        else:
+            count = min(int(frames * self._ratio), segment.limit - self.position)
+            scratch = self._scratch[:count]
+            segment.renderer.render_into(scratch, self.position)
+            out[:] = np.interp(np.arange(frames) * self._ratio, np.arange(count), scratch,
+                               right=0.0) if count else 0.0
+        if self.first_sound_at is None and count and out[:count].any():
+            self.first_sound_at = time.monotonic()
+        self.position += count
+        if self.position >= segment.limit:
+            self._reached = segment
+
+    # ------------------------------------------------------------------ controls
+    def _gate_after(self, start: int) -> tuple[int, int]:
+        """(sample where the next gate opens, its event index), or (end, -1)."""
+        if self.checkins:
+            for index in range(self.timeline.event_index_at(start), len(self.timeline.events)):
+                event = self.timeline.events[index]
+                if event.kind == "checkin" and event.end - event.pause >= start:
+                    return event.end - event.pause, index
+        return self.timeline.total_samples, -1
+
+    def seek(self, sample: int, timeline: Timeline | None = None) -> None:
+        """Play from ``sample`` (of ``timeline``, when given, replacing the current one)."""
+        if timeline is not None and timeline is not self.timeline:
+            self._renderer = self.make_renderer(timeline)
+            self.timeline = timeline
+        start = max(0, min(sample, self.timeline.total_samples))
+        limit, gate = self._gate_after(start)
+        self._commands.append(_Segment(self._renderer, start, limit, gate))
+
+    def control(self, word: str) -> None:
+        """``pause``, ``resume``, ``toggle``, ``next``, ``back``/``repeat`` or ``quit``."""
+        trace("control", word=word, position=self.position)
+        if word == "pause":
+            self.paused = True
+        elif word == "resume":
+            self.paused = False
+        elif word == "toggle":
+            self.paused = not self.paused
+        elif word == "next":
+            index = self.timeline.section_at(self.position) + 1
+            if index < len(self.timeline.sections):
+                self.seek(self.timeline.sections[index].start)
+        elif word in ("back", "repeat"):
+            self.seek(self.timeline.sections[self.timeline.section_at(self.position)].start)
+            self.paused = False
+        elif word == "quit":
+            self.finish("quit")
+
+    def _handle_key(self, key: str) -> None:
+        action = {" ": "toggle", "n": "next", "b": "back", "q": "quit"}.get(key.lower())
+        if action:
+            self.control(action)
+
+    def poll_keys(self) -> list[str]:
+        """Keys pressed since the last poll."""
+        pressed = []
+        while self.keys is not None and not self.keys.empty():
+            pressed.append(self.keys.get_nowait())
+        return pressed
+
+    def finish(self, ending: str) -> None:
+        """End play at once, recording how it ended."""
+        self.ending = ending
+        self._stopping = True
+
+    @property
+    def at_gate(self) -> bool:
+        """True while waiting at a check-in."""
+        reached = self._reached
+        return reached is not None and reached.gate >= 0
+
+    # ---------------------------------------------------------------------- run
+    def _open_stream(self):
+        sd = sounddevice()
+        device = resolve_output(self.device)
+        settings = dict(channels=1, dtype="float32", callback=self._callback,
+                        blocksize=CALLBACK_FRAMES, device=device)
+        try:
+            return sd.OutputStream(samplerate=SAMPLE_RATE, **settings)
+        except sd.PortAudioError:
+            pass
+        try:  # the device refuses 22050 Hz: play at its own rate and resample
+            rate = float(sd.query_devices(device, "output")["default_samplerate"])
+            self._ratio = SAMPLE_RATE / rate
+            self._scratch = np.zeros(int(CALLBACK_FRAMES * self._ratio) + 2, np.float32)
+            return sd.OutputStream(samplerate=rate, **settings)
+        except (sd.PortAudioError, ValueError) as err:
+            raise DeviceError(f"{NO_DEVICE} ({str(err).splitlines()[0]})") from None
+
+    def run(self) -> str:
+        """Play to the end (or a stop, quit or Ctrl-C); return how it ended."""
+        stream = self._open_stream()
+        last_status = 0.0
+        try:
+            with stream:
+                trace("stream-started", rate=stream.samplerate)
+                while not self._stopping:
+                    for key in self.poll_keys():
+                        self._handle_key(key)
+                    reached = self._reached
+                    if reached is not None and not self._commands:
+                        if reached.gate < 0:
+                            time.sleep(stream.latency + 0.05)  # let the last buffer play
+                            trace("end", position=self.position)
+                            break
+                        self._gate(self.timeline.events[reached.gate])
+                    now = time.monotonic()
+                    if self.status is not None and now - last_status >= 0.25:
+                        self._show_status()
+                        last_status = now
+                    time.sleep(TICK)
+                self._stopping = True
+        except KeyboardInterrupt:
+            self._stopping = True
+            stream.abort()
+            self.ending = "interrupted"
+            trace("aborted", position=self.position)
+            raise
+        finally:
+            self._stopping = True
+            trace("stopped", position=self.position, ending=self.ending,
+                  first_sound=self.first_sound_at)
+            if self.status is not None:
+                self.status.write("\r\x1b[2K")
+                self.status.flush()
+        return self.ending
+
+    def _gate(self, event: Event) -> None:
+        trace("gate", position=self.position, question=event.text)
+        result = self.on_gate(self, event)
+        if self._stopping:
+            return
+        if result is None:
+            self.seek(event.end)
+        else:
+            timeline, position = result
+            self.seek(position, timeline)
+
+    def _show_status(self) -> None:
+        timeline = self.timeline
+        section = timeline.sections[timeline.section_at(self.position)]
+        left = seconds(timeline.total_samples - self.position)
+        state = "  [paused: space resumes]" if self.paused else ""
+        if self.at_gate:
+            state = "  [check-in: g good, w worse, s stop]"
+        line = (f"{section.title} · {clock(seconds(self.position))} / "
+                f"{clock(timeline.total_seconds)} · {clock(left)} left{state}")
+        self.status.write("\r\x1b[2K" + line[:200])
+        self.status.flush()
