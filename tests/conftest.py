@@ -45,3 +45,13 @@ def run_voiceguide(*args, env=None, timeout=120, **kwargs) -> subprocess.Complet
     return subprocess.run(voiceguide_command() + [str(a) for a in args], capture_output=True,
                           text=True, timeout=timeout, env=env or os.environ.copy(),
                           stdin=subprocess.DEVNULL, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory):
+    """A running PulseAudio server with a null sink (real-time clock)."""
+    from tests.audio import PulseServer
+
+    server = PulseServer(tmp_path_factory.mktemp("pulse")).start()
+    yield server
+    server.stop()

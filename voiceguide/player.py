@@ -15,6 +15,8 @@ commands (append and popleft are atomic): a seek, or a new timeline to play
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -29,6 +31,23 @@ from voiceguide.trace import trace
 
 CALLBACK_FRAMES = 1024    # 46 ms: a pause takes effect within ~100 ms
 TICK = 0.02               # control loop period in seconds
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send what C libraries write to standard error to /dev/null for a moment."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -188,32 +207,36 @@ class Player:
         stream = self._open_stream()
         last_status = 0.0
         try:
-            with stream:
-                trace("stream-started", rate=stream.samplerate)
-                while not self._stopping:
-                    for key in self.poll_keys():
-                        self._handle_key(key)
-                    reached = self._reached
-                    if reached is not None and not self._commands:
-                        if reached.gate < 0:
-                            time.sleep(stream.latency + 0.05)  # let the last buffer play
-                            trace("end", position=self.position)
-                            break
-                        self._gate(self.timeline.events[reached.gate])
-                    now = time.monotonic()
-                    if self.status is not None and now - last_status >= 0.25:
-                        self._show_status()
-                        last_status = now
-                    time.sleep(TICK)
-                self._stopping = True
-        except KeyboardInterrupt:
+            stream.start()
+            trace("stream-started", rate=stream.samplerate)
+            while not self._stopping:
+                for key in self.poll_keys():
+                    self._handle_key(key)
+                reached = self._reached
+                if reached is not None and not self._commands:
+                    if reached.gate < 0:
+                        time.sleep(stream.latency + 0.05)  # let the last buffer play
+                        trace("end", position=self.position)
+                        break
+                    self._gate(self.timeline.events[reached.gate])
+                now = time.monotonic()
+                if self.status is not None and now - last_status >= 0.25:
+                    self._show_status()
+                    last_status = now
+                time.sleep(TICK)
             self._stopping = True
-            stream.abort()
+            stream.stop()
+        except KeyboardInterrupt:
+            self._stopping = True  # from the next callback on, only quiet is played
+            trace("interrupted", position=self.position, latency=stream.latency)
+            with _quiet_stderr():  # PortAudio's ALSA layer may complain while aborting
+                stream.abort()
             self.ending = "interrupted"
             trace("aborted", position=self.position)
             raise
         finally:
             self._stopping = True
+            stream.close()
             trace("stopped", position=self.position, ending=self.ending,
                   first_sound=self.first_sound_at)
             if self.status is not None:

@@ -1,0 +1,110 @@
+"""Real audio devices on a machine with no sound card.
+
+* ``alsa_file_env``: a HOME whose ``~/.asoundrc`` makes ALSA's default device a
+  ``file`` plugin over ``null``: everything played lands in a WAV file, with no
+  clock, so a routine plays in a second or two. PortAudio reads the ALSA
+  configuration when it starts, so it must be used by a fresh process.
+* ``PulseServer``: a real PulseAudio server with a null sink and a real-time
+  clock, reached through ALSA's pulse plugin, for pause, Ctrl-C and timing.
+
+Nothing here is a mock: the player talks to PortAudio, PortAudio to ALSA.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def alsa_file_env(home: Path, played: Path, capture: Path | None = None) -> dict:
+    """Environment for a subprocess whose default ALSA device writes to ``played``.
+
+    ``capture`` (raw S16_LE mono at 16 kHz) becomes the microphone when given.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    capture_pcm = "null"
+    if capture is not None:
+        capture_pcm = f'{{ type file slave.pcm "null" file "/dev/null" infile "{capture}" format "raw" }}'
+    (home / ".asoundrc").write_text(f"""
+pcm.!default {{
+    type asym
+    playback.pcm {{ type plug slave.pcm "vgplay" }}
+    capture.pcm {{ type plug slave {{ pcm {capture_pcm} format S16_LE rate 16000 channels 1 }} }}
+}}
+pcm.vgplay {{
+    type file
+    slave.pcm "null"
+    file "{played}"
+    format "wav"
+}}
+""")
+    env = os.environ.copy()
+    env["HOME"] = str(home)
+    env.pop("PULSE_SERVER", None)
+    return env
+
+
+def read_played(path: Path) -> np.ndarray:
+    """Samples of a WAV written by ALSA's file plugin.
+
+    The plugin writes the stream's float32 frames but labels the header as
+    integer PCM, so the data chunk is read as float32 directly.
+    """
+    raw = path.read_bytes()
+    start = raw.index(b"data") + 8
+    usable = (len(raw) - start) // 4 * 4
+    return np.frombuffer(raw[start:start + usable], dtype="<f4")
+
+
+def trim_silence(samples: np.ndarray) -> np.ndarray:
+    """Without the leading and trailing zeros a device may add."""
+    nonzero = np.flatnonzero(samples)
+    return samples[nonzero[0]:nonzero[-1] + 1] if len(nonzero) else samples[:0]
+
+
+class PulseServer:
+    """A PulseAudio server with a null sink, in a temporary folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.home = root / "home"
+        self.run = root / "run"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "PulseServer":
+        if shutil.which("pulseaudio") is None:
+            raise RuntimeError("pulseaudio is not installed (scripts/setup.sh --test installs it)")
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.run.mkdir(parents=True, exist_ok=True)
+        (self.home / ".asoundrc").write_text("pcm.!default { type pulse }\n"
+                                             "ctl.!default { type pulse }\n")
+        env = dict(os.environ, HOME=str(self.home), PULSE_RUNTIME_PATH=str(self.run),
+                   XDG_RUNTIME_DIR=str(self.run))
+        self.process = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+             f"--load=module-native-protocol-unix socket={self.run}/native auth-anonymous=1",
+             "--load=module-null-sink sink_name=vgnull rate=22050"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 15
+        while not (self.run / "native").exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("PulseAudio did not start")
+            time.sleep(0.05)
+        return self
+
+    def env(self) -> dict:
+        """Environment for a subprocess that plays to the null sink."""
+        env = os.environ.copy()
+        env.update(HOME=str(self.home), PULSE_SERVER=f"unix:{self.run}/native")
+        return env
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()

@@ -1,0 +1,144 @@
+"""Export: every format, exact length, chapters, atomic writes, no overwrite."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.conftest import run_voiceguide, voiceguide_command
+from voiceguide import exporter, loader, session
+from voiceguide.timeline import SAMPLE_RATE
+
+SHORT = 'title = "Short"\n[[exercise]]\ntechnique = "position-back"\nhold = 10\n' \
+        '[[exercise]]\ntechnique = "childs-pose"\nhold = 30\n'
+
+
+@pytest.fixture
+def short_routine(tmp_path):
+    path = tmp_path / "short.toml"
+    path.write_text(SHORT)
+    return path
+
+
+def show_total(routine) -> float:
+    result = run_voiceguide("show", routine, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["total_seconds"]
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
+def test_export_length_matches_show(tmp_path, short_routine, suffix):
+    out = tmp_path / f"short{suffix}"
+    result = run_voiceguide("export", short_routine, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Wrote {out}")
+    info = soundfile.info(str(out))
+    assert info.samplerate == SAMPLE_RATE and info.channels == 1
+    assert abs(info.duration - show_total(short_routine)) <= 0.050
+    assert not list(tmp_path.glob(".*part"))
+
+
+def test_wav_export_is_exactly_the_timeline(tmp_path, short_routine):
+    out = tmp_path / "short.wav"
+    assert run_voiceguide("export", short_routine, "-o", out).returncode == 0
+    timeline = json.loads(run_voiceguide("show", short_routine, "--json").stdout)
+    assert soundfile.info(str(out)).frames == timeline["total_samples"]
+
+
+def test_chapters_one_cue_per_section(tmp_path, short_routine):
+    out = tmp_path / "short.mp3"
+    assert run_voiceguide("export", short_routine, "-o", out).returncode == 0
+    vtt = (tmp_path / "short.mp3.vtt").read_text()
+    assert vtt.startswith("WEBVTT")
+    titles = [line for line in vtt.splitlines() if line in
+              ("Welcome", "Rest on your back", "Child's pose", "Closing")]
+    assert titles == ["Welcome", "Rest on your back", "Child's pose", "Closing"]
+    assert "00:00:00.000 --> " in vtt
+
+
+def test_existing_file_is_kept_without_force(tmp_path, short_routine):
+    out = tmp_path / "short.wav"
+    out.write_bytes(b"my recording")
+    result = run_voiceguide("export", short_routine, "-o", out)
+    assert result.returncode == 2
+    assert "already exists; use --force" in result.stderr
+    assert out.read_bytes() == b"my recording"
+    assert run_voiceguide("export", short_routine, "-o", out, "--force").returncode == 0
+    assert soundfile.info(str(out)).frames > 0
+
+
+def test_bad_format_and_folder(tmp_path, short_routine):
+    result = run_voiceguide("export", short_routine, "-o", tmp_path / "x.aiff")
+    assert result.returncode == 2 and "unknown audio format" in result.stderr
+    result = run_voiceguide("export", short_routine, "-o", tmp_path / "no" / "x.wav")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_interrupted_export_leaves_nothing(tmp_path):
+    """Ctrl-C in the middle of a long export: exit 130, no file, no temporary file."""
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    out = tmp_path / "evening.flac"
+    assert run_voiceguide("export", "evening", "-o", tmp_path / "warm.wav").returncode == 0
+    process = subprocess.Popen(voiceguide_command() + ["export", "evening", "-o", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob(".evening.flac.*")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "evening.flac.vtt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["warm.wav", "warm.wav.vtt"]
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path):
+    library = loader.load_library()
+    prepared = session.prepare("quick", {}, library=library)
+
+    def broken_blocks():
+        yield from prepared.renderer(prepared.timeline).blocks(0, 4096)
+        raise OSError("disk full")
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(OSError):
+        exporter.write_audio(folder / "quick.wav", broken_blocks(), 0)
+    prepared.speech.close()
+    assert list(folder.iterdir()) == []
+
+
+def test_renderer_streams_in_bounded_blocks():
+    prepared = session.prepare("morning", {})
+    renderer = prepared.renderer(prepared.timeline)
+    total = 0
+    for block in renderer.blocks():
+        assert len(block) <= 2048
+        total += len(block)
+    assert total == prepared.timeline.total_samples
+    assert len(renderer._clips) <= 48  # only a few recent clips are kept
+    prepared.speech.close()
+
+
+def test_clips_and_cues_land_on_their_exact_samples():
+    prepared = session.prepare("quick", {})
+    timeline = prepared.timeline
+    renderer = prepared.renderer(timeline)
+    cue = next(e for e in timeline.events if e.kind == "cue" and e.cue == "switch") \
+        if any(e.cue == "switch" for e in timeline.events) else timeline.events[0]
+    out = next(renderer.blocks(cue.start, cue.start + 100))
+    expected = renderer.cues[cue.cue][:100]
+    assert (out == expected).all()
+    before = next(renderer.blocks(cue.start - 50, cue.start))
+    speech = next(e for e in timeline.events if e.kind == "speech")
+    clip = np.concatenate(list(renderer.blocks(speech.start, speech.end)))
+    assert clip[0] == 0.0 and abs(clip).max() > 0.3   # faded in, speech-level loud
+    assert before.shape == (50,)
+    prepared.speech.close()

@@ -1,0 +1,221 @@
+"""Play through real PortAudio: ALSA's file plugin (no clock) and a PulseAudio
+null sink (real-time clock), driven through a pseudo-terminal like a person would."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import termios
+import time
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.audio import alsa_file_env, read_played, trim_silence
+from tests.conftest import run_voiceguide, voiceguide_command
+from voiceguide.timeline import SAMPLE_RATE
+
+TWO = 'title = "Two"\n[[exercise]]\ntechnique = "position-back"\nhold = 10\n' \
+      '[[exercise]]\ntechnique = "childs-pose"\nhold = 30\n'
+
+
+@pytest.fixture
+def two(tmp_path):
+    path = tmp_path / "two.toml"
+    path.write_text(TWO)
+    return path
+
+
+@pytest.mark.parametrize("routine", ["quick", "two"])
+def test_play_without_checkins_is_the_export_sample_for_sample(tmp_path, two, routine):
+    routine = two if routine == "two" else routine
+    exported = tmp_path / "export.wav"
+    assert run_voiceguide("export", routine, "-o", exported).returncode == 0
+    played = tmp_path / "played.wav"
+    result = run_voiceguide("play", routine, "--no-checkins",
+                            env=alsa_file_env(tmp_path / "home", played))
+    assert result.returncode == 0, result.stderr
+    assert "Routine complete." in result.stdout
+    heard = trim_silence(read_played(played))
+    written = trim_silence(soundfile.read(str(exported), dtype="float32")[0])
+    assert len(heard) == len(written)
+    # the export is 16-bit PCM: equal within one quantization step
+    assert np.abs(heard - written).max() <= 1.0 / 32768 + 1e-7
+
+
+def test_play_with_stdin_not_a_terminal_runs_to_the_end_through_check_ins(tmp_path, two):
+    played = tmp_path / "played.wav"
+    env = alsa_file_env(tmp_path / "home", played)
+    result = run_voiceguide("play", two, "--checkin-timeout", "1", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Routine complete." in result.stdout
+    assert result.stdout.count("\n") == 1  # no key help, no status line
+
+
+def test_no_output_device(tmp_path, two):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text('pcm.!default { type hw card 42 }\n')
+    env = dict(os.environ, HOME=str(home))
+    env.pop("PULSE_SERVER", None)
+    result = run_voiceguide("play", two, env=env)
+    assert result.returncode == 3, result.stderr
+    assert "voiceguide export" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_devices_lists_the_default(tmp_path):
+    env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
+    result = run_voiceguide("devices", env=env)
+    assert result.returncode == 0 and "default" in result.stdout
+
+
+def test_unknown_device_is_bad_input(tmp_path, two):
+    env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
+    result = run_voiceguide("play", two, "--device", "no such speaker", env=env)
+    assert result.returncode == 2 and "no output device matches" in result.stderr
+
+
+# ---------------------------------------------------------------- real time
+
+def _controlling_terminal():
+    """In the child: make the pty its controlling terminal, so ^C sends SIGINT."""
+    import fcntl
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Terminal:
+    """The command running on a pseudo-terminal, with a trace of the player."""
+
+    def __init__(self, args, env, trace):
+        self.master, self.slave = pty.openpty()
+        self.trace_path = trace
+        env = dict(env, VOICEGUIDE_TRACE=str(trace), TERM="xterm")
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(voiceguide_command() + [str(a) for a in args],
+                                        stdin=self.slave, stdout=self.slave,
+                                        stderr=self.slave, env=env, start_new_session=True,
+                                        preexec_fn=_controlling_terminal)
+        self.output = b""
+
+    def read(self, seconds=0.0) -> str:
+        deadline = time.monotonic() + seconds
+        while True:
+            ready, _, _ = select.select([self.master], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                return self.output.decode("utf-8", "replace")
+            try:
+                self.output += os.read(self.master, 65536)
+            except OSError:
+                return self.output.decode("utf-8", "replace")
+
+    def events(self) -> list[dict]:
+        if not self.trace_path.exists():
+            return []
+        return [json.loads(line) for line in self.trace_path.read_text().splitlines()]
+
+    def wait_for(self, event, timeout=60.0, **match) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.read(0.02)
+            for item in self.events():
+                if item["event"] == event and all(item.get(k) == v for k, v in match.items()):
+                    return item
+            if self.process.poll() is not None:
+                break
+        raise AssertionError(f"no {event} {match} in trace; output: {self.read()[-500:]}")
+
+    def press(self, keys: str) -> float:
+        sent = time.monotonic()
+        os.write(self.master, keys.encode())
+        return sent
+
+    def finish(self, timeout=60) -> int:
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self.read(0.05)
+        if self.process.poll() is None:
+            self.process.kill()
+        return self.process.wait()
+
+    def close(self):
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def terminal(pulse, tmp_path):
+    opened = []
+
+    def start(*args):
+        t = Terminal(args, pulse.env(), tmp_path / f"trace{len(opened)}.jsonl")
+        opened.append(t)
+        return t
+
+    yield start
+    for t in opened:
+        if t.process.poll() is None:
+            t.process.kill()
+        t.close()
+
+
+def test_keys_pause_skip_and_stop_at_a_check_in(terminal, two):
+    t = terminal("play", two, "--checkin-timeout", "30")
+    t.wait_for("stream-started")
+    time.sleep(0.8)
+    t.press(" ")
+    paused = t.wait_for("control", word="toggle")
+    time.sleep(0.6)
+    t.press(" ")
+    resumed = [e for e in t.events() if e["event"] == "control"]
+    while len(resumed) < 2:
+        t.read(0.02)
+        resumed = [e for e in t.events() if e["event"] == "control"]
+    # paused within 100 ms of the key (one 46 ms callback at most), resumed at that sample
+    assert resumed[1]["position"] - paused["position"] <= int(0.1 * SAMPLE_RATE)
+    screen = t.read(0.3)
+    assert "Welcome" in screen and "left" in screen          # the live status line
+    t.press("n")
+    t.wait_for("control", word="next")
+    t.press("n")
+    gate = t.wait_for("gate")
+    assert "How is your back" in gate["question"]
+    assert "check-in" in t.read(0.4)
+    t.press("s")
+    assert t.finish() == 0
+    assert "Stopped for safety" in t.read()
+    stopped = t.wait_for("stopped")
+    assert stopped["ending"] == "stopped"
+
+
+def test_ctrl_c_stops_within_200_ms_and_restores_the_terminal(terminal, two):
+    t = terminal("play", two)
+    before = termios.tcgetattr(t.slave)
+    started = t.wait_for("stream-started")
+    assert started["t"] - t.started < 2.0
+    time.sleep(0.5)
+    during = termios.tcgetattr(t.slave)
+    assert not during[3] & termios.ICANON     # single keys, no Enter
+    sent = t.press("\x03")
+    assert t.finish(10) == 130
+    aborted = t.wait_for("aborted")
+    assert aborted["t"] - sent < 0.2
+    assert termios.tcgetattr(t.slave)[3] == before[3]   # echo and line mode are back
+    output = t.read()
+    assert "Traceback" not in output and "Expression" not in output
+
+
+def test_quit_key(terminal, two):
+    t = terminal("play", two)
+    t.wait_for("stream-started")
+    t.press("q")
+    assert t.finish(10) == 0
+    assert t.wait_for("stopped")["ending"] == "quit"

@@ -1,0 +1,406 @@
+"""Offline recognition of spoken check-in answers, with a safety bias.
+
+The person lying on the floor answers a check-in with one short word or phrase.
+:func:`recognize` turns one utterance into an :class:`Answer` whose ``word`` is
+one of :data:`VOCABULARY`:
+
+* ``good``, ``same``, ``worse``, ``stop``, ``pause``, ``resume``, ``next``,
+  ``repeat``, ``yes``, ``no``;
+* ``0`` .. ``10`` (spoken "zero" .. "ten");
+* ``none`` when nothing usable was heard.
+
+Stop signs ("sharp pain", "shooting pain", "numb", "numbness", "tingling",
+"weak", "weakness", also inside short phrases such as "it's tingling") are
+answered as ``stop``.
+
+How it works
+------------
+Everything runs offline with PocketSphinx 5 and the US-English acoustic model
+and dictionary that ship inside its wheel; nothing is fetched.
+
+1. The audio is made 16 kHz mono 16-bit (resampled with numpy) and a little
+   seeded dither is added, so digital silence does not upset the features.
+   A recording without any speech-like rise in energy (silence, steady noise)
+   is ``none`` at once.
+2. A first pass decodes with a small n-gram language model whose only words
+   are the answers, the stop-sign words and a few carrier words ("it's",
+   "I feel", "a bit", "please" ...).  The n-gram search (with its lattice and
+   n-best list) proved more robust here than a JSGF/FSG grammar search, which
+   often ended without reaching the grammar's final state, and than keyword
+   spotting, whose per-phrase thresholds cannot be tuned without real data.
+3. The n-best list gives a score per answer; their softmax is the *margin*
+   confidence (is the best answer clearly ahead of the next one?).
+4. A second pass decodes the same audio with a free phone loop (no words at
+   all).  How much worse the answer grammar explains the audio than the phone
+   loop does, per frame of speech, is the *acoustic* confidence: speech that is
+   not an answer fits the phone loop far better than any answer.
+5. Safety rules, applied last:
+
+   * anything that is or might be ``stop`` is ``stop``: a stop word anywhere in
+     the best hypothesis, or ``stop`` close behind the winner in the n-best
+     list.  False alarms are preferred over misses;
+   * ``good`` and ``same`` need a high confidence, any other answer a moderate
+     one; below it the answer is ``none`` (so a mumble never becomes ``good``).
+
+The decoder is created once, lazily, and shared; a lock serializes its use, so
+:func:`recognize` may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voiceguide.errors import InputError
+
+#: Every word :func:`recognize` can answer with.
+VOCABULARY = (
+    "good", "same", "worse", "stop", "pause", "resume", "next", "repeat", "yes", "no",
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "none",
+)
+
+#: The decoder's sample rate.
+SAMPLE_RATE = 16000
+
+_NUMBERS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
+}
+_ANSWER_WORDS = ["good", "same", "worse", "stop", "pause", "resume", "next", "repeat",
+                 "yes", "no", *_NUMBERS]
+#: Spoken words that mean "stop the routine now".
+STOP_WORDS = frozenset({"stop", "sharp", "shooting", "pain", "numb", "numbness",
+                        "tingling", "weak", "weakness"})
+#: Stop-sign phrases (each is answered ``stop``).
+STOP_SIGNS = ("sharp pain", "shooting pain", "numb", "numbness", "tingling", "weak",
+              "weakness")
+
+# What the language model knows: single answer words, and short phrases that
+# become one dictionary entry each (their words' pronunciations joined), so
+# that a lone carrier word ("the", "a", "it") can never be heard on its own.
+_PHRASES = [
+    *STOP_SIGNS[:2],
+    "please stop", "stop please", "stop it",
+    "it's tingling", "it's numb", "it's weak", "it is numb", "it is tingling",
+    "i feel weak", "feels weak", "feels numb", "i feel numb",
+    "i feel good", "feeling good", "it's good", "about the same", "the same", "it's the same",
+    "a bit worse", "it's worse", "getting worse", "yes please", "no thanks",
+]
+_CORPUS = [*_ANSWER_WORDS, *(w for w in STOP_SIGNS if " " not in w),
+           *(p.replace(" ", "_") for p in _PHRASES), "stop_stop"]
+
+# Thresholds (see the module docstring).  Scores are PocketSphinx path scores
+# converted to natural-log units, which are already normalized per frame by the
+# decoder, hence the small numbers.
+_MARGIN_TEMPERATURE = 0.02      # softmax temperature over the n-best answer scores
+_STOP_MARGIN = 0.03             # "stop" this close behind the winner -> stop
+_ACOUSTIC_CENTRE = -0.10        # per-100-frames score gap to the phone loop at conf 0.5
+_ACOUSTIC_SLOPE = 0.03
+_MIN_CONFIDENCE = 0.30          # below: none
+_MIN_CONFIDENCE_GOOD = 0.60     # below, for good/same: none
+_MIN_DYNAMIC_RANGE_DB = 12.0    # loudest 20 ms frame vs. the quiet floor
+_MIN_PEAK_DBFS = -55.0          # loudest 20 ms frame, RMS, in dB full scale
+_NBEST = 20
+_ANSWERS = "answers"
+_PHONES = "phones"
+
+
+@dataclass
+class Answer:
+    """One recognized answer.
+
+    Attributes:
+        word: one of :data:`VOCABULARY` (``none`` when nothing usable was heard).
+        confidence: 0..1, how sure the recognizer is of ``word``.
+        heard: the words the decoder heard, as text (may be empty).
+    """
+
+    word: str
+    confidence: float
+    heard: str
+
+
+def to_16k_mono(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Return ``samples`` as float64 mono at 16 kHz in -1..1.
+
+    Accepts int16/int32/uint8 or float arrays, 1-D or (frames, channels).
+    Resampling is band-limited, through the FFT of the whole signal.
+    """
+    x = np.asarray(samples)
+    if x.ndim == 2:
+        x = x.astype(np.float64).mean(axis=1) if x.dtype.kind == "f" else \
+            x.astype(np.float64).mean(axis=1) / _int_scale(x.dtype)
+    elif x.ndim == 1:
+        x = x.astype(np.float64) if x.dtype.kind == "f" else \
+            x.astype(np.float64) / _int_scale(x.dtype)
+    else:
+        raise InputError(f"audio must be 1-D or (frames, channels), not {x.ndim}-D")
+    if np.asarray(samples).dtype.kind == "u":
+        x = x - 1.0
+    if not np.all(np.isfinite(x)):
+        raise InputError("audio contains NaN or infinite samples")
+    if sample_rate <= 0:
+        raise InputError(f"sample rate must be positive, not {sample_rate}")
+    if sample_rate != SAMPLE_RATE and len(x):
+        n_out = max(1, int(round(len(x) * SAMPLE_RATE / sample_rate)))
+        spectrum = np.fft.rfft(x)
+        out = np.zeros(n_out // 2 + 1, dtype=complex)
+        keep = min(len(spectrum), len(out))
+        out[:keep] = spectrum[:keep]
+        x = np.fft.irfft(out, n_out) * (n_out / len(x))
+    return np.clip(x, -1.0, 1.0)
+
+
+def _int_scale(dtype: np.dtype) -> float:
+    if dtype.kind == "u":
+        return float(2 ** (8 * dtype.itemsize - 1))
+    if dtype.kind in "ib":
+        return float(2 ** (8 * dtype.itemsize - 1)) if dtype.kind == "i" else 1.0
+    raise InputError(f"unsupported sample type {dtype}")
+
+
+def has_speech_energy(x: np.ndarray) -> bool:
+    """Whether 16 kHz audio ``x`` (-1..1) has a speech-like rise in energy.
+
+    True when its loudest 20 ms frame is both loud enough and well above the
+    quiet floor (10th percentile of frame energies).  Silence and steady noise
+    are False.  Deliberately lenient: it only saves decoding obvious non-speech.
+    """
+    frame = SAMPLE_RATE // 50
+    n = len(x) // frame
+    if n < 3:
+        return False
+    energy = np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12
+    db = 10 * np.log10(energy)
+    peak = np.max(db)
+    floor = np.percentile(db, 10)
+    return bool(peak >= _MIN_PEAK_DBFS and peak - floor >= _MIN_DYNAMIC_RANGE_DB)
+
+
+def _label(word: str) -> str | None:
+    word = word.split("(")[0]
+    if "_" in word:
+        return label_of(word.replace("_", " "))
+    if word in STOP_WORDS:
+        return "stop"
+    if word in _NUMBERS:
+        return _NUMBERS[word]
+    if word in _ANSWER_WORDS:
+        return word
+    return None
+
+
+def label_of(text: str) -> str:
+    """The answer a decoded word sequence means (``stop`` wins; else the last answer word)."""
+    labels = [lab for lab in (_label(w) for w in text.split()) if lab and lab != "none"]
+    if "stop" in labels:
+        return "stop"
+    return labels[-1] if labels else "none"
+
+
+class _Engine:
+    """The PocketSphinx decoder with the answer language model and a phone loop."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder, get_model_path
+
+        model = get_model_path()
+        self.decoder = Decoder(
+            hmm=os.path.join(model, "en-us", "en-us"),
+            dict=os.path.join(model, "en-us", "cmudict-en-us.dict"),
+            lm=None,
+            loglevel="FATAL",
+        )
+        d = self.decoder
+        for phrase in _PHRASES:
+            phones = [d.lookup_word(w) for w in phrase.split()]
+            d.add_word(phrase.replace(" ", "_"), " ".join(phones), update=False)
+        d.add_word("stop_stop", d.lookup_word("stop") + " " + d.lookup_word("stop"), update=True)
+        with tempfile.TemporaryDirectory(prefix="voiceguide-asr-") as tmp:
+            lm_path = os.path.join(tmp, "answers.arpa")
+            with open(lm_path, "w", encoding="utf-8") as f:
+                f.write(_arpa(_CORPUS))
+            d.add_lm_file(_ANSWERS, lm_path)
+        d.add_allphone_file(_PHONES, os.path.join(model, "en-us", "en-us-phone.lm.bin"))
+        self.logmath = self.decoder.logmath
+        self.ln_base = math.log(float(self.decoder.config["logbase"]))
+
+    def _score(self, prob: float) -> float:
+        """A score as returned by the bindings (exp'ed) back to natural-log units."""
+        if prob <= 0.0:
+            return -1e9
+        return self.logmath.log(prob) * self.ln_base
+
+    def decode(self, pcm: bytes) -> tuple[str, dict[str, float], float]:
+        """Decode 16 kHz int16 PCM: (best text, best score per answer, phone-loop gap)."""
+        d = self.decoder
+        d.activate_search(_ANSWERS)  # the answer language model
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        hyp = d.hyp()
+        text = " ".join(w for w in (hyp.hypstr if hyp else "").split())
+        best_score = self._score(hyp.score) if hyp else None
+        scores: dict[str, float] = {}
+        for i, h in enumerate(d.nbest()):
+            if i >= _NBEST:
+                break
+            if h is None:
+                continue
+            lab = label_of(h.hypstr)
+            s = self._score(h.score)
+            if s > scores.get(lab, -math.inf):
+                scores[lab] = s
+        if best_score is not None and text:
+            lab = label_of(text)
+            scores[lab] = max(scores.get(lab, -math.inf), best_score)
+        if not text and scores:
+            # bestpath gave nothing usable: fall back to the best n-best entry
+            best_lab = max(scores, key=scores.get)
+            best_score = scores[best_lab]
+            for i, h in enumerate(d.nbest()):
+                if i >= _NBEST:
+                    break
+                if h is not None and label_of(h.hypstr) == best_lab:
+                    text = h.hypstr
+                    break
+        n_frames = max(d.n_frames(), 1)
+
+        d.activate_search(_PHONES)  # free phone loop, for the acoustic confidence
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        phyp = d.hyp()
+        speech_frames = sum(s.end_frame - s.start_frame + 1 for s in d.seg()
+                            if s.word not in ("SIL", "+NSN+", "+SPN+", "<sil>"))
+        if phyp is None or best_score is None:
+            gap = -math.inf
+        else:
+            gap = 100.0 * (best_score - self._score(phyp.score)) / max(speech_frames, n_frames // 4, 1)
+        return text, scores, gap
+
+
+def _arpa(sentences: list[str]) -> str:
+    """A bigram ARPA model of ``sentences`` (fixed discounting, from pocketsphinx.lm)."""
+    import io
+
+    from pocketsphinx.lm import ArpaBoLM
+
+    lm = ArpaBoLM(text="\n".join(sentences), add_start=True, discount_mass=0.5)
+    lm.compute()
+    buf = io.StringIO()
+    lm.write(buf)
+    return buf.getvalue()
+
+
+_engine: _Engine | None = None
+_lock = threading.Lock()
+
+
+def _get_engine() -> _Engine:
+    global _engine
+    if _engine is None:
+        _engine = _Engine()
+    return _engine
+
+
+def warm_up() -> None:
+    """Create the decoder now (it is otherwise created by the first recognition)."""
+    with _lock:
+        _get_engine()
+
+
+def recognize(samples: np.ndarray, sample_rate: int) -> Answer:
+    """Recognize one utterance.
+
+    Args:
+        samples: audio, int16 (or other integer) or float (-1..1) samples, mono
+            1-D or (frames, channels); any length (a whole utterance, with or
+            without surrounding silence).
+        sample_rate: its sample rate in Hz (any; resampled to 16 kHz).
+
+    Returns:
+        The :class:`Answer`. ``word`` is ``none`` for silence, noise, speech that
+        is not an answer, or an answer too uncertain to act on.
+
+    Raises:
+        InputError: the samples cannot be audio (bad shape, type, rate, NaN).
+    """
+    x = to_16k_mono(samples, sample_rate)
+    if not has_speech_energy(x):
+        return Answer("none", 1.0, "")
+    peak = float(np.max(np.abs(x))) or 1.0
+    rng = np.random.default_rng(0)
+    x = x + rng.normal(0.0, 1e-3 * peak, len(x))          # dither, 60 dB under the peak
+    pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    with _lock:
+        text, scores, gap = _get_engine().decode(pcm)
+    return decide(text, scores, gap)
+
+
+def decide(text: str, scores: dict[str, float], gap: float) -> Answer:
+    """Apply the confidence and safety rules to a decoding result.
+
+    Args:
+        text: the best hypothesis, as words.
+        scores: best n-best score (natural log) for each answer label seen.
+        gap: per-100-frames score of the answer model minus the free phone loop.
+    """
+    best = label_of(text)
+    if best == "none" and scores:
+        real = {k: v for k, v in scores.items() if k != "none"}
+        if real:
+            best = max(real, key=real.get)
+    # margin confidence: softmax over the answers' scores
+    if best in scores:
+        top = max(scores.values())
+        z = sum(math.exp(max((s - top) / _MARGIN_TEMPERATURE, -50.0)) for s in scores.values())
+        margin_conf = math.exp((scores[best] - top) / _MARGIN_TEMPERATURE) / z
+    else:
+        margin_conf = 0.0
+    acoustic_conf = _sigmoid((gap - _ACOUSTIC_CENTRE) / _ACOUSTIC_SLOPE) if math.isfinite(gap) else 0.0
+    confidence = round(min(margin_conf, acoustic_conf), 3)
+
+    # Safety first: anything that is or might be "stop" is "stop".
+    stop_close = "stop" in scores and scores["stop"] >= max(scores.values()) - _STOP_MARGIN
+    if best == "stop" or stop_close:
+        if best != "stop":
+            confidence = round(min(1.0, confidence + 0.5 * margin_conf), 3)
+        return Answer("stop", max(confidence, 0.5), text)
+    if best == "none":
+        return Answer("none", round(1.0 - confidence, 3), text)
+    needed = _MIN_CONFIDENCE_GOOD if best in ("good", "same") else _MIN_CONFIDENCE
+    if confidence < needed:
+        return Answer("none", round(1.0 - confidence, 3), text)
+    return Answer(best, confidence, text)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def recognize_file(path: str | os.PathLike) -> Answer:
+    """Recognize the answer spoken in a sound file (WAV or anything libsndfile reads).
+
+    Any sample rate and channel count is accepted.
+
+    Raises:
+        InputError: the file cannot be read as audio (the message names the file).
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    try:
+        samples, rate = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as e:  # noqa: BLE001 - libsndfile raises several kinds
+        reason = str(e).split(":")[-1].strip() or type(e).__name__
+        raise InputError(f"{p}: cannot read as audio ({reason})") from None
+    if samples.size == 0:
+        raise InputError(f"{p}: the file holds no audio")
+    return recognize(samples, rate)
