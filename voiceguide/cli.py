@@ -11,9 +11,11 @@ from voiceguide import __version__
 from voiceguide.errors import EXIT_INTERRUPTED, VoiceguideError
 from voiceguide.timeline import clock
 
+VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
 
-def pacing_options(func):
-    """The pacing options every timeline command takes."""
+
+def timeline_options(func):
+    """The options every command that builds a timeline takes (show, play, export)."""
     options = [
         click.option("--pace", help="slow, normal, fast, or a factor such as 1.3 (bigger is slower)."),
         click.option("--hold", help="Seconds for every timed hold (5-300)."),
@@ -21,13 +23,12 @@ def pacing_options(func):
         click.option("--breath", help="Breath pattern: 4-6 (in 4 s, out 6 s) or 4-2-6-0 (with holds)."),
         click.option("--rate", help="Speech rate in words per minute (80-300)."),
         click.option("--rest", help="Seconds of quiet between exercises (0-120)."),
+        click.option("--length", help="Fit the routine to about this many minutes, within safe doses."),
+        click.option("--voice", help=VOICE_HELP),
     ]
     for option in reversed(options):
         func = option(func)
     return func
-
-
-PACING_OPTION_NAMES = ("pace", "hold", "reps", "breath", "rate", "rest")
 
 
 class UserError(click.ClickException):
@@ -61,15 +62,21 @@ def cli():
     """
 
 
+def _notes(notes) -> None:
+    for note in notes:
+        click.echo(f"voiceguide: {note}", err=True)
+
+
+# ------------------------------------------------------------------ routines
+
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(as_json):
-    """List the routines and the techniques."""
+    """List the routines (built-in and yours) and the techniques."""
     from voiceguide import commands
 
     listing = commands.listing()
-    for warning in listing["warnings"]:
-        click.echo(f"warning: {warning}", err=True)
+    _notes(listing["warnings"])
     if as_json:
         routines = [{k: r[k] for k in ("name", "title", "minutes")} for r in listing["routines"]]
         click.echo(json.dumps({"routines": routines, "techniques": listing["techniques"]},
@@ -81,15 +88,14 @@ def list_command(as_json):
         click.echo(f"  {r['name']:<14} {r['minutes']:>5.1f}  {r['title']}{mark}")
     click.echo("\nTechniques:")
     for t in listing["techniques"]:
-        click.echo(f"  {t['id']:<22} {t['title']}")
+        click.echo(f"  {t['id']:<26} {t['title']}")
 
 
 @cli.command()
 @click.argument("routine")
-@pacing_options
-@click.option("--voice", help="Voice id or part of its name (see 'voiceguide voices').")
+@timeline_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
-def show(routine, voice, as_json, **options):
+def show(routine, as_json, **options):
     """Show a routine's timeline. ROUTINE is a name or a path to a .toml file.
 
     Lengths are those of the real synthesized speech, so they match play and
@@ -97,9 +103,8 @@ def show(routine, voice, as_json, **options):
     """
     from voiceguide import commands
 
-    timeline, warning = commands.timeline_for(routine, options, voice)
-    if warning:
-        click.echo(f"voiceguide: {warning}", err=True)
+    timeline, notes = commands.timeline_for(routine, options)
+    _notes(notes)
     if as_json:
         click.echo(json.dumps(timeline.to_json(), indent=1))
     else:
@@ -113,14 +118,24 @@ def _progress_bar(label: str, total: int):
     return click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True)
 
 
+def _synthesis_progress():
+    """Reports clip synthesis on a terminal: "Preparing voice: 12/80"."""
+    if not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int) -> None:
+        click.echo(f"\rPreparing voice: {done}/{total}", err=True, nl=done >= total)
+
+    return report
+
+
 @cli.command()
 @click.argument("routine")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="File to write: .wav, .flac, .ogg or .mp3.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--voice", help="Voice id or part of its name (see 'voiceguide voices').")
-@pacing_options
-def export(routine, output, force, voice, **options):
+@timeline_options
+def export(routine, output, force, **options):
     """Export a routine to an audio file, with chapters beside it (FILE.vtt).
 
     Check-ins become their question followed by a fixed pause.
@@ -131,8 +146,8 @@ def export(routine, output, force, voice, **options):
 
     output = Path(output)
     exporter.check_target(output, force)
-    prepared = session.prepare(routine, options, voice=voice,
-                               progress=_synthesis_progress())
+    prepared = session.prepare(routine, options, progress=_synthesis_progress())
+    _notes(prepared.notes)
     bar = _progress_bar("Exporting", prepared.timeline.total_samples)
     try:
         if bar is None:
@@ -145,30 +160,14 @@ def export(routine, output, force, voice, **options):
     click.echo(f"Wrote {audio} ({clock(prepared.timeline.total_seconds)}) and {chapters}")
 
 
-def _synthesis_progress():
-    """Reports clip synthesis on a terminal: "Preparing voice: 12/80"."""
-    if not sys.stderr.isatty():
-        return None
-
-    def report(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
-        click.echo(f"\rPreparing voice: {done}/{total}", err=True, nl=False)
-        if end:
-            click.echo("", err=True)
-
-    return report
-
-
 @cli.command()
 @click.argument("routine")
 @click.option("--device", help="Output device number or part of its name (see 'voiceguide devices').")
-@click.option("--voice", help="Voice id or part of its name (see 'voiceguide voices').")
 @click.option("--no-checkins", is_flag=True,
               help="Do not wait at check-ins: play exactly what 'export' writes.")
-@click.option("--checkin-timeout", type=click.FloatRange(1, 120), default=8.0, show_default=True,
-              help="Seconds to wait for an answer at a check-in.")
-@pacing_options
-def play(routine, device, voice, no_checkins, checkin_timeout, **options):
+@click.option("--checkin-timeout", help="Seconds to wait for an answer at a check-in (default 8).")
+@timeline_options
+def play(routine, device, no_checkins, checkin_timeout, **options):
     """Play a routine, hands-free.
 
     Keys (no Enter needed): space pause/resume, n next exercise, b back to the
@@ -179,9 +178,10 @@ def play(routine, device, voice, no_checkins, checkin_timeout, **options):
     from voiceguide.devices import resolve_output, start_early
     from voiceguide.keys import KeyReader
 
-    start_early().join(0)
-    prepared = session.prepare(routine, options, voice=voice,
-                               progress=_synthesis_progress())
+    start_early()
+    options["checkin_timeout"] = checkin_timeout
+    prepared = session.prepare(routine, options, progress=_synthesis_progress())
+    _notes(prepared.notes)
     resolve_output(device)
     reader = KeyReader()
     interactive = reader.start()
@@ -190,17 +190,132 @@ def play(routine, device, voice, no_checkins, checkin_timeout, **options):
             click.echo(f"{prepared.routine.title}: {clock(prepared.timeline.total_seconds)}. "
                        "Keys: space pause, n next, b back, q quit; "
                        "at a check-in g good, w worse, s stop.")
-        options = session.PlayOptions(
-            device=device, checkins=not no_checkins, checkin_timeout=checkin_timeout,
+        play_options = session.PlayOptions(
+            device=device, checkins=not no_checkins,
+            checkin_timeout=prepared.resolved.values["checkin_timeout"],
             keys=reader.keys if interactive else None,
             status=sys.stdout if interactive and sys.stdout.isatty() else None)
-        ending = session.play(prepared, options)
+        ending = session.play(prepared, play_options)
     finally:
         reader.stop()
         prepared.speech.close()
     click.echo({"completed": "Routine complete.", "stopped": "Stopped for safety. "
                 "Please see a professional if the pain does not settle.",
                 "quit": "Stopped."}.get(ending, ending))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--from", "source", help="Start from this routine (a name or a .toml path).")
+@click.option("--force", is_flag=True, help="Replace your routine of that name.")
+def new(name, source, force):
+    """Write a new routine of your own, ready to play and to edit.
+
+    It goes in your routines folder and opens in $EDITOR when that is set.
+    """
+    from voiceguide import user_routines
+
+    path = user_routines.create(name, source, force)
+    click.echo(f"Wrote {path}")
+    if user_routines.open_in_editor(path):
+        problems = user_routines.problems(path)
+        for problem in problems:
+            click.echo(f"voiceguide: {problem}", err=True)
+    click.echo(f"Play it with: voiceguide play {name}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def check(file):
+    """Check a routine or technique file and report every problem with its line."""
+    from pathlib import Path
+
+    from voiceguide import user_routines
+
+    summary, problems = user_routines.check(Path(file))
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        raise click.exceptions.Exit(2)
+    click.echo(summary)
+
+
+# ------------------------------------------------------------------- settings
+
+@cli.group()
+def config():
+    """Your settings file: where it is, what is in effect, and editing it."""
+
+
+@config.command("path")
+def config_path():
+    """Print where the settings file is (it may not exist yet)."""
+    from voiceguide import settings
+
+    click.echo(settings.settings_path())
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def config_show(as_json):
+    """Print every setting in effect and where its value comes from."""
+    from voiceguide import settings
+
+    resolved = settings.resolve({})
+    rows = [(key, settings.display(key, resolved.values[key]), resolved.sources[key])
+            for key in settings.KEYS]
+    if as_json:
+        click.echo(json.dumps({k: {"value": v, "source": s} for k, v, s in rows}, indent=2))
+        return
+    click.echo(f"# {settings.settings_path()}")
+    for key, value, source in rows:
+        click.echo(f"{key:<16} {value:<12} ({source})")
+
+
+@config.command("set")
+@click.argument("key")
+@click.argument("value")
+def config_set(key, value):
+    """Set KEY to VALUE in the settings file (comments are kept)."""
+    from voiceguide import settings
+
+    path = settings.set_value(key, value)
+    click.echo(f"{key} = {value} in {path}")
+
+
+@config.command("unset")
+@click.argument("key")
+def config_unset(key):
+    """Remove KEY from the settings file (back to the default)."""
+    from voiceguide import settings
+
+    removed = settings.unset_value(key)
+    click.echo(f"{key} removed" if removed else f"{key} was not set")
+
+
+# -------------------------------------------------------------- voice, sound
+
+@cli.command()
+@click.option("--lang", help="Only voices for this language (such as en, en-gb).")
+@click.option("--say", help="Say this text with --voice, as a preview.")
+@click.option("--voice", help=VOICE_HELP)
+@click.option("--rate", help="Speech rate in words per minute (80-300).")
+@click.option("--device", help="Output device for --say.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def voices(lang, say, voice, rate, device, as_json):
+    """List the installed voices, or preview one with --say."""
+    from voiceguide import commands
+
+    if say:
+        used = commands.preview_voice(say, voice, rate, device)
+        click.echo(f"Said with voice {used}.")
+        return
+    found = commands.voices(lang)
+    if as_json:
+        click.echo(json.dumps([v.__dict__ for v in found], indent=2, default=list))
+        return
+    for v in found:
+        click.echo(f"{v.id:<28} {v.name:<28} {', '.join(v.languages)}")
 
 
 @cli.command()

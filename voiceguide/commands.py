@@ -35,26 +35,51 @@ def listing(library: loader.Library | None = None) -> dict:
     return {"routines": routines, "techniques": techniques, "warnings": warnings}
 
 
-def timeline_for(name_or_path: str, options: dict, voice: str | None = None,
-                 library: loader.Library | None = None) -> tuple[Timeline, str | None]:
-    """A routine's timeline in real speech lengths, and a warning if it could not be.
+def timeline_for(name_or_path: str, options: dict, library: loader.Library | None = None
+                 ) -> tuple[Timeline, list[str]]:
+    """A routine's timeline in real speech lengths, and notes for the user.
 
     What is not in the speech cache yet is synthesized. Without a speech engine
-    the lengths are estimated from word counts, and the warning says so.
+    the lengths are estimated from word counts, and a note says so.
     """
     from voiceguide import session
 
     library = library or loader.load_library()
     try:
-        prepared = session.prepare(name_or_path, options, voice=voice, library=library)
+        prepared = session.prepare(name_or_path, options, library=library)
     except DeviceError as err:
         routine = library.routine(name_or_path)
         pacing = resolve(options, routine).pacing
         timeline = compile_routine(routine, pacing, estimated_speech(pacing.rate),
                                    library.phrases)
-        return timeline, f"{err}; speech lengths are estimated"
+        return timeline, [f"{err}; speech lengths are estimated"]
     prepared.speech.close()
-    return prepared.timeline, None
+    return prepared.timeline, prepared.notes
+
+
+def voices(lang: str | None = None) -> list:
+    """Installed voices, only those for ``lang`` (a prefix such as ``en``) when given."""
+    from voiceguide.speech import list_voices
+
+    found = list_voices()
+    if lang:
+        wanted = lang.lower()
+        found = [v for v in found if any(l.lower().startswith(wanted) for l in v.languages)
+                 or v.id.lower().startswith(wanted)]
+    return found
+
+
+def preview_voice(text: str, voice: str | None, rate, device: str | None) -> str:
+    """Say ``text`` with a voice on the output device; return the voice id used."""
+    from voiceguide import player
+    from voiceguide.speech import Speech, resolve_voice
+
+    values = resolve({"voice": voice, "rate": rate}).values
+    voice_id = resolve_voice(values["voice"]) if values["voice"] else None
+    with Speech(voice=voice_id, rate=values["rate"]) as speech:
+        clip = speech.clip(text)
+    player.play_clip(clip, device)
+    return voice_id or "(default)"
 
 
 def format_timeline(timeline: Timeline) -> str:

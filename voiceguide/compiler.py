@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from voiceguide.cues import CUE_SECONDS
@@ -28,6 +28,8 @@ LINE_GAP = 0.7          # seconds of quiet after an instruction, to follow it
 REP_REST = 5.0          # seconds between repeated holds
 DEFAULT_REST = 5.0      # seconds between exercises at normal pace
 MIN_BREATH_PHASE = 1.0  # seconds; room for the inhale or exhale tone
+MIN_SCALED_HOLD = 10    # seconds: a hold scaled by pace or --length never goes below
+LENGTH_DOSES = (0.2, 6.0)  # the search range of --length's scale factor
 GENTLER_FACTOR = 0.6    # holds after a "worse" answer are this much shorter
 
 
@@ -165,7 +167,7 @@ def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLengt
         title_line = phrases.first_exercise if index == 0 else phrases.next_exercise
         b.say(title_line.format(title=technique.title), gap=LINE_GAP * pacing.pace)
         _exercise(b, exercise, pacing, phrases, index in gentler)
-        b.quiet(pacing.rest if pacing.rest is not None else DEFAULT_REST * pacing.pace)
+        b.quiet(rest_seconds(pacing))
     b.section("Closing", None)
     b.lines(phrases.closing, essential=True)
     b.cue("end")
@@ -207,10 +209,16 @@ def hold_seconds(exercise: Exercise, pacing: Pacing, gentle: bool = False) -> in
     else:
         low, high = movement.range
         base = exercise.hold if exercise.hold is not None else movement.seconds
-        value = min(high, max(low, base * pacing.pace))
+        value = min(high, max(low, MIN_SCALED_HOLD, base * pacing.pace * pacing.dose))
     if gentle:
         value = max(5, value * GENTLER_FACTOR)
     return max(1, int(round(value)))
+
+
+def rest_seconds(pacing: Pacing) -> float:
+    """Quiet between exercises: as given, or 5 s scaled by pace; then by --length."""
+    base = pacing.rest if pacing.rest is not None else DEFAULT_REST * pacing.pace
+    return min(120.0, base * pacing.dose)
 
 
 def rounds(exercise: Exercise, pacing: Pacing, gentle: bool = False) -> int:
@@ -225,10 +233,11 @@ def rounds(exercise: Exercise, pacing: Pacing, gentle: bool = False) -> int:
     counted = not isinstance(movement, Hold) or movement.reps > 1
     if pacing.reps is not None and counted:
         value = pacing.reps
-    elif exercise.reps is not None:
-        value = exercise.reps
     else:
-        value = default
+        value = exercise.reps if exercise.reps is not None else default
+        if counted and pacing.dose != 1.0:
+            low, high = movement.reps_range if isinstance(movement, Hold) else movement.range
+            value = min(high, max(low, int(round(value * pacing.dose))))
     if gentle:
         value = max(1, value // 2)
     return value
@@ -320,7 +329,8 @@ def _cycle(b: _Builder, movement: Cycle, count: int, pacing: Pacing,
         if count > 1:
             b.say(phrases.round_of.format(n=number, total=count), gap=0.3)
         for step in movement.steps:
-            b.window(samples(step.seconds * pacing.pace), [_Item(0, step.say)])
+            mark = _Item(0, step.say) if b.full else _Item(0, cue="tick")
+            b.window(samples(step.seconds * pacing.pace), [mark])
 
 
 def compile_message(name: str, title: str, lines, speech_length: SpeechLength,
@@ -332,6 +342,63 @@ def compile_message(name: str, title: str, lines, speech_length: SpeechLength,
     b.lines(lines, essential=True)
     b.cue("end")
     return b.build(Routine(name, title, ()), Pacing(pace=pace))
+
+
+def fit_length(routine: Routine, pacing: Pacing, speech_length: SpeechLength,
+               phrases: Phrases, minutes: float) -> tuple[Pacing, list[str]]:
+    """Pacing that brings the routine as close to ``minutes`` as safe doses allow.
+
+    Holds, rounds and rests are scaled together, each kept within its technique's
+    range (and holds at 10 s or more). Returns the pacing and what changed, in
+    words (see :func:`length_report` for how close it came).
+    """
+    target = minutes * 60
+
+    def total(dose: float) -> float:
+        return compile_routine(routine, replace(pacing, dose=dose), speech_length,
+                               phrases).total_seconds
+
+    low, high = LENGTH_DOSES
+    for _ in range(30):
+        middle = (low + high) / 2
+        if total(middle) < target:
+            low = middle
+        else:
+            high = middle
+    dose = min((low, high), key=lambda d: abs(total(d) - target))
+    fitted = replace(pacing, dose=dose)
+    return fitted, _changes(routine, pacing, fitted)
+
+
+def length_report(total_seconds: float, minutes: float) -> list[str]:
+    """How close a fitted routine came to its target, and why when not within 5 %."""
+    target = minutes * 60
+    notes = [f"length: {total_seconds / 60:.1f} minutes for a target of {minutes:g}"]
+    if abs(total_seconds - target) > 0.05 * target:
+        bound = "shortest" if total_seconds > target else "longest"
+        notes.append(f"the {bound} version within safe doses is {total_seconds / 60:.1f} "
+                     f"minutes; to go further, choose another routine, or set --pace or --hold")
+    return notes
+
+
+def _changes(routine: Routine, before: Pacing, after: Pacing) -> list[str]:
+    notes = []
+    for exercise in routine.active_exercises:
+        movement = exercise.technique.movement
+        name = exercise.technique.id
+        if isinstance(movement, (Hold, Flow)):
+            a, b = hold_seconds(exercise, before), hold_seconds(exercise, after)
+            if a != b:
+                notes.append(f"{name}: {a} s -> {b} s")
+        if not isinstance(movement, Flow):
+            a, b = rounds(exercise, before), rounds(exercise, after)
+            if a != b:
+                what = "reps" if isinstance(movement, Hold) else "rounds"
+                notes.append(f"{name}: {a} -> {b} {what}")
+    a, b = rest_seconds(before), rest_seconds(after)
+    if round(a) != round(b):
+        notes.append(f"rest between exercises: {a:.0f} s -> {b:.0f} s")
+    return notes
 
 
 def routine_minutes(timeline: Timeline) -> float:

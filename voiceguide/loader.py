@@ -61,6 +61,11 @@ class _Lines:
         return self.tables.get((table, index))
 
 
+def key_line(text: str, key: str, table: str = "") -> int | None:
+    """The line of a top-level (or ``table``) key in TOML text, if found."""
+    return _Lines(text).of(table, 0, key)
+
+
 class _Checker:
     """Reads values out of parsed TOML and records every problem with its line."""
 

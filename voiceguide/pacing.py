@@ -49,6 +49,7 @@ class Pacing:
     rest: float | None = None   # None: 5 s scaled by pace
     countdown: bool = True
     voice_guidance: str = "full"
+    dose: float = 1.0           # from --length: scales holds, rounds and rests in range
 
     def as_dict(self) -> dict:
         """The pacing as plain JSON-friendly values."""

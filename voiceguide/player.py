@@ -60,6 +60,17 @@ class _Segment:
     gate: int            # index of the check-in event at ``limit``, or -1 for the end
 
 
+def play_clip(clip: np.ndarray, device: str | None = None) -> None:
+    """Play one clip to the end (a voice preview)."""
+    sd = sounddevice()
+    index = resolve_output(device)
+    audio = clip.astype(np.float32) / 32768.0 if clip.dtype == np.int16 else clip
+    try:
+        sd.play(audio, SAMPLE_RATE, device=index, blocking=True)
+    except sd.PortAudioError as err:
+        raise DeviceError(f"{NO_DEVICE} ({str(err).splitlines()[0]})") from None
+
+
 class Player:
     """Plays timelines with keys, check-in gates and a status line.
 

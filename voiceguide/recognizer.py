@@ -98,17 +98,19 @@ _CORPUS = [*_ANSWER_WORDS, *(w for w in STOP_SIGNS if " " not in w),
 # Thresholds (see the module docstring).  Scores are PocketSphinx path scores
 # converted to natural-log units, which are already normalized per frame by the
 # decoder, hence the small numbers.
-_MARGIN_TEMPERATURE = 0.02      # softmax temperature over the n-best answer scores
-_STOP_MARGIN = 0.03             # "stop" this close behind the winner -> stop
-_ACOUSTIC_CENTRE = -0.10        # per-100-frames score gap to the phone loop at conf 0.5
-_ACOUSTIC_SLOPE = 0.03
-_MIN_CONFIDENCE = 0.30          # below: none
+_MARGIN_TEMPERATURE = 0.03      # softmax temperature over the n-best answer scores
+_STOP_MARGIN = 0.055            # "stop" this close behind the winner in the n-best -> stop
+_STOP_GAP = -0.10               # stop-only search this much better than the winner -> stop
+_ACOUSTIC_CENTRE = -0.20        # per-100-frames score gap to the phone loop at conf 0.5
+_ACOUSTIC_SLOPE = 0.04
+_MIN_CONFIDENCE = 0.20          # below: none
 _MIN_CONFIDENCE_GOOD = 0.60     # below, for good/same: none
 _MIN_DYNAMIC_RANGE_DB = 12.0    # loudest 20 ms frame vs. the quiet floor
 _MIN_PEAK_DBFS = -55.0          # loudest 20 ms frame, RMS, in dB full scale
 _NBEST = 20
 _ANSWERS = "answers"
 _PHONES = "phones"
+_STOPS = "stops"
 
 
 @dataclass
@@ -211,22 +213,29 @@ class _Engine:
         from pocketsphinx import Decoder, get_model_path
 
         model = get_model_path()
-        self.decoder = Decoder(
-            hmm=os.path.join(model, "en-us", "en-us"),
-            dict=os.path.join(model, "en-us", "cmudict-en-us.dict"),
-            lm=None,
-            loglevel="FATAL",
-        )
-        d = self.decoder
-        for phrase in _PHRASES:
-            phones = [d.lookup_word(w) for w in phrase.split()]
-            d.add_word(phrase.replace(" ", "_"), " ".join(phones), update=False)
-        d.add_word("stop_stop", d.lookup_word("stop") + " " + d.lookup_word("stop"), update=True)
         with tempfile.TemporaryDirectory(prefix="voiceguide-asr-") as tmp:
-            lm_path = os.path.join(tmp, "answers.arpa")
-            with open(lm_path, "w", encoding="utf-8") as f:
-                f.write(_arpa(_CORPUS))
-            d.add_lm_file(_ANSWERS, lm_path)
+            # Noise "words" ([NOISE], [SPEECH]) are left out on purpose: they
+            # could swallow a spoken "stop"; the confidence rules reject noise.
+            fdict = os.path.join(tmp, "noisedict")
+            with open(fdict, "w", encoding="utf-8") as f:
+                f.write("<s> SIL\n</s> SIL\n<sil> SIL\n")
+            self.decoder = Decoder(
+                hmm=os.path.join(model, "en-us", "en-us"),
+                dict=os.path.join(model, "en-us", "cmudict-en-us.dict"),
+                fdict=fdict,
+                lm=None,
+                loglevel="FATAL",
+            )
+            d = self.decoder
+            for phrase in _PHRASES:
+                phones = [d.lookup_word(w) for w in phrase.split()]
+                d.add_word(phrase.replace(" ", "_"), " ".join(phones), update=False)
+            d.add_word("stop_stop", d.lookup_word("stop") + " " + d.lookup_word("stop"), update=True)
+            for name, corpus in ((_ANSWERS, _CORPUS), (_STOPS, [w for w in _CORPUS if label_of(w) == "stop"])):
+                lm_path = os.path.join(tmp, name + ".arpa")
+                with open(lm_path, "w", encoding="utf-8") as f:
+                    f.write(_arpa(corpus))
+                d.add_lm_file(name, lm_path)
         d.add_allphone_file(_PHONES, os.path.join(model, "en-us", "en-us-phone.lm.bin"))
         self.logmath = self.decoder.logmath
         self.ln_base = math.log(float(self.decoder.config["logbase"]))
@@ -237,17 +246,22 @@ class _Engine:
             return -1e9
         return self.logmath.log(prob) * self.ln_base
 
-    def decode(self, pcm: bytes) -> tuple[str, dict[str, float], float]:
-        """Decode 16 kHz int16 PCM: (best text, best score per answer, phone-loop gap)."""
+    def _run(self, search: str, pcm: bytes):
         d = self.decoder
-        d.activate_search(_ANSWERS)  # the answer language model
+        d.activate_search(search)
         d.start_utt()
         d.process_raw(pcm, full_utt=True)
         d.end_utt()
-        hyp = d.hyp()
-        text = " ".join(w for w in (hyp.hypstr if hyp else "").split())
+        return d.hyp()
+
+    def decode(self, pcm: bytes) -> "Decoding":
+        """Decode 16 kHz int16 PCM with the three searches."""
+        d = self.decoder
+        hyp = self._run(_ANSWERS, pcm)  # the answers' language model
+        text = " ".join((hyp.hypstr if hyp else "").split())
         best_score = self._score(hyp.score) if hyp else None
         scores: dict[str, float] = {}
+        texts: dict[str, str] = {}
         for i, h in enumerate(d.nbest()):
             if i >= _NBEST:
                 break
@@ -257,33 +271,51 @@ class _Engine:
             s = self._score(h.score)
             if s > scores.get(lab, -math.inf):
                 scores[lab] = s
+                texts[lab] = h.hypstr
         if best_score is not None and text:
             lab = label_of(text)
             scores[lab] = max(scores.get(lab, -math.inf), best_score)
         if not text and scores:
-            # bestpath gave nothing usable: fall back to the best n-best entry
-            best_lab = max(scores, key=scores.get)
-            best_score = scores[best_lab]
-            for i, h in enumerate(d.nbest()):
-                if i >= _NBEST:
-                    break
-                if h is not None and label_of(h.hypstr) == best_lab:
-                    text = h.hypstr
-                    break
+            # the best path held no word: fall back to the best n-best entry
+            lab = max(scores, key=scores.get)
+            text, best_score = texts.get(lab, ""), scores[lab]
         n_frames = max(d.n_frames(), 1)
 
-        d.activate_search(_PHONES)  # free phone loop, for the acoustic confidence
-        d.start_utt()
-        d.process_raw(pcm, full_utt=True)
-        d.end_utt()
-        phyp = d.hyp()
+        stop_hyp = self._run(_STOPS, pcm)  # nothing but the ways of saying stop
+        stop_score = self._score(stop_hyp.score) if stop_hyp and stop_hyp.hypstr else None
+
+        phone_hyp = self._run(_PHONES, pcm)  # a free phone loop
         speech_frames = sum(s.end_frame - s.start_frame + 1 for s in d.seg()
                             if s.word not in ("SIL", "+NSN+", "+SPN+", "<sil>"))
-        if phyp is None or best_score is None:
+        if best_score is None:
+            return Decoding("", {}, -math.inf, math.inf)
+        if phone_hyp is None:
             gap = -math.inf
         else:
-            gap = 100.0 * (best_score - self._score(phyp.score)) / max(speech_frames, n_frames // 4, 1)
-        return text, scores, gap
+            gap = 100.0 * (best_score - self._score(phone_hyp.score)) / \
+                max(speech_frames, n_frames // 4, 1)
+        stop_gap = math.inf if stop_score is None else best_score - stop_score
+        return Decoding(text, scores, gap, stop_gap)
+
+
+@dataclass
+class Decoding:
+    """What the decoder found in one utterance (input to :func:`decide`).
+
+    Attributes:
+        text: the best hypothesis, as dictionary words (phrases joined by ``_``).
+        scores: the best score (natural log) of each answer in the n-best list.
+        gap: score of the best answer minus that of the free phone loop, per
+            100 frames of speech (near 0 or above: the answer explains the audio
+            about as well as any sequence of sounds).
+        stop_gap: score of the best answer minus that of the best way of
+            saying stop (0 when the best answer is stop).
+    """
+
+    text: str
+    scores: dict
+    gap: float
+    stop_gap: float
 
 
 def _arpa(sentences: list[str]) -> str:
@@ -340,48 +372,50 @@ def recognize(samples: np.ndarray, sample_rate: int) -> Answer:
     x = x + rng.normal(0.0, 1e-3 * peak, len(x))          # dither, 60 dB under the peak
     pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
     with _lock:
-        text, scores, gap = _get_engine().decode(pcm)
-    return decide(text, scores, gap)
+        decoding = _get_engine().decode(pcm)
+    return decide(decoding)
 
 
-def decide(text: str, scores: dict[str, float], gap: float) -> Answer:
-    """Apply the confidence and safety rules to a decoding result.
-
-    Args:
-        text: the best hypothesis, as words.
-        scores: best n-best score (natural log) for each answer label seen.
-        gap: per-100-frames score of the answer model minus the free phone loop.
-    """
-    best = label_of(text)
+def decide(dec: Decoding) -> Answer:
+    """Apply the confidence and safety rules to a :class:`Decoding`."""
+    scores = dec.scores
+    best = label_of(dec.text)
     if best == "none" and scores:
         real = {k: v for k, v in scores.items() if k != "none"}
         if real:
             best = max(real, key=real.get)
-    # margin confidence: softmax over the answers' scores
+    # margin confidence: softmax over the answers' best scores
     if best in scores:
         top = max(scores.values())
         z = sum(math.exp(max((s - top) / _MARGIN_TEMPERATURE, -50.0)) for s in scores.values())
-        margin_conf = math.exp((scores[best] - top) / _MARGIN_TEMPERATURE) / z
+        margin_conf = math.exp(max((scores[best] - top) / _MARGIN_TEMPERATURE, -50.0)) / z
     else:
         margin_conf = 0.0
-    acoustic_conf = _sigmoid((gap - _ACOUSTIC_CENTRE) / _ACOUSTIC_SLOPE) if math.isfinite(gap) else 0.0
+    acoustic_conf = _sigmoid((dec.gap - _ACOUSTIC_CENTRE) / _ACOUSTIC_SLOPE)
     confidence = round(min(margin_conf, acoustic_conf), 3)
 
     # Safety first: anything that is or might be "stop" is "stop".
-    stop_close = "stop" in scores and scores["stop"] >= max(scores.values()) - _STOP_MARGIN
-    if best == "stop" or stop_close:
-        if best != "stop":
-            confidence = round(min(1.0, confidence + 0.5 * margin_conf), 3)
-        return Answer("stop", max(confidence, 0.5), text)
+    if best == "stop":
+        return Answer("stop", max(confidence, 0.5), dec.text)
+    top = max(scores.values()) if scores else 0.0
+    if "stop" in scores and scores["stop"] >= top - _STOP_MARGIN:
+        # stop was close behind the winner in the n-best list
+        p_stop = math.exp((scores["stop"] - top) / _MARGIN_TEMPERATURE)
+        return Answer("stop", round(min(max(p_stop, 0.1), 1.0), 3), dec.text)
+    if dec.stop_gap <= _STOP_GAP:
+        # the stop-only search explained the audio clearly better than the winner
+        return Answer("stop", 0.1, dec.text)
     if best == "none":
-        return Answer("none", round(1.0 - confidence, 3), text)
+        return Answer("none", round(1.0 - confidence, 3), dec.text)
     needed = _MIN_CONFIDENCE_GOOD if best in ("good", "same") else _MIN_CONFIDENCE
     if confidence < needed:
-        return Answer("none", round(1.0 - confidence, 3), text)
-    return Answer(best, confidence, text)
+        return Answer("none", round(1.0 - confidence, 3), dec.text)
+    return Answer(best, confidence, dec.text)
 
 
 def _sigmoid(z: float) -> float:
+    if math.isnan(z):
+        return 0.0
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 

@@ -15,7 +15,9 @@ from typing import Callable
 
 from voiceguide import loader
 from voiceguide.checkin import KEY_ANSWERS, STOP, Answer, Inbox
-from voiceguide.compiler import compile_message, compile_routine, estimated_speech
+from voiceguide.compiler import (compile_message, compile_routine, estimated_speech,
+                                 fit_length, length_report)
+from voiceguide.errors import InputError
 from voiceguide.cues import load_cues
 from voiceguide.model import Routine
 from voiceguide.pacing import Pacing
@@ -33,13 +35,11 @@ class Prepared:
     resolved: Resolved
     speech: object
     timeline: Timeline
+    pacing: Pacing
     voice: str | None = None
     volume: float = 1.0
     cue_volume: float = 1.0
-
-    @property
-    def pacing(self) -> Pacing:
-        return self.resolved.pacing
+    notes: list[str] = field(default_factory=list)
 
     def compile(self, gentler: frozenset[int] = frozenset()) -> Timeline:
         """The routine compiled with real clip lengths (synthesizing what is missing)."""
@@ -74,21 +74,58 @@ def compile_real(routine, pacing, speech, phrases, gentler=frozenset(),
     return compile_routine(routine, pacing, speech.seconds, phrases, gentler)
 
 
-def prepare(name_or_path: str, options: dict, *, voice: str | None = None,
+def prepare(name_or_path: str, options: dict, *,
             progress: Callable[[int, int], None] | None = None,
             library: loader.Library | None = None) -> Prepared:
-    """Load, resolve and compile a routine with real speech lengths."""
+    """Load, resolve and compile a routine with real speech lengths.
+
+    ``options`` are the raw command-line values (``None`` when not given),
+    including ``voice`` and ``length`` (minutes to fit the routine to).
+    """
     from voiceguide.speech import Speech, resolve_voice
 
-    if voice is not None:
-        voice = resolve_voice(voice)
     library = library or loader.load_library()
     routine = library.routine(name_or_path)
     resolved = resolve(options, routine)
+    voice = resolved.values["voice"]
+    if voice is not None:
+        voice = resolve_voice(voice)
     speech = Speech(voice=voice, rate=resolved.pacing.rate)
-    timeline = compile_real(routine, resolved.pacing, speech, library.phrases,
-                            progress=progress)
-    return Prepared(library, routine, resolved, speech, timeline, voice)
+    pacing, notes = resolved.pacing, []
+    minutes = options.get("length")
+    if minutes is not None:
+        minutes = parse_length(minutes)
+        pacing, notes = fit_length(routine, pacing, _known_lengths(speech, pacing.rate),
+                                   library.phrases, minutes)
+    timeline = compile_real(routine, pacing, speech, library.phrases, progress=progress)
+    if minutes is not None:
+        notes += length_report(timeline.total_seconds, minutes)
+    return Prepared(library, routine, resolved, speech, timeline, pacing, voice,
+                    resolved.values["volume"], resolved.values["cue_volume"], notes)
+
+
+def parse_length(raw) -> float:
+    """``--length`` in minutes, 1 to 120."""
+    try:
+        minutes = float(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"--length: expected a number of minutes, not {raw!r}") from None
+    if not 1 <= minutes <= 120:
+        raise InputError(f"--length: must be between 1 and 120 minutes, not {raw}")
+    return minutes
+
+
+def _known_lengths(speech, rate: int):
+    """Real lengths of cached clips, estimates for the rest (no synthesis)."""
+    estimate = estimated_speech(rate)
+    memo: dict[str, float] = {}
+
+    def length(text: str) -> float:
+        if text not in memo:
+            memo[text] = estimate(text) if speech.missing([text]) else speech.seconds(text)
+        return memo[text]
+
+    return length
 
 
 def export(prepared: Prepared, output: Path, force: bool = False,
