@@ -219,3 +219,29 @@ def test_quit_key(terminal, two):
     t.press("q")
     assert t.finish(10) == 0
     assert t.wait_for("stopped")["ending"] == "quit"
+
+
+def test_sound_server_going_away_mid_play_ends_cleanly(tmp_path, two):
+    """The device disappears (PulseAudio killed): exit 3 with one line, never a hang."""
+    from tests.audio import PulseServer
+
+    server = PulseServer(tmp_path / "pulse").start()
+    trace = tmp_path / "trace.jsonl"
+    env = dict(server.env(), VOICEGUIDE_TRACE=str(trace))
+    process = subprocess.Popen(voiceguide_command() + ["play", str(two), "--no-checkins"],
+                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while "stream-started" not in (trace.read_text() if trace.exists() else ""):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        server.stop()
+        _, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.stop()
+    assert process.returncode == 3
+    assert err.strip() == ("voiceguide: the audio device stopped responding; check it, "
+                           "or use 'voiceguide export' to make a file instead")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -361,10 +362,20 @@ def main(argv=None):
         code = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("\nInterrupted.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
     except click.ClickException as err:
         err.show()
-        sys.exit(err.exit_code)
+        code = err.exit_code
     except BrokenPipeError:
-        sys.exit(0)
-    sys.exit(code if isinstance(code, int) else 0)
+        code = 0
+    _exit(code if isinstance(code, int) else 0)
+
+
+def _exit(code: int) -> None:
+    """Exit; at once if the audio system hung, since its clean-up would hang too."""
+    player = sys.modules.get("voiceguide.player")
+    if player is not None and player.stuck:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -18,6 +18,8 @@ import numpy as np
 from voiceguide.errors import InputError
 from voiceguide.timeline import SAMPLE_RATE, Timeline, seconds
 
+EXPORT_BLOCK = 65536    # frames per write: big blocks, fewer calls, still flat memory
+
 #: extension → (libsndfile format, subtype)
 FORMATS = {
     ".wav": ("WAV", "PCM_16"),
@@ -54,9 +56,19 @@ def write_audio(path: Path, blocks: Iterable[np.ndarray], total: int,
         with soundfile.SoundFile(tmp, "w", samplerate=SAMPLE_RATE, channels=1, format=fmt,
                                  subtype=subtype) as out:
             for block in blocks:
-                out.write(block)
+                # 16-bit formats get 16-bit samples: numpy converts far faster than
+                # libsndfile does from float
+                out.write(to_int16(block) if subtype == "PCM_16" else block)
                 if progress:
                     progress(len(block))
+
+
+def to_int16(block: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] as 16-bit integers, rounded (``block`` is reused)."""
+    np.clip(block, -1.0, 1.0, out=block)
+    np.multiply(block, 32767.0, out=block)
+    np.rint(block, out=block)
+    return block.astype(np.int16)
 
 
 def webvtt(timeline: Timeline) -> str:

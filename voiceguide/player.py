@@ -17,6 +17,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -31,23 +33,69 @@ from voiceguide.trace import trace
 
 CALLBACK_FRAMES = 1024    # 46 ms: a pause takes effect within ~100 ms
 TICK = 0.02               # control loop period in seconds
+SILENT_DEVICE = 3.0       # seconds without a callback: the device has gone away
+CLOSE_WAIT = 1.0          # seconds to wait for PortAudio to let go of a dead device
+
+#: Set when PortAudio could not let go of a device: the process should then exit
+#: without waiting for PortAudio's own clean-up, which would hang too.
+stuck = False
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
-    """Send what C libraries write to standard error to /dev/null for a moment."""
+def quiet_c_stderr():
+    """Silence what C libraries (PortAudio, ALSA) print, keep Python's stderr.
+
+    PortAudio's ALSA layer prints diagnostics from its own thread when a device
+    misbehaves. File descriptor 2 points at /dev/null meanwhile, and
+    ``sys.stderr`` at a copy of the real one, so voiceguide's own messages still
+    reach the user.
+    """
     try:
         saved = os.dup(2)
     except OSError:
         yield
         return
+    previous = sys.stderr
+    previous.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1,
+                           encoding=getattr(previous, "encoding", None) or "utf-8",
+                           errors="backslashreplace")
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
         yield
     finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = previous
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _close(stream, drain: bool = False) -> None:
+    """Stop and close ``stream`` without ever hanging on a device that went away.
+
+    ``drain`` lets the last buffer play out first. PortAudio can block forever
+    on a dead device, so this runs in a helper thread with a time limit; if it
+    does not return, :data:`stuck` is set.
+    """
+    global stuck
+
+    def work() -> None:
+        try:
+            if drain and stream.active:
+                stream.stop()
+            stream.abort()
+            stream.close()
+        except Exception:  # the device is gone: nothing more to do with it
+            pass
+
+    worker = threading.Thread(target=work, daemon=True, name="voiceguide-close")
+    worker.start()
+    worker.join(CLOSE_WAIT + (stream.latency if drain else 0.0))
+    if worker.is_alive():
+        stuck = True
 
 
 @dataclass(frozen=True)
@@ -104,11 +152,13 @@ class Player:
         self._reached: _Segment | None = None
         self._stopping = False
         self._scratch = np.zeros(0, np.float32)
+        self._heartbeat = 0.0
         self._ratio = 1.0             # timeline samples per device frame
         self.seek(0)
 
     # ------------------------------------------------------------------ callback
     def _callback(self, outdata, frames, time_info, status) -> None:
+        self._heartbeat = time.monotonic()
         out = outdata[:, 0]
         while self._commands:
             self._segment = self._commands.popleft()
@@ -215,12 +265,21 @@ class Player:
 
     def run(self) -> str:
         """Play to the end (or a stop, quit or Ctrl-C); return how it ended."""
+        with quiet_c_stderr():
+            return self._run()
+
+    def _run(self) -> str:
         stream = self._open_stream()
         last_status = 0.0
         try:
             stream.start()
+            self._heartbeat = time.monotonic()
             trace("stream-started", rate=stream.samplerate)
             while not self._stopping:
+                if time.monotonic() - self._heartbeat > SILENT_DEVICE:
+                    self.ending = "interrupted"
+                    raise DeviceError("the audio device stopped responding; check it, or "
+                                      "use 'voiceguide export' to make a file instead")
                 for key in self.poll_keys():
                     self._handle_key(key)
                 reached = self._reached
@@ -236,18 +295,17 @@ class Player:
                     last_status = now
                 time.sleep(TICK)
             self._stopping = True
-            stream.stop()
+            _close(stream, drain=True)
         except KeyboardInterrupt:
             self._stopping = True  # from the next callback on, only quiet is played
             trace("interrupted", position=self.position, latency=stream.latency)
-            with _quiet_stderr():  # PortAudio's ALSA layer may complain while aborting
-                stream.abort()
+            _close(stream)
             self.ending = "interrupted"
             trace("aborted", position=self.position)
             raise
         finally:
             self._stopping = True
-            stream.close()
+            _close(stream)
             trace("stopped", position=self.position, ending=self.ending,
                   first_sound=self.first_sound_at)
             if self.status is not None:

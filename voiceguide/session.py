@@ -135,8 +135,8 @@ def export(prepared: Prepared, output: Path, force: bool = False,
 
     exporter.check_target(output, force)
     timeline = prepared.timeline
-    exporter.write_audio(output, prepared.renderer(timeline).blocks(), timeline.total_samples,
-                         progress)
+    blocks = prepared.renderer(timeline).blocks(block=exporter.EXPORT_BLOCK)
+    exporter.write_audio(output, blocks, timeline.total_samples, progress)
     return output, exporter.write_chapters(output, timeline)
 
 
