@@ -27,9 +27,9 @@ def alsa_file_env(home: Path, played: Path, capture: Path | None = None) -> dict
     ``capture`` (raw S16_LE mono at 16 kHz) becomes the microphone when given.
     """
     home.mkdir(parents=True, exist_ok=True)
-    capture_pcm = "null"
-    if capture is not None:
-        capture_pcm = f'{{ type file slave.pcm "null" file "/dev/null" infile "{capture}" format "raw" }}'
+    # ALSA's null capture returns garbage, not silence: a silent microphone reads zeros
+    infile = capture if capture is not None else "/dev/zero"
+    capture_pcm = f'{{ type file slave.pcm "null" file "/dev/null" infile "{infile}" format "raw" }}'
     (home / ".asoundrc").write_text(f"""
 pcm.!default {{
     type asym

@@ -79,9 +79,11 @@ def test_routine_timeline_is_consistent(name):
     starts = [s.start for s in timeline.sections]
     assert starts == sorted(starts) and starts[0] == 0
     assert sum(s.length for s in timeline.sections) == timeline.total_samples
-    # one check-in gate between consecutive exercises
+    # pain before and after, and one check-in gate between consecutive exercises
     exercises = len(LIBRARY.routine(name).active_exercises)
-    assert sum(e.kind == "checkin" for e in events) == exercises - 1
+    assert sum(e.kind == "checkin" for e in events) == exercises + 1
+    gates = [e.gate for e in events if e.kind == "checkin"]
+    assert gates == ["baseline"] + ["between"] * (exercises - 1) + ["final"]
 
 
 def test_morning_and_quick_lengths():

@@ -152,7 +152,13 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(pulse, tmp_path):
+def terminal(pulse, tmp_path, user_dirs):
+    """Start the command on a pseudo-terminal, playing to the PulseAudio null sink.
+
+    The first-run notice is turned off, so play starts with the routine itself.
+    """
+    user_dirs["config"].mkdir(parents=True, exist_ok=True)
+    (user_dirs["config"] / "settings.toml").write_text('intro = "never"\nlisten = "off"\n')
     opened = []
 
     def start(*args):

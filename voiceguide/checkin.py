@@ -1,4 +1,16 @@
-"""Check-ins: answers from several sources (keys, voice, timeout) into one inbox."""
+"""Check-ins: the questions, their answers from every source, and the policy.
+
+Answers come from keys, voice and the timeout into one :class:`Inbox`; the gate
+takes the first answer that fits the question. The policy (:class:`Policy`) is
+the safety logic of the dialogue:
+
+* ``stop`` (or a stop sign, which the recogniser reports as ``stop``) ends the
+  routine at once with the safety message;
+* the first ``worse`` asks about the stop signs: yes ends the routine like
+  ``stop``; no (or no answer) goes on, gentler;
+* a second ``worse`` ends the routine with a short cool-down;
+* ``good``, ``same`` or no answer go on.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +18,38 @@ import queue
 import time
 from dataclasses import dataclass
 
-#: Keys at a check-in gate.
-KEY_ANSWERS = {"g": "good", "\n": "good", "\r": "good", "w": "worse", "s": "stop",
-               "G": "good", "W": "worse", "S": "stop"}
-#: Answers that end the routine at once.
 STOP = "stop"
 NO_ANSWER = "none"
+NUMBERS = tuple(str(n) for n in range(11))
+CONTROL_WORDS = ("pause", "resume", "next", "repeat", "stop")
+
+#: What each question accepts. ``stop`` is accepted everywhere.
+ANSWERS = {
+    "between": ("good", "same", "worse", STOP),
+    "baseline": NUMBERS + (STOP,),
+    "final": NUMBERS + (STOP,),
+    "stop-signs": ("yes", "no", STOP),
+    "daily-limit": ("yes", "no", STOP),
+}
+
+#: Keys at a check-in, by question.
+KEYS = {
+    "between": {"g": "good", "\n": "good", "\r": "good", "a": "same", "w": "worse",
+                "s": STOP},
+    "baseline": {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP},
+    "final": {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP},
+    "stop-signs": {"y": "yes", "n": "no", "s": STOP},
+    "daily-limit": {"y": "yes", "n": "no", "\n": "yes", "\r": "yes", "s": STOP},
+}
+
+#: How the keys are shown on the status line.
+KEY_HELP = {
+    "between": "g good, a same, w worse, s stop",
+    "baseline": "0-9, t for 10, s stop",
+    "final": "0-9, t for 10, s stop",
+    "stop-signs": "y yes, n no",
+    "daily-limit": "y yes, n no",
+}
 
 
 @dataclass(frozen=True)
@@ -24,26 +62,59 @@ class Answer:
 
 
 class Inbox:
-    """Where every answer source puts what it heard; the gate takes the first."""
+    """Where every answer source puts what it heard (thread-safe)."""
 
     def __init__(self):
         self._queue: queue.Queue[Answer] = queue.Queue()
 
     def put(self, word: str, source: str) -> None:
-        """Offer an answer (thread-safe)."""
+        """Offer a word."""
         self._queue.put(Answer(word, source, time.monotonic()))
 
     def clear(self) -> None:
-        """Forget answers given before the question was asked."""
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                return
+        """Forget words heard before the question was asked."""
+        while self.poll() is not None:
+            pass
 
-    def wait(self, timeout: float) -> Answer:
-        """The first answer within ``timeout`` seconds, or a ``timeout`` non-answer."""
+    def poll(self) -> Answer | None:
+        """The next word, if any, without waiting."""
         try:
-            return self._queue.get(timeout=timeout)
+            return self._queue.get_nowait()
         except queue.Empty:
-            return Answer(NO_ANSWER, "timeout", time.monotonic())
+            return None
+
+    def wait(self, timeout: float) -> Answer | None:
+        """The next word within ``timeout`` seconds, or ``None``."""
+        try:
+            return self._queue.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None
+
+
+def key_answer(gate: str, key: str) -> str | None:
+    """The answer a key gives at a ``gate`` question, if any."""
+    keys = KEYS[gate]
+    return keys.get(key, keys.get(key.lower()))
+
+
+def accepts(gate: str, word: str) -> bool:
+    """True if ``word`` answers the ``gate`` question."""
+    return word in ANSWERS[gate]
+
+
+class Policy:
+    """Decides what follows each answer; remembers earlier "worse" answers."""
+
+    def __init__(self):
+        self.worse = 0
+
+    def after(self, gate: str, word: str) -> str:
+        """``continue``, ``stop``, ``ask-stop-signs``, ``gentler`` or ``cooldown``."""
+        if word == STOP:
+            return "stop"
+        if gate == "between" and word == "worse":
+            self.worse += 1
+            return "ask-stop-signs" if self.worse == 1 else "cooldown"
+        if gate == "stop-signs":
+            return "stop" if word == "yes" else "gentler"
+        return "continue"

@@ -13,6 +13,14 @@ from voiceguide.errors import EXIT_INTERRUPTED, VoiceguideError
 from voiceguide.timeline import clock
 
 VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
+ENDINGS = {
+    "completed": "Routine complete.",
+    "stopped": "Stopped for safety. If the pain does not settle, or you felt sharp or "
+               "shooting pain, numbness, tingling or weakness, please see a doctor or "
+               "physical therapist.",
+    "quit": "Stopped.",
+    "not-started": "Not started: once or twice a day is enough.",
+}
 
 
 def timeline_options(func):
@@ -167,42 +175,47 @@ def export(routine, output, force, **options):
 @click.option("--no-checkins", is_flag=True,
               help="Do not wait at check-ins: play exactly what 'export' writes.")
 @click.option("--checkin-timeout", help="Seconds to wait for an answer at a check-in (default 8).")
+@click.option("--listen/--no-listen", default=None,
+              help="Answer check-ins by voice (default: when a microphone exists).")
+@click.option("--intro", is_flag=True, help="Play the not-medical-advice notice again.")
 @timeline_options
-def play(routine, device, no_checkins, checkin_timeout, **options):
+def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options):
     """Play a routine, hands-free.
 
-    Keys (no Enter needed): space pause/resume, n next exercise, b back to the
-    start of this exercise, q quit. At a check-in: g or Enter good, w worse,
-    s stop. Ctrl-C stops at once.
+    Check-ins are answered by voice (good, same, worse, stop; numbers for pain;
+    yes or no) or by key. Keys (no Enter needed): space pause/resume, n next
+    exercise, b back to the start of this exercise, s stop, q quit. At a
+    check-in: g or Enter good, a same, w worse, s stop. Ctrl-C stops at once.
     """
     from voiceguide import session
     from voiceguide.devices import resolve_output, start_early
     from voiceguide.keys import KeyReader
 
     start_early()
-    options["checkin_timeout"] = checkin_timeout
+    options.update(checkin_timeout=checkin_timeout,
+                   listen=None if listen is None else ("on" if listen else "off"))
     prepared = session.prepare(routine, options, progress=_synthesis_progress())
     _notes(prepared.notes)
     resolve_output(device)
+    values = prepared.resolved.values
     reader = KeyReader()
     interactive = reader.start()
     try:
         if interactive:
             click.echo(f"{prepared.routine.title}: {clock(prepared.timeline.total_seconds)}. "
-                       "Keys: space pause, n next, b back, q quit; "
-                       "at a check-in g good, w worse, s stop.")
+                       "Keys: space pause, n next, b back, s stop, q quit.")
         play_options = session.PlayOptions(
             device=device, checkins=not no_checkins,
-            checkin_timeout=prepared.resolved.values["checkin_timeout"],
+            checkin_timeout=values["checkin_timeout"], listen=values["listen"],
             keys=reader.keys if interactive else None,
-            status=sys.stdout if interactive and sys.stdout.isatty() else None)
-        ending = session.play(prepared, play_options)
+            status=sys.stdout if interactive and sys.stdout.isatty() else None,
+            say=lambda text: click.echo(text, err=True))
+        ending = session.play_session(prepared, play_options,
+                                      "again" if intro else values["intro"])
     finally:
         reader.stop()
         prepared.speech.close()
-    click.echo({"completed": "Routine complete.", "stopped": "Stopped for safety. "
-                "Please see a professional if the pain does not settle.",
-                "quit": "Stopped."}.get(ending, ending))
+    click.echo(ENDINGS[ending])
 
 
 @cli.command()
@@ -239,6 +252,68 @@ def check(file):
     if problems:
         raise click.exceptions.Exit(2)
     click.echo(summary)
+
+
+@cli.command()
+@click.option("--file", "wavs", multiple=True, type=click.Path(dir_okay=False),
+              help="Recognize a WAV file (any sample rate) instead of the microphone; "
+                   "repeat for several (one answer per line).")
+@click.option("--seconds", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
+              help="How long to listen on the microphone.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def hear(wavs, seconds, as_json):
+    """Recognize one spoken answer, to test your microphone.
+
+    Prints good, same, worse, stop, pause, resume, next, repeat, yes, no, a
+    number 0-10, or none. A stop sign (sharp or shooting pain, numb, tingling,
+    weak) is heard as stop.
+    """
+    if wavs:
+        from voiceguide.recognizer import recognize_file
+        heard = [(wav, recognize_file(wav)) for wav in wavs]
+    else:
+        from voiceguide.listener import listen_once
+        click.echo(f"Listening for {seconds:g} seconds... say an answer.", err=True)
+        heard = [(None, listen_once(seconds))]
+    for wav, answer in heard:
+        if as_json:
+            click.echo(json.dumps({"file": wav, "answer": answer.word,
+                                   "confidence": round(answer.confidence, 3),
+                                   "heard": answer.heard}))
+        else:
+            click.echo(answer.word)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, to share with a clinician.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=30, show_default=True,
+              help="How many recent sessions.")
+def history(as_json, as_csv, limit):
+    """Recent sessions and your pain before and after, day by day."""
+    from voiceguide import history as log
+
+    with log.History() as db:
+        _notes(db.warnings)
+        records = db.sessions(limit)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in records], indent=2))
+        return
+    if as_csv:
+        click.echo(log.to_csv(records), nl=False)
+        return
+    if not records:
+        click.echo("No sessions yet. Start one with: voiceguide play morning")
+        return
+    click.echo(f"{'when':<17} {'routine':<14} {'ending':<12} {'pain':<9} {'min':>5}  check-ins")
+    for r in records:
+        pain = f"{'' if r.baseline is None else r.baseline}->{'' if r.final is None else r.final}"
+        answers = ", ".join(c["answer"] for c in r.checkins)
+        minutes = "" if r.minutes is None else f"{r.minutes:g}"
+        click.echo(f"{r.started_at[:16].replace('T', ' '):<17} {r.routine:<14} {r.ending:<12} "
+                   f"{pain:<9} {minutes:>5}  {answers}")
+    click.echo("")
+    click.echo(log.chart(log.daily_trend(records)))
 
 
 # ------------------------------------------------------------------- settings

@@ -105,10 +105,11 @@ class _Builder:
     def quiet(self, secs: float) -> None:
         self._add("silence", samples(secs))
 
-    def checkin(self, question: str) -> None:
+    def checkin(self, question: str, gate: str) -> None:
         self.cue("checkin")
         pause = samples(CHECKIN_PAUSE)
-        self._add("checkin", self.speech_samples(question) + pause, text=question, pause=pause)
+        self._add("checkin", self.speech_samples(question) + pause, text=question, pause=pause,
+                  gate=gate)
 
     def section(self, title: str, technique: str | None) -> None:
         self.sections.append((title, technique, self.cursor))
@@ -158,17 +159,21 @@ def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLengt
     b.say(phrases.routine_title.format(title=routine.title), essential=True,
           gap=LINE_GAP * pacing.pace)
     b.lines(phrases.opening, essential=True)
+    b.checkin(phrases.pain_question, "baseline")
+    b.quiet(LINE_GAP)
     for index, exercise in enumerate(routine.active_exercises):
         technique = exercise.technique
         b.section(technique.title, technique.id)
         if index > 0:
-            b.checkin(phrases.checkin_question)
+            b.checkin(phrases.checkin_question, "between")
             b.quiet(LINE_GAP)
         title_line = phrases.first_exercise if index == 0 else phrases.next_exercise
         b.say(title_line.format(title=technique.title), gap=LINE_GAP * pacing.pace)
         _exercise(b, exercise, pacing, phrases, index in gentler)
         b.quiet(rest_seconds(pacing))
     b.section("Closing", None)
+    b.checkin(phrases.pain_question, "final")
+    b.quiet(LINE_GAP)
     b.lines(phrases.closing, essential=True)
     b.cue("end")
     return b.build(routine, pacing)
@@ -334,13 +339,24 @@ def _cycle(b: _Builder, movement: Cycle, count: int, pacing: Pacing,
 
 
 def compile_message(name: str, title: str, lines, speech_length: SpeechLength,
-                    pace: float = 1.0) -> Timeline:
-    """A short spoken message (such as the stop message) as a timeline of its own."""
+                    pace: float = 1.0, question: tuple[str, str] | None = None,
+                    rest: float = 0.0, after=()) -> Timeline:
+    """A short spoken message (stop, cool-down, intro...) as a timeline of its own.
+
+    ``question`` is ``(text, gate)`` for a question asked at its end; ``rest``
+    seconds of quiet and then the ``after`` lines may follow the lines.
+    """
     b = _Builder(speech_length, Pacing(pace=pace))
     b.section(title, None)
     b.cue("checkin")
     b.lines(lines, essential=True)
-    b.cue("end")
+    if rest:
+        b.quiet(rest)
+        b.lines(after, essential=True)
+    if question is not None:
+        b.checkin(*question)
+    else:
+        b.cue("end")
     return b.build(Routine(name, title, ()), Pacing(pace=pace))
 
 

@@ -133,3 +133,10 @@ class Phrases:
     breath_count: str
     last_round: str
     release: tuple[str, ...]
+    pain_question: str
+    stop_signs_question: str
+    cooldown: tuple[str, ...]
+    cooldown_end: tuple[str, ...]
+    intro: tuple[str, ...]
+    daily_limit: tuple[str, ...]
+    daily_limit_question: str

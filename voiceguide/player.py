@@ -127,20 +127,29 @@ class Player:
     is on, once the question has been heard; it waits for an answer and returns
     ``None`` to go on after the check-in, or ``(timeline, position)`` to play
     next. ``keys`` is a queue of key presses (or ``None``); ``status`` a stream
-    for the one-line status (or ``None``). :meth:`control` drives the player
-    from elsewhere too (voice).
+    for the one-line status (or ``None``). Outside check-ins, words from
+    ``inbox`` (voice) and the ``s`` key go to ``on_word(player, answer)``.
+    ``on_quiet(bool)`` hears when the player falls quiet or is about to speak,
+    so a microphone can listen only while nothing plays.
     """
 
     def __init__(self, timeline: Timeline, make_renderer: Callable[[Timeline], Renderer], *,
                  device: str | None = None, checkins: bool = True,
                  on_gate: Callable[["Player", Event], object] | None = None,
-                 keys=None, status=None):
+                 keys=None, status=None, inbox=None, on_word=None, on_quiet=None):
         self.make_renderer = make_renderer
         self.device = device
         self.checkins = checkins and on_gate is not None
         self.on_gate = on_gate
         self.keys = keys
         self.status = status
+        self.inbox = inbox
+        self.on_word = on_word
+        self.on_quiet = on_quiet
+        self.gate_help = ""
+        self._quiet = False
+        self._latency = 0.1
+        self._reached_at: float | None = None
         self.ending = "completed"
         self.first_sound_at: float | None = None
         self.paused = False
@@ -201,6 +210,7 @@ class Player:
             self.timeline = timeline
         start = max(0, min(sample, self.timeline.total_samples))
         limit, gate = self._gate_after(start)
+        self._reached_at = None
         self._commands.append(_Segment(self._renderer, start, limit, gate))
 
     def control(self, word: str) -> None:
@@ -213,19 +223,55 @@ class Player:
         elif word == "toggle":
             self.paused = not self.paused
         elif word == "next":
-            index = self.timeline.section_at(self.position) + 1
+            index = self.timeline.section_at(self._heading()) + 1
             if index < len(self.timeline.sections):
                 self.seek(self.timeline.sections[index].start)
         elif word in ("back", "repeat"):
-            self.seek(self.timeline.sections[self.timeline.section_at(self.position)].start)
+            self.seek(self.timeline.sections[self.timeline.section_at(self._heading())].start)
             self.paused = False
         elif word == "quit":
             self.finish("quit")
+
+    def _heading(self) -> int:
+        """Where play is going: a seek not yet taken up by the callback, or the playhead."""
+        try:
+            return self._commands[-1].start
+        except IndexError:  # nothing pending (or the callback just took it)
+            return self.position
 
     def _handle_key(self, key: str) -> None:
         action = {" ": "toggle", "n": "next", "b": "back", "q": "quit"}.get(key.lower())
         if action:
             self.control(action)
+        elif key.lower() == "s" and self.on_word is not None:
+            from voiceguide.checkin import Answer
+            self.on_word(self, Answer("stop", "key", time.monotonic()))
+
+    def quiet_now(self) -> bool:
+        """True while nothing audible plays, allowing for the device's latency."""
+        if self._stopping:
+            return False
+        if self._reached is not None:
+            if self._reached.gate < 0 or self._reached_at is None:
+                return False
+            return time.monotonic() - self._reached_at > self._latency + 0.15
+        if self.paused:
+            return True
+        event = self.timeline.events[self.timeline.event_index_at(self.position)]
+        if event.kind != "silence":
+            return False
+        heard_from = event.start + int((self._latency + 0.15) * SAMPLE_RATE)
+        return heard_from < self.position < event.end - int(0.25 * SAMPLE_RATE)
+
+    def update_quiet(self) -> None:
+        """Tell ``on_quiet`` when the player falls quiet or is about to sound."""
+        if self._reached is not None and self._reached_at is None:
+            self._reached_at = time.monotonic()
+        quiet = self.quiet_now()
+        if quiet != self._quiet:
+            self._quiet = quiet
+            if self.on_quiet is not None:
+                self.on_quiet(quiet)
 
     def poll_keys(self) -> list[str]:
         """Keys pressed since the last poll."""
@@ -273,6 +319,7 @@ class Player:
         last_status = 0.0
         try:
             stream.start()
+            self._latency = stream.latency
             self._heartbeat = time.monotonic()
             trace("stream-started", rate=stream.samplerate)
             while not self._stopping:
@@ -282,6 +329,13 @@ class Player:
                                       "use 'voiceguide export' to make a file instead")
                 for key in self.poll_keys():
                     self._handle_key(key)
+                while self.inbox is not None and not self._stopping:
+                    word = self.inbox.poll()
+                    if word is None:
+                        break
+                    if self.on_word is not None:
+                        self.on_word(self, word)
+                self.update_quiet()
                 reached = self._reached
                 if reached is not None and not self._commands:
                     if reached.gate < 0:
@@ -291,7 +345,7 @@ class Player:
                     self._gate(self.timeline.events[reached.gate])
                 now = time.monotonic()
                 if self.status is not None and now - last_status >= 0.25:
-                    self._show_status()
+                    self.show_status()
                     last_status = now
                 time.sleep(TICK)
             self._stopping = True
@@ -314,7 +368,7 @@ class Player:
         return self.ending
 
     def _gate(self, event: Event) -> None:
-        trace("gate", position=self.position, question=event.text)
+        trace("gate", position=self.position, question=event.text, gate=event.gate)
         result = self.on_gate(self, event)
         if self._stopping:
             return
@@ -324,13 +378,13 @@ class Player:
             timeline, position = result
             self.seek(position, timeline)
 
-    def _show_status(self) -> None:
+    def show_status(self) -> None:
         timeline = self.timeline
         section = timeline.sections[timeline.section_at(self.position)]
         left = seconds(timeline.total_samples - self.position)
         state = "  [paused: space resumes]" if self.paused else ""
         if self.at_gate:
-            state = "  [check-in: g good, w worse, s stop]"
+            state = f"  [check-in: {self.gate_help}]"
         line = (f"{section.title} · {clock(seconds(self.position))} / "
                 f"{clock(timeline.total_seconds)} · {clock(left)} left{state}")
         self.status.write("\r\x1b[2K" + line[:200])

@@ -18,30 +18,37 @@ How it works
 Everything runs offline with PocketSphinx 5 and the US-English acoustic model
 and dictionary that ship inside its wheel; nothing is fetched.
 
-1. The audio is made 16 kHz mono 16-bit (resampled with numpy) and a little
+1. The audio is made 16 kHz mono (FFT resampling with numpy) and a little
    seeded dither is added, so digital silence does not upset the features.
    A recording without any speech-like rise in energy (silence, steady noise)
    is ``none`` at once.
-2. A first pass decodes with a small n-gram language model whose only words
-   are the answers, the stop-sign words and a few carrier words ("it's",
-   "I feel", "a bit", "please" ...).  The n-gram search (with its lattice and
-   n-best list) proved more robust here than a JSGF/FSG grammar search, which
-   often ended without reaching the grammar's final state, and than keyword
-   spotting, whose per-phrase thresholds cannot be tuned without real data.
-3. The n-best list gives a score per answer; their softmax is the *margin*
-   confidence (is the best answer clearly ahead of the next one?).
-4. A second pass decodes the same audio with a free phone loop (no words at
-   all).  How much worse the answer grammar explains the audio than the phone
-   loop does, per frame of speech, is the *acoustic* confidence: speech that is
-   not an answer fits the phone loop far better than any answer.
+2. The main pass decodes with PocketSphinx's n-gram search over a tiny
+   language model whose only "words" are the answers, the stop-sign words and
+   a few whole phrases ("it's tingling", "about the same", "a bit worse" ...,
+   each one dictionary entry), so that no lone carrier word ("the", "a") can
+   ever win.  PocketSphinx's noise words ([NOISE], [SPEECH]) are left out of
+   the noise dictionary: they could swallow a spoken "stop".  The n-gram
+   search, with its lattice and n-best list, proved more robust here than the
+   JSGF/FSG grammar search (which often ended without reaching the grammar's
+   final state and returned nothing), and than keyword spotting (its
+   per-phrase thresholds cannot be tuned without recordings of real people).
+3. The n-best list gives the best score of each answer; their softmax is the
+   *margin* confidence (is the winner clearly ahead of the next answer?).
+4. A second pass decodes the same audio with a language model of only the
+   ways of saying stop, and a third with a free phone loop.  How much worse
+   the winner explains the audio than the phone loop does, per frame of
+   speech, is the *acoustic* confidence (speech that is no answer at all fits
+   the phone loop far better).
 5. Safety rules, applied last:
 
-   * anything that is or might be ``stop`` is ``stop``: a stop word anywhere in
-     the best hypothesis, or ``stop`` close behind the winner in the n-best
-     list.  False alarms are preferred over misses;
-   * ``good`` and ``same`` need a high confidence, any other answer a moderate
-     one; below it the answer is ``none`` (so a mumble never becomes ``good``).
+   * anything that is or might be ``stop`` is ``stop``: a stop word in the best
+     hypothesis, ``stop`` close behind the winner in the n-best list, or the
+     stop-only pass explaining the audio clearly better than the winner.
+     False alarms are preferred over misses;
+   * ``good`` and ``same`` need a confidence of 0.6, any other answer 0.2;
+     below it the answer is ``none`` (so a mumble never becomes ``good``).
 
+The thresholds were tuned on espeak-ng recordings other than the test set's.
 The decoder is created once, lazily, and shared; a lock serializes its use, so
 :func:`recognize` may be called from any thread.
 """
@@ -134,17 +141,20 @@ def to_16k_mono(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     Accepts int16/int32/uint8 or float arrays, 1-D or (frames, channels).
     Resampling is band-limited, through the FFT of the whole signal.
     """
-    x = np.asarray(samples)
-    if x.ndim == 2:
-        x = x.astype(np.float64).mean(axis=1) if x.dtype.kind == "f" else \
-            x.astype(np.float64).mean(axis=1) / _int_scale(x.dtype)
-    elif x.ndim == 1:
-        x = x.astype(np.float64) if x.dtype.kind == "f" else \
-            x.astype(np.float64) / _int_scale(x.dtype)
+    raw = np.asarray(samples)
+    if raw.ndim not in (1, 2):
+        raise InputError(f"audio must be 1-D or (frames, channels), not {raw.ndim}-D")
+    if raw.dtype.kind == "f":
+        x = raw.astype(np.float64)
+    elif raw.dtype.kind == "i":
+        x = raw.astype(np.float64) / float(2 ** (8 * raw.dtype.itemsize - 1))
+    elif raw.dtype.kind == "u":
+        half = float(2 ** (8 * raw.dtype.itemsize - 1))
+        x = (raw.astype(np.float64) - half) / half
     else:
-        raise InputError(f"audio must be 1-D or (frames, channels), not {x.ndim}-D")
-    if np.asarray(samples).dtype.kind == "u":
-        x = x - 1.0
+        raise InputError(f"unsupported sample type {raw.dtype}")
+    if x.ndim == 2:
+        x = x.mean(axis=1)
     if not np.all(np.isfinite(x)):
         raise InputError("audio contains NaN or infinite samples")
     if sample_rate <= 0:
@@ -157,14 +167,6 @@ def to_16k_mono(samples: np.ndarray, sample_rate: int) -> np.ndarray:
         out[:keep] = spectrum[:keep]
         x = np.fft.irfft(out, n_out) * (n_out / len(x))
     return np.clip(x, -1.0, 1.0)
-
-
-def _int_scale(dtype: np.dtype) -> float:
-    if dtype.kind == "u":
-        return float(2 ** (8 * dtype.itemsize - 1))
-    if dtype.kind in "ib":
-        return float(2 ** (8 * dtype.itemsize - 1)) if dtype.kind == "i" else 1.0
-    raise InputError(f"unsupported sample type {dtype}")
 
 
 def has_speech_energy(x: np.ndarray) -> bool:
@@ -219,19 +221,38 @@ class _Engine:
             fdict = os.path.join(tmp, "noisedict")
             with open(fdict, "w", encoding="utf-8") as f:
                 f.write("<s> SIL\n</s> SIL\n<sil> SIL\n")
+            # A dictionary of just the words needed: with the whole CMU
+            # dictionary, building each language-model search takes seconds.
+            words = {w for item in _CORPUS for w in item.replace("_", " ").split()}
+            prons: dict[str, list[str]] = {}
+            with open(os.path.join(model, "en-us", "cmudict-en-us.dict"), encoding="utf-8") as f:
+                for line in f:
+                    head, _, phones = line.strip().partition(" ")
+                    if head.split("(")[0] in words:
+                        prons.setdefault(head.split("(")[0], []).append(phones.strip())
+            missing = words - prons.keys()
+            if missing:  # cannot happen with the shipped dictionary
+                raise RuntimeError(f"words missing from the dictionary: {sorted(missing)}")
+            lines = []
+            for word, alternatives in sorted(prons.items()):
+                for i, phones in enumerate(alternatives):
+                    lines.append(f"{word if i == 0 else f'{word}({i + 1})'} {phones}")
+            for item in _CORPUS:
+                if "_" in item:  # a phrase: its words' first pronunciations joined
+                    lines.append(item + " " + " ".join(prons[w][0] for w in item.split("_")))
+            dict_path = os.path.join(tmp, "answers.dict")
+            with open(dict_path, "w", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
             self.decoder = Decoder(
                 hmm=os.path.join(model, "en-us", "en-us"),
-                dict=os.path.join(model, "en-us", "cmudict-en-us.dict"),
+                dict=dict_path,
                 fdict=fdict,
                 lm=None,
                 loglevel="FATAL",
             )
             d = self.decoder
-            for phrase in _PHRASES:
-                phones = [d.lookup_word(w) for w in phrase.split()]
-                d.add_word(phrase.replace(" ", "_"), " ".join(phones), update=False)
-            d.add_word("stop_stop", d.lookup_word("stop") + " " + d.lookup_word("stop"), update=True)
-            for name, corpus in ((_ANSWERS, _CORPUS), (_STOPS, [w for w in _CORPUS if label_of(w) == "stop"])):
+            stops = [w for w in _CORPUS if label_of(w) == "stop"]
+            for name, corpus in ((_ANSWERS, _CORPUS), (_STOPS, stops)):
                 lm_path = os.path.join(tmp, name + ".arpa")
                 with open(lm_path, "w", encoding="utf-8") as f:
                     f.write(_arpa(corpus))
@@ -378,6 +399,12 @@ def recognize(samples: np.ndarray, sample_rate: int) -> Answer:
 
 def decide(dec: Decoding) -> Answer:
     """Apply the confidence and safety rules to a :class:`Decoding`."""
+    answer = _decide(dec)
+    answer.heard = " ".join(w.split("(")[0].replace("_", " ") for w in dec.text.split())
+    return answer
+
+
+def _decide(dec: Decoding) -> Answer:
     scores = dec.scores
     best = label_of(dec.text)
     if best == "none" and scores:

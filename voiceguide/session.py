@@ -7,23 +7,25 @@ into audio for the player or the exporter.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from voiceguide import loader
-from voiceguide.checkin import KEY_ANSWERS, STOP, Answer, Inbox
+from voiceguide.checkin import (CONTROL_WORDS, KEY_HELP, NO_ANSWER, NUMBERS, STOP, Answer,
+                                Inbox, Policy, accepts, key_answer)
 from voiceguide.compiler import (compile_message, compile_routine, estimated_speech,
                                  fit_length, length_report)
-from voiceguide.errors import InputError
 from voiceguide.cues import load_cues
+from voiceguide.errors import InputError
+from voiceguide.history import ENDINGS
 from voiceguide.model import Routine
 from voiceguide.pacing import Pacing
 from voiceguide.renderer import Renderer
 from voiceguide.settings import Resolved, resolve
 from voiceguide.timeline import Event, Timeline
+from voiceguide.trace import trace
 
 
 @dataclass
@@ -46,10 +48,13 @@ class Prepared:
         return compile_real(self.routine, self.pacing, self.speech, self.library.phrases,
                             gentler)
 
-    def message(self, name: str, title: str, lines) -> Timeline:
-        """A spoken message in the same voice, as a timeline."""
-        self.speech.prepare(lines)
-        return compile_message(name, title, lines, self.speech.seconds, self.pacing.pace)
+    def message(self, name: str, title: str, lines, question=None, rest=0.0,
+                after=()) -> Timeline:
+        """A spoken message in the same voice, as a timeline (see ``compile_message``)."""
+        texts = list(lines) + list(after) + ([question[0]] if question else [])
+        self.speech.prepare(texts)
+        return compile_message(name, title, lines, self.speech.seconds, self.pacing.pace,
+                               question, rest, after)
 
     def renderer(self, timeline: Timeline, preload: bool = False) -> Renderer:
         """The one renderer, for play (``preload``) and export alike."""
@@ -142,71 +147,238 @@ def export(prepared: Prepared, output: Path, force: bool = False,
 
 @dataclass
 class PlayOptions:
-    """How to play: device, check-ins, the wait for an answer, keys and status."""
+    """How to play: device, check-ins and their wait, keys, status, listening."""
 
     device: str | None = None
     checkins: bool = True
     checkin_timeout: float = 8.0
     keys: object = None           # a queue of key presses, or None
     status: object = None         # a stream for the status line, or None
+    listener: object = None       # a started Listener (voice answers), or None
+    listen: str = "auto"          # on, off, or auto (when a microphone exists)
+    intro: bool = False           # play the not-medical-advice notice
+    say: Callable[[str], None] = lambda text: None   # print a line for the user
     inbox: Inbox = field(default_factory=Inbox)
 
 
-class Gate:
-    """Waits at a check-in for the first answer from any source, or the timeout.
+def wait_for_answer(player, gate: str, options: PlayOptions) -> Answer | None:
+    """The first answer that fits the ``gate`` question, from a key or the inbox
+    (voice), or a ``timeout`` non-answer; ``None`` if the user quit meanwhile."""
+    inbox = options.inbox
+    inbox.clear()
+    player.gate_help = KEY_HELP[gate]
+    deadline = time.monotonic() + options.checkin_timeout
+    while time.monotonic() < deadline:
+        for key in player.poll_keys():
+            word = key_answer(gate, key)
+            if word is not None:
+                return Answer(word, "key", time.monotonic())
+            if key in "qQ":
+                player.finish("quit")
+                return None
+        player.update_quiet()
+        if player.status is not None:
+            player.show_status()
+        answer = inbox.wait(min(0.05, deadline - time.monotonic()))
+        if answer is not None and accepts(gate, answer.word):
+            return answer
+    return Answer(NO_ANSWER, "timeout", time.monotonic())
 
-    Keys answer too (``g``/Enter good, ``w`` worse, ``s`` stop; ``q`` quits).
-    ``stop`` ends the routine with the spoken safety message.
+
+class Dialogue:
+    """The check-in dialogue at every gate, and voice control between them.
+
+    Waits for the first answer that fits the question, from keys, voice or the
+    timeout; records it in the history at once; and follows the
+    :class:`~voiceguide.checkin.Policy`: the stop path, the question about stop
+    signs, a gentler next exercise, or the cool-down.
     """
 
-    def __init__(self, prepared: Prepared, options: PlayOptions):
+    def __init__(self, prepared: Prepared, options: PlayOptions, history=None,
+                 session: int | None = None):
         self.prepared = prepared
         self.options = options
-        self.answers: list[tuple[Event, Answer]] = []
-        self._stop_message: Timeline | None = None
+        self.history = history
+        self.session = session
+        self.policy = Policy()
+        self.gentler: set[int] = set()
+        self.resume_at: int | None = None
+        self.answers: list[tuple[str, Answer]] = []
+        phrases = prepared.library.phrases
+        self.stop_message = prepared.message("stop", "Stopping", phrases.stop_message)
+        self.stop_signs = prepared.message("stop-signs", "Stop signs", (),
+                                           question=(phrases.stop_signs_question, "stop-signs"))
 
-    def stop_message(self) -> Timeline:
-        if self._stop_message is None:
-            self._stop_message = self.prepared.message(
-                "stop", "Stopping", self.prepared.library.phrases.stop_message)
-        return self._stop_message
+    def record(self, event: Event, answer: Answer) -> None:
+        self.answers.append((event.gate, answer))
+        if self.history is None or self.session is None:
+            return
+        section = self.prepared.timeline.sections[event.section].title \
+            if event.gate in ("baseline", "between", "final") else event.gate
+        self.history.checkin(self.session, event.text, answer.word, answer.source, section)
+        if event.gate in ("baseline", "final") and answer.word in NUMBERS:
+            self.history.pain(self.session, event.gate, int(answer.word))
 
-    def wait(self, player, question: Event) -> Answer | None:
-        """The answer to ``question``, or ``None`` if the user quit meanwhile."""
-        inbox = self.options.inbox
-        deadline = time.monotonic() + self.options.checkin_timeout
-        while time.monotonic() < deadline:
-            for key in player.poll_keys():
-                if key in KEY_ANSWERS:
-                    inbox.put(KEY_ANSWERS[key], "key")
-                elif key in "qQ":
-                    player.finish("quit")
-                    return None
-            answer = inbox.wait(min(0.05, max(0.0, deadline - time.monotonic())))
-            if answer.source != "timeout":
-                return answer
-        return Answer("none", "timeout", time.monotonic())
-
+    # ------------------------------------------------------------ decisions
     def __call__(self, player, event: Event):
-        self.options.inbox.clear()
-        answer = self.wait(player, event)
+        answer = wait_for_answer(player, event.gate, self.options)
         if answer is None:
             return None
-        self.answers.append((event, answer))
-        if answer.word == STOP:
+        self.record(event, answer)
+        decision = self.policy.after(event.gate, answer.word)
+        trace("answer", gate=event.gate, word=answer.word, source=answer.source,
+              decision=decision)
+        if decision == "stop":
+            return self.stop(player)
+        if decision == "ask-stop-signs":
+            self.resume_at = event.end
+            self.next_exercise = event.section - 1
+            return self.stop_signs, 0
+        if decision == "cooldown":
             player.ending = "stopped"
-            return self.stop_message(), 0
+            phrases = self.prepared.library.phrases
+            return self.prepared.message("cooldown", "Cool-down", phrases.cooldown,
+                                         rest=COOLDOWN_REST, after=phrases.cooldown_end), 0
+        if decision == "gentler":
+            self.gentler.add(self.next_exercise)
+            timeline = self.prepared.compile(frozenset(self.gentler))
+            self.prepared.timeline = timeline
+            trace("gentler", exercise=self.next_exercise,
+                  holds=[h.to_json() for h in timeline.holds])
+            return timeline, self.resume_at
         return None
 
+    def stop(self, player):
+        """The stop path: the safety message, then nothing else."""
+        player.ending = "stopped"
+        return self.stop_message, 0
 
-def play(prepared: Prepared, options: PlayOptions) -> str:
-    """Play the routine; return how it ended (completed, stopped, quit)."""
+    def word(self, player, answer: Answer) -> None:
+        """A word heard (or the s key) outside a check-in."""
+        trace("word", word=answer.word, source=answer.source)
+        if player.timeline is self.stop_message or player.ending == "stopped":
+            return
+        if answer.word == STOP:
+            if self.history is not None and self.session is not None:
+                self.history.checkin(self.session, "(during the routine)", STOP,
+                                     answer.source, "stop")
+            player.seek(0, self.stop(player)[0])
+        elif answer.word in CONTROL_WORDS:
+            player.control(answer.word)
+
+
+COOLDOWN_REST = 30.0   # seconds of rest in the cool-down
+
+
+def _quiet_listener(listener):
+    """An ``on_quiet`` that lets the microphone listen only while the player is quiet."""
+    if listener is None:
+        return None
+
+    def on_quiet(quiet: bool) -> None:
+        (listener.unmute if quiet else listener.mute)()
+
+    return on_quiet
+
+
+def _player(prepared: Prepared, timeline: Timeline, options: PlayOptions, on_gate,
+            on_word=None):
     from voiceguide.player import Player
 
-    gate = Gate(prepared, options)
+    return Player(timeline, prepared.preloaded_renderer, device=options.device,
+                  checkins=on_gate is not None, on_gate=on_gate, keys=options.keys,
+                  status=options.status, inbox=options.inbox if on_word else None,
+                  on_word=on_word, on_quiet=_quiet_listener(options.listener))
+
+
+def preroll(prepared: Prepared, options: PlayOptions, history) -> bool:
+    """The first-run notice and the daily limit; False when the user does not go on."""
+    phrases = prepared.library.phrases
+    if options.intro:
+        options.say(" ".join(phrases.intro))
+        _player(prepared, prepared.message("intro", "Before you begin", phrases.intro),
+                options, None).run()
+        history.set_meta("intro_heard", time.strftime("%Y-%m-%d %H:%M:%S"))
+    if history.sessions_today() < 2:
+        return True
+    options.say(" ".join(phrases.daily_limit) + " " + phrases.daily_limit_question +
+                " (y yes, n no)")
+    chosen = []
+
+    def gate(player, event):
+        answer = wait_for_answer(player, event.gate, options)
+        chosen.append(answer.word if answer else NO_ANSWER)
+        return None
+
+    question = prepared.message("daily-limit", "Daily limit", phrases.daily_limit,
+                                question=(phrases.daily_limit_question, "daily-limit"))
+    _player(prepared, question, options, gate).run()
+    return bool(chosen) and chosen[0] == "yes"
+
+
+def play(prepared: Prepared, options: PlayOptions, history=None) -> str:
+    """Play the routine and record the session; return how it ended.
+
+    With check-ins on, the first-run notice and the daily-limit question come
+    first; ``not-started`` when the user does not go on.
+    """
+    if options.checkins and history is not None and not preroll(prepared, options, history):
+        return "not-started"
+    session = history.start(prepared.routine.name, prepared.routine.title,
+                            prepared.pacing.as_dict()) if history is not None else None
+    ending = "interrupted"
+    try:
+        if options.checkins:
+            dialogue = Dialogue(prepared, options, history, session)
+            player = _player(prepared, prepared.timeline, options, dialogue, dialogue.word)
+        else:
+            player = _player(prepared, prepared.timeline, options, None)
+        ending = player.run()
+    finally:
+        if session is not None:
+            history.end(session, ending if ending in ENDINGS else "interrupted")
+    return ending
+
+
+def play_session(prepared: Prepared, options: PlayOptions, intro: str = "first",
+                 history=None) -> str:
+    """Play with everything around it: the history, the microphone, the intro.
+
+    ``intro`` is the setting (``first``, ``always``, ``never``) or ``again``
+    (``--intro``). Returns how the session ended, or ``not-started``.
+    """
+    from voiceguide.history import History
+
+    history = history or History()
+    for warning in history.warnings:
+        options.say(f"voiceguide: {warning}")
     if options.checkins:
-        gate.stop_message()  # ready before it is needed
-    player = Player(prepared.timeline, prepared.preloaded_renderer, device=options.device,
-                    checkins=options.checkins, on_gate=gate, keys=options.keys,
-                    status=options.status)
-    return player.run()
+        options.intro = intro in ("always", "again") or (
+            intro == "first" and history.get_meta("intro_heard") is None)
+    listener = start_listening(options) if options.checkins else None
+    options.listener = listener
+    try:
+        return play(prepared, options, history)
+    finally:
+        if listener is not None:
+            listener.stop()
+        history.close()
+
+
+def start_listening(options: PlayOptions):
+    """A muted, started :class:`~voiceguide.listener.Listener` feeding the inbox.
+
+    ``auto`` listens when a microphone exists; ``on`` insists on one.
+    """
+    if options.listen == "off":
+        return None
+    from voiceguide.listener import Listener, input_available
+    from voiceguide.recognizer import warm_up
+
+    if options.listen == "auto" and not input_available():
+        return None
+    warm_up()
+    listener = Listener(lambda answer: options.inbox.put(answer.word, "voice"))
+    listener.start()
+    listener.mute()  # the player speaks first
+    return listener

@@ -39,6 +39,9 @@ class Event:
 
     A ``checkin`` event is its question (``text``) followed by ``pause`` samples of
     quiet: that is what an export holds, and where a player waits for an answer.
+    Its ``gate`` says which question it is: ``baseline`` and ``final`` (pain from 0
+    to 10), ``between`` (good, same, worse or stop), ``stop-signs`` or
+    ``daily-limit`` (yes or no).
     """
 
     kind: str
@@ -48,6 +51,7 @@ class Event:
     text: str | None = None
     cue: str | None = None
     pause: int = 0
+    gate: str | None = None
 
     @property
     def end(self) -> int:
@@ -63,6 +67,7 @@ class Event:
             out["cue"] = self.cue
         if self.kind == "checkin":
             out["pause"] = round(seconds(self.pause), 6)
+            out["gate"] = self.gate
         return out
 
 

@@ -1,0 +1,145 @@
+"""The check-in dialogue end to end: voice through the real input path, keys
+through a pseudo-terminal, the history it leaves, the intro and the daily limit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.audio import alsa_file_env
+from tests.conftest import run_voiceguide, voiceguide_command
+from tests.test_play import TWO, Terminal
+from voiceguide import history as log
+
+THREE = TWO + '[[exercise]]\ntechnique = "knee-to-chest"\nhold = 20\n'
+
+
+@pytest.fixture
+def three(tmp_path):
+    path = tmp_path / "three.toml"
+    path.write_text(THREE)
+    return path
+
+
+def quiet_settings(user_dirs, **values):
+    user_dirs["config"].mkdir(parents=True, exist_ok=True)
+    lines = [f'{k} = "{v}"' for k, v in values.items()]
+    (user_dirs["config"] / "settings.toml").write_text("\n".join(lines) + "\n")
+
+
+def events(trace: Path) -> list[dict]:
+    return [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
+
+
+def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
+    """The microphone is PulseAudio's null-sink monitor: at the first check-in the
+    test says "stop" into the sink, as a person would into a microphone."""
+    quiet_settings(user_dirs, intro="never")
+    stop = tmp_path / "stop.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us+klatt2", "-w", str(stop), "stop"], check=True)
+    trace = tmp_path / "trace.jsonl"
+    env = dict(pulse.env(), VOICEGUIDE_TRACE=str(trace))
+    process = subprocess.Popen(voiceguide_command() + ["play", str(three), "--listen",
+                                                       "--checkin-timeout", "30"],
+                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(e["event"] == "gate" for e in events(trace)):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        time.sleep(0.8)   # the question has been heard; the player is listening
+        subprocess.run(["paplay", str(stop)], env=pulse.env(), check=True)
+        out, err = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "Stopped for safety" in out
+    answer = next(e for e in events(trace) if e["event"] == "answer")
+    assert (answer["gate"], answer["word"], answer["source"], answer["decision"]) == \
+        ("baseline", "stop", "voice", "stop")
+    with log.History() as db:
+        [record] = db.sessions()
+    assert record.ending == "stopped"
+    assert [(c["answer"], c["source"]) for c in record.checkins] == [("stop", "voice")]
+
+
+def test_worse_then_no_goes_gentler_by_key(pulse, tmp_path, three, user_dirs):
+    quiet_settings(user_dirs, intro="never", listen="off")
+    t = Terminal(["play", three, "--checkin-timeout", "30"], pulse.env(),
+                 tmp_path / "trace.jsonl")
+    try:
+        t.wait_for("stream-started")
+        t.press("n")                              # skip the opening (and its question)
+        t.wait_for("control", word="next")
+        t.press("n")                              # to the check-in before child's pose
+        t.wait_for("gate", gate="between")
+        t.press("w")
+        assert t.wait_for("answer", word="worse")["decision"] == "ask-stop-signs"
+        t.wait_for("gate", gate="stop-signs")
+        t.press("n")
+        assert t.wait_for("answer", gate="stop-signs")["decision"] == "gentler"
+        gentler = t.wait_for("gentler")
+        time.sleep(0.5)
+        t.press("q")
+        assert t.finish(20) == 0
+    finally:
+        if t.process.poll() is None:
+            t.process.kill()
+        t.close()
+    with log.History() as db:
+        [record] = db.sessions()
+    assert record.ending == "quit"
+    assert [(c["answer"], c["source"]) for c in record.checkins] == [("worse", "key"),
+                                                                      ("no", "key")]
+    # the gentler child's pose: a shorter hold than planned
+    normal = json.loads(run_voiceguide("show", three, "--json").stdout)
+    planned = [h["duration"] for h in normal["holds"] if h["technique"] == "childs-pose"]
+    assert planned == [30]
+    now = [h["duration"] for h in gentler["holds"] if h["technique"] == "childs-pose"]
+    assert now == [18]                            # 30 s x 0.6
+    later = [h["duration"] for h in gentler["holds"] if h["technique"] == "knee-to-chest"]
+    assert later == [20, 20]                      # only the next exercise is gentler
+
+
+def test_no_answers_run_to_the_end_and_are_recorded(tmp_path, three, user_dirs):
+    quiet_settings(user_dirs, intro="never")
+    env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
+    result = run_voiceguide("play", three, "--checkin-timeout", "1", env=env)
+    assert result.returncode == 0 and "Routine complete." in result.stdout
+    with log.History() as db:
+        [record] = db.sessions()
+    assert record.ending == "completed" and record.baseline is None
+    assert [(c["answer"], c["source"]) for c in record.checkins] == [("none", "timeout")] * 4
+
+
+def test_intro_on_first_run_only_and_again_on_request(tmp_path, three, user_dirs):
+    env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
+    first = run_voiceguide("play", three, "--checkin-timeout", "1", env=env)
+    assert "not medical advice" in first.stderr
+    second = run_voiceguide("play", three, "--checkin-timeout", "1", env=env)
+    assert "not medical advice" not in second.stderr
+    again = run_voiceguide("play", three, "--checkin-timeout", "1", "--intro", env=env)
+    assert "not medical advice" in again.stderr
+
+
+def test_third_session_of_the_day_asks_first(tmp_path, three, user_dirs):
+    quiet_settings(user_dirs, intro="never")
+    env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
+    for _ in range(2):
+        assert "Routine complete." in run_voiceguide("play", three, "--checkin-timeout", "1",
+                                                     env=env).stdout
+    third = run_voiceguide("play", three, "--checkin-timeout", "1", env=env)
+    assert third.returncode == 0
+    assert "already done two sessions today" in third.stderr
+    assert "Not started" in third.stdout          # no answer: do not start
+    with log.History() as db:
+        assert len(db.sessions()) == 2
+    # --no-checkins has no place for the question: it plays, like an export
+    plain = run_voiceguide("play", three, "--no-checkins", env=env)
+    assert "Routine complete." in plain.stdout and "two sessions" not in plain.stderr
