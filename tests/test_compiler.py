@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from voiceguide import loader
 from voiceguide.compiler import (breath_phases, compile_routine, estimated_speech,
                                  hold_seconds, rounds)
-from voiceguide.model import Breath, Cycle, Exercise, Hold, Routine
+from voiceguide.model import Exercise, Routine
 from voiceguide.pacing import BreathPattern, Pacing, parse_pace
 from voiceguide.timeline import samples
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from voiceguide.errors import DeviceError, InputError
@@ -10,15 +11,13 @@ NO_DEVICE = ("no usable audio output device; make a file instead with "
              "'voiceguide export ROUTINE -o routine.mp3'")
 
 
-def start_early() -> "threading.Thread":
+def start_early() -> threading.Thread:
     """Initialise PortAudio in the background while the routine is prepared.
 
     Importing ``sounddevice`` and scanning devices takes a noticeable part of the
     time to first sound; its C calls release the GIL, so this overlaps with
     loading and compiling. Errors are left for :func:`resolve_output` to report.
     """
-    import threading
-
     def warm() -> None:
         try:
             output_devices()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 from voiceguide import loader, paths
 from voiceguide.compiler import compile_routine, estimated_speech, routine_minutes
 from voiceguide.errors import InputError, Problem
-from voiceguide.model import Breath, Cycle, Flow, Hold, Routine
+from voiceguide.model import Breath, Flow, Hold, Routine
 from voiceguide.pacing import Pacing
 
 #: A new routine without --from: a gentle floor start.
