@@ -21,9 +21,7 @@ little lower so that every cue's RMS stays a few dB below the speech.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import wave
 from pathlib import Path
 
@@ -36,6 +34,7 @@ DEFAULT_OUT_DIR = REPO_ROOT / "audio_cues"
 # when the script runs with an interpreter where voiceguide is not installed.
 sys.path.insert(0, str(REPO_ROOT))
 
+from voiceguide.atomic import atomic_path  # noqa: E402
 from voiceguide.cues import CUE_SECONDS  # noqa: E402
 from voiceguide.timeline import SAMPLE_RATE  # noqa: E402
 
@@ -160,21 +159,11 @@ def to_pcm16(x: np.ndarray) -> bytes:
 
 def write_wav(path: Path, pcm: bytes) -> None:
     """Write mono 16-bit PCM at SAMPLE_RATE to ``path`` atomically (temp file + rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(SAMPLE_RATE)
-            w.writeframes(pcm)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_path(path) as tmp, wave.open(tmp, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(pcm)
 
 
 def make_cues(out_dir: Path = DEFAULT_OUT_DIR) -> list[Path]:

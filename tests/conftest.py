@@ -34,6 +34,19 @@ def user_dirs(tmp_path, monkeypatch, shared_cache):
             "cache": shared_cache / "voiceguide"}
 
 
+#: A short routine for device tests: two exercises, one check-in between them.
+TWO = ('title = "Two"\n[[exercise]]\ntechnique = "position-back"\nhold = 10\n'
+       '[[exercise]]\ntechnique = "childs-pose"\nhold = 30\n')
+
+
+@pytest.fixture
+def two(tmp_path) -> Path:
+    """The :data:`TWO` routine as a file."""
+    path = tmp_path / "two.toml"
+    path.write_text(TWO)
+    return path
+
+
 def voiceguide_command() -> list[str]:
     """The installed console script, next to the running Python."""
     script = Path(sys.executable).parent / "voiceguide"

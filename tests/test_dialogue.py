@@ -12,7 +12,8 @@ import pytest
 
 from tests.audio import alsa_file_env
 from tests.conftest import run_voiceguide, voiceguide_command
-from tests.test_play import TWO, Terminal
+from tests.conftest import TWO
+from tests.test_play import Terminal
 from voiceguide import history as log
 
 THREE = TWO + '[[exercise]]\ntechnique = "knee-to-chest"\nhold = 20\n'

@@ -15,17 +15,6 @@ from tests.conftest import run_voiceguide, voiceguide_command
 from voiceguide import exporter, loader, session
 from voiceguide.timeline import SAMPLE_RATE
 
-SHORT = 'title = "Short"\n[[exercise]]\ntechnique = "position-back"\nhold = 10\n' \
-        '[[exercise]]\ntechnique = "childs-pose"\nhold = 30\n'
-
-
-@pytest.fixture
-def short_routine(tmp_path):
-    path = tmp_path / "short.toml"
-    path.write_text(SHORT)
-    return path
-
-
 def show_total(routine) -> float:
     result = run_voiceguide("show", routine, "--json")
     assert result.returncode == 0, result.stderr
@@ -33,28 +22,28 @@ def show_total(routine) -> float:
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
-def test_export_length_matches_show(tmp_path, short_routine, suffix):
-    out = tmp_path / f"short{suffix}"
-    result = run_voiceguide("export", short_routine, "-o", out)
+def test_export_length_matches_show(tmp_path, two, suffix):
+    out = tmp_path / f"two{suffix}"
+    result = run_voiceguide("export", two, "-o", out)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"Wrote {out}")
     info = soundfile.info(str(out))
     assert info.samplerate == SAMPLE_RATE and info.channels == 1
-    assert abs(info.duration - show_total(short_routine)) <= 0.050
+    assert abs(info.duration - show_total(two)) <= 0.050
     assert not list(tmp_path.glob(".*part"))
 
 
-def test_wav_export_is_exactly_the_timeline(tmp_path, short_routine):
-    out = tmp_path / "short.wav"
-    assert run_voiceguide("export", short_routine, "-o", out).returncode == 0
-    timeline = json.loads(run_voiceguide("show", short_routine, "--json").stdout)
+def test_wav_export_is_exactly_the_timeline(tmp_path, two):
+    out = tmp_path / "two.wav"
+    assert run_voiceguide("export", two, "-o", out).returncode == 0
+    timeline = json.loads(run_voiceguide("show", two, "--json").stdout)
     assert soundfile.info(str(out)).frames == timeline["total_samples"]
 
 
-def test_chapters_one_cue_per_section(tmp_path, short_routine):
-    out = tmp_path / "short.mp3"
-    assert run_voiceguide("export", short_routine, "-o", out).returncode == 0
-    vtt = (tmp_path / "short.mp3.vtt").read_text()
+def test_chapters_one_cue_per_section(tmp_path, two):
+    out = tmp_path / "two.mp3"
+    assert run_voiceguide("export", two, "-o", out).returncode == 0
+    vtt = (tmp_path / "two.mp3.vtt").read_text()
     assert vtt.startswith("WEBVTT")
     titles = [line for line in vtt.splitlines() if line in
               ("Welcome", "Rest on your back", "Child's pose", "Closing")]
@@ -62,21 +51,21 @@ def test_chapters_one_cue_per_section(tmp_path, short_routine):
     assert "00:00:00.000 --> " in vtt
 
 
-def test_existing_file_is_kept_without_force(tmp_path, short_routine):
-    out = tmp_path / "short.wav"
+def test_existing_file_is_kept_without_force(tmp_path, two):
+    out = tmp_path / "two.wav"
     out.write_bytes(b"my recording")
-    result = run_voiceguide("export", short_routine, "-o", out)
+    result = run_voiceguide("export", two, "-o", out)
     assert result.returncode == 2
     assert "already exists; use --force" in result.stderr
     assert out.read_bytes() == b"my recording"
-    assert run_voiceguide("export", short_routine, "-o", out, "--force").returncode == 0
+    assert run_voiceguide("export", two, "-o", out, "--force").returncode == 0
     assert soundfile.info(str(out)).frames > 0
 
 
-def test_bad_format_and_folder(tmp_path, short_routine):
-    result = run_voiceguide("export", short_routine, "-o", tmp_path / "x.aiff")
+def test_bad_format_and_folder(tmp_path, two):
+    result = run_voiceguide("export", two, "-o", tmp_path / "x.aiff")
     assert result.returncode == 2 and "unknown audio format" in result.stderr
-    result = run_voiceguide("export", short_routine, "-o", tmp_path / "no" / "x.wav")
+    result = run_voiceguide("export", two, "-o", tmp_path / "no" / "x.wav")
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 

@@ -19,17 +19,6 @@ from tests.audio import alsa_file_env, read_played, trim_silence
 from tests.conftest import run_voiceguide, voiceguide_command
 from voiceguide.timeline import SAMPLE_RATE
 
-TWO = 'title = "Two"\n[[exercise]]\ntechnique = "position-back"\nhold = 10\n' \
-      '[[exercise]]\ntechnique = "childs-pose"\nhold = 30\n'
-
-
-@pytest.fixture
-def two(tmp_path):
-    path = tmp_path / "two.toml"
-    path.write_text(TWO)
-    return path
-
-
 @pytest.mark.parametrize("routine", ["quick", "two"])
 def test_play_without_checkins_is_the_export_sample_for_sample(tmp_path, two, routine):
     routine = two if routine == "two" else routine

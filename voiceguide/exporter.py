@@ -8,13 +8,12 @@ partial file behind.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
+from voiceguide.atomic import atomic_path, write_text
 from voiceguide.errors import InputError
 from voiceguide.timeline import SAMPLE_RATE, Timeline, seconds
 
@@ -52,7 +51,7 @@ def write_audio(path: Path, blocks: Iterable[np.ndarray], total: int,
     import soundfile
 
     fmt, subtype = FORMATS[path.suffix.lower()]
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         with soundfile.SoundFile(tmp, "w", samplerate=SAMPLE_RATE, channels=1, format=fmt,
                                  subtype=subtype) as out:
             for block in blocks:
@@ -84,8 +83,7 @@ def webvtt(timeline: Timeline) -> str:
 def write_chapters(path: Path, timeline: Timeline) -> Path:
     """Write ``FILE.vtt`` beside ``path`` atomically; return its path."""
     target = chapters_path(path)
-    with _atomic(target) as tmp:
-        Path(tmp).write_text(webvtt(timeline), encoding="utf-8")
+    write_text(target, webvtt(timeline))
     return target
 
 
@@ -94,27 +92,3 @@ def _vtt_time(secs: float) -> str:
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
-
-
-class _atomic:
-    """A temporary path beside ``target``, renamed onto it only on success."""
-
-    def __init__(self, target: Path):
-        self.target = target
-
-    def __enter__(self) -> str:
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
-                                        dir=self.target.parent)
-        os.close(fd)
-        return self.tmp
-
-    def __exit__(self, kind, value, traceback) -> None:
-        if kind is None:
-            with open(self.tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(self.tmp, self.target)
-        else:
-            try:
-                os.unlink(self.tmp)
-            except FileNotFoundError:
-                pass

@@ -8,13 +8,12 @@ edits it with ``tomlkit`` so the user's comments and layout stay as they were.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from voiceguide import paths
+from voiceguide.atomic import write_text
 from voiceguide.errors import FileError, InputError, Problem
 from voiceguide.pacing import PACE_NAMES, PARSERS, Pacing, parse_bool
 
@@ -242,7 +241,7 @@ def set_value(key: str, raw: str, path: Path | None = None) -> Path:
     path = path or settings_path()
     document = _load_document(path)
     document[key] = value
-    _write_atomically(path, tomlkit.dumps(document).rstrip("\n") + "\n")
+    write_text(path, tomlkit.dumps(document).rstrip("\n") + "\n")
     return path
 
 
@@ -259,7 +258,7 @@ def unset_value(key: str, path: Path | None = None) -> bool:
     if key not in document:
         return False
     del document[key]
-    _write_atomically(path, tomlkit.dumps(document).rstrip("\n") + "\n")
+    write_text(path, tomlkit.dumps(document).rstrip("\n") + "\n")
     return True
 
 
@@ -275,20 +274,3 @@ def _load_document(path: Path):
 
     read_toml(path)  # a TOML syntax error is reported with its line, not edited over
     return tomlkit.parse(path.read_text(encoding="utf-8"))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

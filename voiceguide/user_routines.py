@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from voiceguide import loader, paths
+from voiceguide.atomic import write_text
 from voiceguide.compiler import compile_routine, estimated_speech, routine_minutes
 from voiceguide.errors import InputError, Problem
 from voiceguide.model import Breath, Flow, Hold, Routine
@@ -37,9 +38,7 @@ def create(name: str, source: str | None = None, force: bool = False,
         raise InputError(f"{path} already exists; edit it, or use --force to replace it")
     routine = library.routine(source) if source else _starter(library)
     text = routine_text(name, routine, library, source)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from voiceguide.settings import _write_atomically
-    _write_atomically(path, text)
+    write_text(path, text)
     return path
 
 
