@@ -79,8 +79,9 @@ def test_worse_then_no_goes_gentler_by_key(pulse, tmp_path, three, user_dirs):
         t.press("n")                              # skip the opening (and its question)
         t.wait_for("control", word="next")
         t.press("n")                              # to the check-in before child's pose
+        time.sleep(1.0)
+        t.press("w")                              # answered while the question is asked
         t.wait_for("gate", gate="between")
-        t.press("w")
         assert t.wait_for("answer", word="worse")["decision"] == "ask-stop-signs"
         t.wait_for("gate", gate="stop-signs")
         t.press("n")

@@ -147,6 +147,7 @@ class Player:
         self.on_word = on_word
         self.on_quiet = on_quiet
         self.gate_help = ""
+        self._early_keys: list[str] = []
         self._quiet = False
         self._latency = 0.1
         self._reached_at: float | None = None
@@ -211,6 +212,7 @@ class Player:
         start = max(0, min(sample, self.timeline.total_samples))
         limit, gate = self._gate_after(start)
         self._reached_at = None
+        self._early_keys = []
         self._commands.append(_Segment(self._renderer, start, limit, gate))
 
     def control(self, word: str) -> None:
@@ -240,12 +242,20 @@ class Player:
             return self.position
 
     def _handle_key(self, key: str) -> None:
+        trace("key", key=key, position=self.position)
         action = {" ": "toggle", "n": "next", "b": "back", "q": "quit"}.get(key.lower())
         if action:
             self.control(action)
         elif key.lower() == "s" and self.on_word is not None:
             from voiceguide.checkin import Answer
             self.on_word(self, Answer("stop", "key", time.monotonic()))
+        elif self._asking():
+            self._early_keys.append(key)  # an answer given while the question is asked
+
+    def _asking(self) -> bool:
+        """True during a check-in's chime and question, before its gate opens."""
+        event = self.timeline.events[self.timeline.event_index_at(self.position)]
+        return event.kind == "checkin" or event.cue == "checkin"
 
     def quiet_now(self) -> bool:
         """True while nothing audible plays, allowing for the device's latency."""
@@ -274,8 +284,8 @@ class Player:
                 self.on_quiet(quiet)
 
     def poll_keys(self) -> list[str]:
-        """Keys pressed since the last poll."""
-        pressed = []
+        """Keys pressed since the last poll (first those pressed during a question)."""
+        pressed, self._early_keys = self._early_keys, []
         while self.keys is not None and not self.keys.empty():
             pressed.append(self.keys.get_nowait())
         return pressed
