@@ -79,10 +79,15 @@ def test_worse_then_no_goes_gentler_by_key(pulse, tmp_path, three, user_dirs):
         t.press("n")                              # skip the opening (and its question)
         t.wait_for("control", word="next")
         t.press("n")                              # to the check-in before child's pose
-        time.sleep(1.0)
-        t.press("w")                              # answered while the question is asked
-        t.wait_for("gate", gate="between")
-        assert t.wait_for("answer", word="worse")["decision"] == "ask-stop-signs"
+        deadline = time.monotonic() + 30
+        while not any(e["event"] == "answer" for e in t.events()):
+            t.press("w")                          # answered while the question is asked
+            t.read(0.3)
+            assert time.monotonic() < deadline
+        answer = t.wait_for("answer", word="worse")
+        assert answer["decision"] == "ask-stop-signs"
+        asked = [e for e in t.events() if e["event"] == "key" and e["key"] == "w"]
+        assert asked[0]["t"] < t.wait_for("gate", gate="between")["t"]  # before the gate
         t.wait_for("gate", gate="stop-signs")
         t.press("n")
         assert t.wait_for("answer", gate="stop-signs")["decision"] == "gentler"

@@ -17,6 +17,7 @@ import soundfile
 
 from tests.audio import alsa_file_env, read_played, trim_silence
 from tests.conftest import run_voiceguide, voiceguide_command
+from voiceguide.player import CALLBACK_FRAMES
 from voiceguide.timeline import SAMPLE_RATE
 
 @pytest.mark.parametrize("routine", ["quick", "two"])
@@ -239,3 +240,46 @@ def test_sound_server_going_away_mid_play_ends_cleanly(tmp_path, two):
     assert process.returncode == 3
     assert err.strip() == ("voiceguide: the audio device stopped responding; check it, "
                            "or use 'voiceguide export' to make a file instead")
+
+
+def test_cold_cache_starts_at_once_and_synthesizes_ahead(terminal, tmp_path, monkeypatch):
+    """An empty speech cache: play starts with the first clips and makes the rest
+    in the background, ahead of the playhead, instead of everything first."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    t = terminal("play", "morning", "--no-checkins")
+    started = t.wait_for("stream-started")
+    extended = t.wait_for("extend")
+    time.sleep(1.5)
+    t.press("q")
+    assert t.finish(20) == 0
+    stopped = t.wait_for("stopped")
+    assert stopped["first_sound"] - t.started < 3.0
+    assert extended["t"] >= started["t"]        # more speech arrived while playing
+    assert stopped["position"] > CALLBACK_FRAMES  # and play went on meanwhile
+
+
+def test_a_key_pressed_during_the_question_answers_the_gate():
+    """No stream is opened: the player's key handling alone, at a known position."""
+    import queue
+
+    from voiceguide import loader
+    from voiceguide.compiler import compile_routine, estimated_speech
+    from voiceguide.pacing import Pacing
+    from voiceguide.player import Player
+
+    library = loader.load_library()
+    timeline = compile_routine(library.routine("quick"), Pacing(), estimated_speech(160),
+                               library.phrases)
+    keys = queue.Queue()
+    player = Player(timeline, lambda t: None, keys=keys)
+    question = next(e for e in timeline.events if e.gate == "between")
+    player.position = question.start + 100                  # the question is being asked
+    keys.put("w")
+    for key in player.poll_keys():
+        player._handle_key(key)
+    assert player.poll_keys() == ["w"]                       # kept for the gate
+    player.position = question.start - SAMPLE_RATE * 5       # during an exercise
+    keys.put("w")
+    for key in player.poll_keys():
+        player._handle_key(key)
+    assert player.poll_keys() == []                          # not an answer to anything

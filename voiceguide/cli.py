@@ -194,7 +194,7 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
     start_early()
     options.update(checkin_timeout=checkin_timeout,
                    listen=None if listen is None else ("on" if listen else "off"))
-    prepared = session.prepare(routine, options, progress=_synthesis_progress())
+    prepared = session.prepare(routine, options, background=True)
     _notes(prepared.notes)
     resolve_output(device)
     values = prepared.resolved.values

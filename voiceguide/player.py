@@ -103,9 +103,14 @@ class _Segment:
     """What the callback plays: a renderer from ``start`` up to ``limit``."""
 
     renderer: Renderer
-    start: int
+    start: int           # where to play from, or CONTINUE: on from the playhead
     limit: int
-    gate: int            # index of the check-in event at ``limit``, or -1 for the end
+    gate: int            # the check-in event's index at ``limit``, END or HORIZON
+
+
+CONTINUE = -1            # a segment that goes on from wherever the playhead is
+END = -1                 # the segment ends where the timeline ends
+HORIZON = -2             # the segment ends where speech is not synthesized yet
 
 
 def play_clip(clip: np.ndarray, device: str | None = None) -> None:
@@ -130,19 +135,25 @@ class Player:
     for the one-line status (or ``None``). Outside check-ins, words from
     ``inbox`` (voice) and the ``s`` key go to ``on_word(player, answer)``.
     ``on_quiet(bool)`` hears when the player falls quiet or is about to speak,
-    so a microphone can listen only while nothing plays.
+    so a microphone can listen only while nothing plays. ``pending`` is for a
+    timeline whose speech is still being synthesized: ``pending.horizon(t)`` is
+    the first sample of ``t`` that cannot be played yet, and ``pending.refresh(t)``
+    a newer timeline when more speech is ready (``None`` otherwise, and whenever
+    ``t``, the timeline playing, is not the routine's).
     """
 
     def __init__(self, timeline: Timeline, make_renderer: Callable[[Timeline], Renderer], *,
                  device: str | None = None, checkins: bool = True,
                  on_gate: Callable[["Player", Event], object] | None = None,
-                 keys=None, status=None, inbox=None, on_word=None, on_quiet=None):
+                 keys=None, status=None, inbox=None, on_word=None, on_quiet=None,
+                 pending=None):
         self.make_renderer = make_renderer
         self.device = device
         self.checkins = checkins and on_gate is not None
         self.on_gate = on_gate
         self.keys = keys
         self.status = status
+        self.pending = pending
         self.inbox = inbox
         self.on_word = on_word
         self.on_quiet = on_quiet
@@ -172,18 +183,19 @@ class Player:
         out = outdata[:, 0]
         while self._commands:
             self._segment = self._commands.popleft()
-            self.position = self._segment.start
+            if self._segment.start != CONTINUE:
+                self.position = self._segment.start
             self._reached = None
         segment = self._segment
         if self.paused or self._stopping or self._reached is not None or segment is None:
             out.fill(0)
             return
         if self._ratio == 1.0:
-            count = min(frames, segment.limit - self.position)
+            count = max(0, min(frames, segment.limit - self.position))
             segment.renderer.render_into(out[:count], self.position)
             out[count:] = 0
         else:
-            count = min(int(frames * self._ratio), segment.limit - self.position)
+            count = max(0, min(int(frames * self._ratio), segment.limit - self.position))
             scratch = self._scratch[:count]
             segment.renderer.render_into(scratch, self.position)
             out[:] = np.interp(np.arange(frames) * self._ratio, np.arange(count), scratch,
@@ -195,14 +207,20 @@ class Player:
             self._reached = segment
 
     # ------------------------------------------------------------------ controls
-    def _gate_after(self, start: int) -> tuple[int, int]:
-        """(sample where the next gate opens, its event index), or (end, -1)."""
+    def _stop_after(self, start: int) -> tuple[int, int]:
+        """Where play from ``start`` must stop: the next gate, the horizon or the end."""
+        limit, gate = self.timeline.total_samples, END
         if self.checkins:
             for index in range(self.timeline.event_index_at(start), len(self.timeline.events)):
                 event = self.timeline.events[index]
                 if event.kind == "checkin" and event.end - event.pause >= start:
-                    return event.end - event.pause, index
-        return self.timeline.total_samples, -1
+                    limit, gate = event.end - event.pause, index
+                    break
+        if self.pending is not None and self.timeline is self.pending.prepared.timeline:
+            horizon = self.pending.horizon(self.timeline)
+            if horizon < limit:
+                limit, gate = horizon, HORIZON
+        return limit, gate
 
     def seek(self, sample: int, timeline: Timeline | None = None) -> None:
         """Play from ``sample`` (of ``timeline``, when given, replacing the current one)."""
@@ -210,10 +228,25 @@ class Player:
             self._renderer = self.make_renderer(timeline)
             self.timeline = timeline
         start = max(0, min(sample, self.timeline.total_samples))
-        limit, gate = self._gate_after(start)
+        limit, gate = self._stop_after(start)
         self._reached_at = None
         self._early_keys = []
         self._commands.append(_Segment(self._renderer, start, limit, gate))
+
+    def _extend(self) -> None:
+        """Take up a timeline with more speech ready, without moving the playhead.
+
+        Everything before the old horizon is the same in the new timeline, so
+        the callback switches to it mid-stream and goes on seamlessly.
+        """
+        timeline = self.pending.refresh(self.timeline)
+        if timeline is None:
+            return
+        self._renderer = self.make_renderer(timeline)
+        self.timeline = timeline
+        limit, gate = self._stop_after(self._heading())
+        trace("extend", position=self.position, limit=limit)
+        self._commands.append(_Segment(self._renderer, CONTINUE, limit, gate))
 
     def control(self, word: str) -> None:
         """``pause``, ``resume``, ``toggle``, ``next``, ``back``/``repeat`` or ``quit``."""
@@ -237,9 +270,10 @@ class Player:
     def _heading(self) -> int:
         """Where play is going: a seek not yet taken up by the callback, or the playhead."""
         try:
-            return self._commands[-1].start
+            start = self._commands[-1].start
         except IndexError:  # nothing pending (or the callback just took it)
             return self.position
+        return self.position if start == CONTINUE else start
 
     def _handle_key(self, key: str) -> None:
         trace("key", key=key, position=self.position)
@@ -262,7 +296,7 @@ class Player:
         if self._stopping:
             return False
         if self._reached is not None:
-            if self._reached.gate < 0 or self._reached_at is None:
+            if self._reached.gate in (END, HORIZON) or self._reached_at is None:
                 return False
             return time.monotonic() - self._reached_at > self._latency + 0.15
         if self.paused:
@@ -299,7 +333,7 @@ class Player:
     def at_gate(self) -> bool:
         """True while waiting at a check-in."""
         reached = self._reached
-        return reached is not None and reached.gate >= 0
+        return reached is not None and reached.gate not in (END, HORIZON)
 
     # ---------------------------------------------------------------------- run
     def _open_stream(self):
@@ -346,13 +380,16 @@ class Player:
                     if self.on_word is not None:
                         self.on_word(self, word)
                 self.update_quiet()
+                if self.pending is not None:
+                    self._extend()
                 reached = self._reached
                 if reached is not None and not self._commands:
-                    if reached.gate < 0:
+                    if reached.gate == END:
                         time.sleep(stream.latency + 0.05)  # let the last buffer play
                         trace("end", position=self.position)
                         break
-                    self._gate(self.timeline.events[reached.gate])
+                    if reached.gate != HORIZON:  # at the horizon: wait for speech
+                        self._gate(self.timeline.events[reached.gate])
                 now = time.monotonic()
                 if self.status is not None and now - last_status >= 0.25:
                     self.show_status()

@@ -30,13 +30,15 @@ class Renderer:
     text; ``cues`` maps cue names to float32 sounds. ``volume`` scales everything,
     ``cue_volume`` the cues only (0.0-1.0). With ``preload`` every clip of the
     timeline is read and prepared up front, so :meth:`render_into` touches no disk
-    and allocates nothing: safe inside an audio callback. Without it, a few recently
-    used clips are kept, and memory stays flat however long the routine.
+    and allocates nothing: safe inside an audio callback (``ready(text)`` limits
+    the preload to clips that exist; the caller never renders past them). Without
+    it, a few recently used clips are kept, and memory stays flat however long
+    the routine.
     """
 
     def __init__(self, timeline: Timeline, clip_for: Callable[[str], np.ndarray],
                  cues: dict[str, np.ndarray], volume: float = 1.0, cue_volume: float = 1.0,
-                 preload: bool = False):
+                 preload: bool = False, ready: Callable[[str], bool] | None = None):
         self.timeline = timeline
         self.clip_for = clip_for
         self.volume = volume
@@ -47,7 +49,7 @@ class Renderer:
         self._memory = None if preload else CLIP_MEMORY
         if preload:
             for event in timeline.events:
-                if event.text is not None:
+                if event.text is not None and (ready is None or ready(event.text)):
                     self._audio(event)
 
     def _speech(self, text: str, length: int) -> np.ndarray:

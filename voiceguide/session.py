@@ -7,6 +7,9 @@ into audio for the player or the exporter.
 
 from __future__ import annotations
 
+import collections
+import functools
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,17 +45,33 @@ class Prepared:
     volume: float = 1.0
     cue_volume: float = 1.0
     notes: list[str] = field(default_factory=list)
+    pending: "Synthesis | None" = None
+    gentler: frozenset[int] = frozenset()   # exercises made gentler after "worse"
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def compile(self, gentler: frozenset[int] = frozenset()) -> Timeline:
-        """The routine compiled with real clip lengths (synthesizing what is missing)."""
-        return compile_real(self.routine, self.pacing, self.speech, self.library.phrases,
-                            gentler)
+    def synthesize(self, texts) -> None:
+        """Make sure every text is synthesized (one synthesis at a time)."""
+        texts = list(texts)
+        with self.lock:
+            self.speech.prepare(texts)
+        if self.pending is not None:
+            self.pending.ready.update(texts)
+
+    def compile(self) -> Timeline:
+        """The routine (with its gentler exercises) in real clip lengths, synthesizing
+        what is missing; it becomes the routine's timeline."""
+        with self.lock:
+            self.timeline = compile_real(self.routine, self.pacing, self.speech,
+                                         self.library.phrases, self.gentler)
+        if self.pending is not None:
+            self.pending.ready.update(self.timeline.texts())
+        return self.timeline
 
     def message(self, name: str, title: str, lines, question=None, rest=0.0,
                 after=()) -> Timeline:
         """A spoken message in the same voice, as a timeline (see ``compile_message``)."""
         texts = list(lines) + list(after) + ([question[0]] if question else [])
-        self.speech.prepare(texts)
+        self.synthesize(texts)
         return compile_message(name, title, lines, self.speech.seconds, self.pacing.pace,
                                question, rest, after)
 
@@ -62,8 +81,14 @@ class Prepared:
                         preload=preload)
 
     def preloaded_renderer(self, timeline: Timeline) -> Renderer:
-        """A renderer whose clips are all in memory, for the audio callback."""
-        return self.renderer(timeline, preload=True)
+        """A renderer whose clips are all in memory, for the audio callback.
+
+        While speech is still synthesized in the background, only the clips that
+        exist are loaded; the player never plays past them.
+        """
+        ready = self.pending.is_ready if self.pending is not None else None
+        return Renderer(timeline, self.speech.clip, load_cues(), self.volume, self.cue_volume,
+                        preload=True, ready=ready)
 
 
 def compile_real(routine, pacing, speech, phrases, gentler=frozenset(),
@@ -81,11 +106,13 @@ def compile_real(routine, pacing, speech, phrases, gentler=frozenset(),
 
 def prepare(name_or_path: str, options: dict, *,
             progress: Callable[[int, int], None] | None = None,
-            library: loader.Library | None = None) -> Prepared:
+            library: loader.Library | None = None, background: bool = False) -> Prepared:
     """Load, resolve and compile a routine with real speech lengths.
 
     ``options`` are the raw command-line values (``None`` when not given),
-    including ``voice`` and ``length`` (minutes to fit the routine to).
+    including ``voice`` and ``length`` (minutes to fit the routine to). With
+    ``background``, speech not in the cache yet is synthesized in the background,
+    ahead of the playhead, and ``prepared.pending`` tracks it (for play).
     """
     from voiceguide.speech import Speech, resolve_voice
 
@@ -102,11 +129,127 @@ def prepare(name_or_path: str, options: dict, *,
         minutes = parse_length(minutes)
         pacing, notes = fit_length(routine, pacing, _known_lengths(speech, pacing.rate),
                                    library.phrases, minutes)
-    timeline = compile_real(routine, pacing, speech, library.phrases, progress=progress)
+    prepared = Prepared(library, routine, resolved, speech, None, pacing, voice,
+                        resolved.values["volume"], resolved.values["cue_volume"], notes)
+    if background:
+        prepared.pending = Synthesis(prepared)
+        prepared.timeline = prepared.pending.start()
+    else:
+        prepared.timeline = compile_real(routine, pacing, speech, library.phrases,
+                                         progress=progress)
     if minutes is not None:
-        notes += length_report(timeline.total_seconds, minutes)
-    return Prepared(library, routine, resolved, speech, timeline, pacing, voice,
-                    resolved.values["volume"], resolved.values["cue_volume"], notes)
+        notes += length_report(prepared.timeline.total_seconds, minutes)
+    return prepared
+
+
+class Synthesis:
+    """Speech for the routine synthesized in the background, ahead of the playhead.
+
+    Clips are made in the order they are first heard, a few at a time, so play
+    can start as soon as the first ones exist. The timeline is compiled with the
+    real length of every clip made so far and an estimate for the others; as the
+    compiler works front to back, everything before the first estimated clip (the
+    *horizon*) already has its final samples, and the player never goes past it.
+    """
+
+    CHUNK = 6   # clips per synthesis call: small, so the first ones come quickly
+
+    def __init__(self, prepared: Prepared):
+        self.prepared = prepared
+        self.ready: set[str] = set()
+        self.error: BaseException | None = None
+        self._queue: collections.deque[str] = collections.deque()
+        self._queued: set[str] = set()
+        self._routine_texts: set[str] = set()   # what the routine's timeline needs
+        self._changed = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="voiceguide-synthesis")
+
+    def is_ready(self, text: str) -> bool:
+        """True if ``text``'s clip exists."""
+        return text in self.ready
+
+    def start(self) -> Timeline:
+        """The first timeline; synthesis of what it lacks starts in the background."""
+        timeline = self._compile(first=True)
+        self._want(timeline)
+        self._thread.start()
+        return timeline
+
+    def _length(self, estimate):
+        speech = self.prepared.speech
+
+        def length(text: str) -> float:
+            return speech.seconds(text) if text in self.ready else estimate(text)
+
+        return length
+
+    def _compile(self, first: bool = False) -> Timeline:
+        prepared = self.prepared
+        estimate = estimated_speech(prepared.pacing.rate)
+        if first:
+            texts = compile_routine(prepared.routine, prepared.pacing, estimate,
+                                    prepared.library.phrases).texts()
+            missing = set(prepared.speech.missing(texts))
+            self.ready.update(t for t in texts if t not in missing)
+        return compile_routine(prepared.routine, prepared.pacing, self._length(estimate),
+                               prepared.library.phrases, prepared.gentler)
+
+    def _want(self, timeline: Timeline) -> None:
+        """Queue what ``timeline`` lacks, ahead of anything else still waiting."""
+        wanted = [t for t in timeline.texts() if t not in self.ready and t not in self._queued]
+        self._routine_texts.update(wanted)
+        self._queued.update(wanted)
+        self._queue.extendleft(reversed(wanted))
+        self._wake.set()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                chunk = [self._queue.popleft() for _ in range(min(self.CHUNK, len(self._queue)))]
+                if not chunk:
+                    self._wake.wait()
+                    self._wake.clear()
+                    continue
+                self.prepared.synthesize(chunk)
+                self.ready.update(chunk)
+                if self._routine_texts.intersection(chunk):
+                    self._changed.set()   # the routine can play further
+        except BaseException as err:  # reported on the main thread by refresh()
+            self.error = err
+            self._changed.set()
+
+    def also(self, texts) -> None:
+        """Synthesize these too, after what the routine needs."""
+        for text in texts:
+            if text not in self.ready and text not in self._queued:
+                self._queued.add(text)
+                self._queue.append(text)
+        self._wake.set()
+
+    def horizon(self, timeline: Timeline) -> int:
+        """The first sample of ``timeline`` whose speech is not synthesized yet."""
+        for event in timeline.events:
+            if event.text is not None and event.text not in self.ready:
+                return event.start
+        return timeline.total_samples
+
+    def refresh(self, playing: Timeline) -> Timeline | None:
+        """A newer routine timeline, when more clips are ready; else None.
+
+        Only while the routine itself plays (``playing`` is its latest timeline):
+        a message (stop, cool-down, a question) is never swapped for the routine.
+        """
+        if self.error is not None:
+            raise self.error
+        if playing is not self.prepared.timeline or not self._changed.is_set():
+            return None
+        self._changed.clear()
+        timeline = self._compile()
+        self._want(timeline)   # a real length may make room for a cue not yet made
+        self.prepared.timeline = timeline
+        return timeline
 
 
 def parse_length(raw) -> float:
@@ -201,13 +344,25 @@ class Dialogue:
         self.history = history
         self.session = session
         self.policy = Policy()
-        self.gentler: set[int] = set()
         self.resume_at: int | None = None
         self.answers: list[tuple[str, Answer]] = []
         phrases = prepared.library.phrases
-        self.stop_message = prepared.message("stop", "Stopping", phrases.stop_message)
-        self.stop_signs = prepared.message("stop-signs", "Stop signs", (),
-                                           question=(phrases.stop_signs_question, "stop-signs"))
+        if prepared.pending is not None:  # made in the background, after the routine
+            prepared.pending.also(phrases.stop_message + phrases.cooldown +
+                                  phrases.cooldown_end + (phrases.stop_signs_question,))
+
+    @functools.cached_property
+    def stop_message(self) -> Timeline:
+        """The safety message of the stop path."""
+        return self.prepared.message("stop", "Stopping",
+                                     self.prepared.library.phrases.stop_message)
+
+    @functools.cached_property
+    def stop_signs(self) -> Timeline:
+        """The yes-or-no question about stop signs."""
+        phrases = self.prepared.library.phrases
+        return self.prepared.message("stop-signs", "Stop signs", (),
+                                     question=(phrases.stop_signs_question, "stop-signs"))
 
     def record(self, event: Event, answer: Answer) -> None:
         self.answers.append((event.gate, answer))
@@ -240,9 +395,8 @@ class Dialogue:
             return self.prepared.message("cooldown", "Cool-down", phrases.cooldown,
                                          rest=COOLDOWN_REST, after=phrases.cooldown_end), 0
         if decision == "gentler":
-            self.gentler.add(self.next_exercise)
-            timeline = self.prepared.compile(frozenset(self.gentler))
-            self.prepared.timeline = timeline
+            self.prepared.gentler |= {self.next_exercise}
+            timeline = self.prepared.compile()
             trace("gentler", exercise=self.next_exercise,
                   holds=[h.to_json() for h in timeline.holds])
             return timeline, self.resume_at
@@ -288,7 +442,8 @@ def _player(prepared: Prepared, timeline: Timeline, options: PlayOptions, on_gat
     return Player(timeline, prepared.preloaded_renderer, device=options.device,
                   checkins=on_gate is not None, on_gate=on_gate, keys=options.keys,
                   status=options.status, inbox=options.inbox if on_word else None,
-                  on_word=on_word, on_quiet=_quiet_listener(options.listener))
+                  on_word=on_word, on_quiet=_quiet_listener(options.listener),
+                  pending=prepared.pending)
 
 
 def preroll(prepared: Prepared, options: PlayOptions, history) -> bool:
