@@ -36,3 +36,5 @@ python=${PYTHON:-python3}
     || { echo "voiceguide needs Python 3.10 or newer" >&2; exit 1; }
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
+# byte-compile now: a quicker start, also where PYTHONDONTWRITEBYTECODE is set
+.venv/bin/python -m compileall -q voiceguide scripts >/dev/null

@@ -6,6 +6,7 @@ import os
 import threading
 import time
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,3 +218,107 @@ def test_length_is_cheap(tmp_path):
     start = time.perf_counter()
     assert all(cache.length(k) == 40_000 for k in keys)
     assert time.perf_counter() - start < 1.0  # ~10 ms in practice
+
+
+def test_header_is_what_wave_writes(tmp_path):
+    """put() writes the header itself: byte for byte what the ``wave`` module writes."""
+    cache = ClipCache(tmp_path / "c")
+    for n, frames in enumerate((0, 1, 12345)):
+        samples = tone(frames, n)
+        cache.put(key(n), samples)
+        reference = tmp_path / f"ref{n}.wav"
+        with wave.open(str(reference), "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
+            w.setnframes(frames)
+            w.writeframesraw(samples.astype("<i2").tobytes())
+        assert cache.path(key(n)).read_bytes() == reference.read_bytes()
+
+
+def test_batch_stores_like_put_in_the_background(tmp_path):
+    one, many = ClipCache(tmp_path / "one"), ClipCache(tmp_path / "many")
+    clips = {key(n): tone(1000 + n, n) for n in range(20)}
+    for k, samples in clips.items():
+        one.put(k, samples)
+    with many.batch() as batch:
+        for k, samples in clips.items():
+            batch.put(k, samples)
+        with pytest.raises(ValueError):
+            batch.put("not a key", tone(10))
+        with pytest.raises(ValueError):
+            batch.put(key(99), np.zeros(3, dtype=np.float32))
+    # all stored when the block ends, each file as put() writes it, no temporary files
+    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == sorted(
+        p.name for p in (tmp_path / "one").iterdir())
+    for k in clips:
+        assert many.path(k).read_bytes() == one.path(k).read_bytes()
+    assert many.info()["clips"] == 20
+
+
+def test_batch_reports_a_write_error_on_close(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    batch = ClipCache(blocker / "clips").batch()
+    batch.put(key(1), tone(100))
+    batch.put(key(2), tone(100))
+    with pytest.raises(OSError):
+        batch.close()
+    batch.close()  # reported once; nothing left to wait for
+    empty = ClipCache(tmp_path / "unused").batch()
+    empty.close()  # no clip, no thread
+    assert not (tmp_path / "unused").exists()
+
+
+def test_every_clip_is_durable_before_it_is_visible(tmp_path, monkeypatch):
+    """put() and batch() both fsync a clip's file before renaming it into place (so a
+    machine crash can lose a clip but never leave one with unwritten data)."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", fd)),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(b))),
+                                                     real_replace(a, b))[1])
+    cache = ClipCache(tmp_path)
+    cache.put(key(0), tone(100))
+    with cache.batch() as batch:
+        for n in range(1, 4):
+            batch.put(key(n), tone(100, n))
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["fsync", "replace"] * 4
+    assert [Path(p).name for kind, p in events if kind == "replace"] == [
+        f"{key(n)}.wav" for n in range(4)]
+
+
+def test_batch_keeps_few_clips_in_memory_and_stops_after_an_error(tmp_path, monkeypatch):
+    import voiceguide.clipcache as clipcache
+
+    monkeypatch.setattr(clipcache, "BATCH_QUEUE", 2)
+    cache = ClipCache(tmp_path)
+    gate = threading.Event()
+    real_put = ClipCache.put
+    calls = []
+
+    def slow_put(self, k, samples):
+        calls.append(k)
+        gate.wait(5)
+        if k == key(3):
+            raise OSError(28, "No space left on device")
+        real_put(self, k, samples)
+
+    monkeypatch.setattr(ClipCache, "put", slow_put)
+    batch = cache.batch()
+    for n in range(3):  # one being written, two waiting
+        batch.put(key(n), tone(100, n))
+    threading.Timer(0.3, gate.set).start()
+    start = time.monotonic()
+    batch.put(key(3), tone(100, 3))  # waits for room
+    assert time.monotonic() - start > 0.2
+    errors = []
+    for call in (lambda: batch.put(key(4), tone(100, 4)), batch.close, batch.close):
+        try:
+            call()
+        except OSError as exc:
+            errors.append(exc)
+    assert len(errors) == 1 and "No space" in str(errors[0])  # raised once
+    stored = {n for n in range(5) if cache.length(key(n)) is not None}
+    assert stored == {0, 1, 2}  # clip 3 failed; clip 4 came after it and was dropped
+    assert calls == [key(n) for n in range(4)]

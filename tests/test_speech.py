@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -239,3 +241,77 @@ def test_speech_module_has_docstrings():
     public = [Speech, Speech.prepare, Speech.clip, Speech.seconds, Speech.missing,
               Speech.close, list_voices, resolve_voice, VoiceInfo, speech.check_engine]
     assert all(obj.__doc__ for obj in public)
+
+
+ORDER_TEXTS = ["Breathe in slowly.", "Now hold it, two, three.", "And let it all go."]
+
+_OTHER_PROCESS = """
+import sys
+from voiceguide.clipcache import ClipCache
+from voiceguide.speech import Speech
+texts = sys.argv[2:]
+with Speech(cache=ClipCache(sys.argv[1])) as sp:  # two workers, other clips in between
+    sp.prepare([f"Filler number {n}, and relax." for n in range(20)] + texts)
+"""
+
+
+def test_same_samples_in_any_order_and_any_process(tmp_path):
+    """Determinism: A, B, C in one Speech and C, B, A in another (each with one worker,
+    so each worker really speaks them in that order) and B, A, C in another process with
+    two workers and other clips in between give the same samples, byte for byte."""
+    a, b, c = ORDER_TEXTS
+    with deadline(90):
+        with Speech(cache=ClipCache(tmp_path / "abc"), workers=1) as first:
+            first.prepare([a, b, c])
+            forward = {t: first.clip(t) for t in ORDER_TEXTS}
+            keys = {t: first.key(t) for t in ORDER_TEXTS}
+        with Speech(cache=ClipCache(tmp_path / "cba"), workers=1) as second:
+            second.prepare([c, b, a])
+            backward = {t: second.clip(t) for t in ORDER_TEXTS}
+            assert second.synthesized == 3
+        other = subprocess.run([sys.executable, "-c", _OTHER_PROCESS, str(tmp_path / "bac"),
+                                b, a, c], check=True, timeout=60, capture_output=True)
+    assert other.stdout == b"" and other.stderr == b""
+    for t in ORDER_TEXTS:
+        assert np.array_equal(forward[t], backward[t]), t
+        files = [ClipCache(tmp_path / name).path(keys[t]).read_bytes()
+                 for name in ("abc", "cba", "bac")]
+        assert files[0] == files[1] == files[2], t
+    assert len({len(clip) for clip in forward.values()}) == 3  # three different clips
+
+
+def test_voice_and_rate_changes_give_fresh_engine_state(tmp_path):
+    """A pool asked for another voice or rate sets the engine up anew for it: the same
+    samples as a fresh Speech with that voice or rate, before and after the change."""
+    text = "Lift both arms, and hold."
+    with deadline(90):
+        with Speech(rate=230, cache=ClipCache(tmp_path / "fast")) as sp:
+            fast = sp.clip(text)
+        with Speech(voice="gmw/en-us", cache=ClipCache(tmp_path / "us")) as sp:
+            us = sp.clip(text)
+        got = {}
+        with Speech(cache=ClipCache(tmp_path / "default"), workers=1) as sp:
+            plain = sp.clip(text)
+            pool, started = sp._pool, sp._pool.started
+            for label, voice, rate in (("fast", None, 230), ("us", "gmw/en-us", 160),
+                                       ("plain", None, 160)):
+                pool.run({label: text}, voice, rate, got.__setitem__)
+            if pool.mode == "template":
+                assert pool.started == started + 3  # one engine state per voice and rate
+    assert not np.array_equal(fast, plain) and not np.array_equal(us, plain)
+    assert np.array_equal(got["fast"], fast)
+    assert np.array_equal(got["us"], us)
+    assert np.array_equal(got["plain"], plain)
+
+
+def test_clips_sent_ahead_come_back_to_the_right_keys(cache):
+    """Jobs sent to the workers ahead of their answers are matched to the right keys:
+    some of the texts, synthesized alone, give the same clips."""
+    texts = [f"Count {n}, then {'rest' if n % 2 else 'move'}." for n in range(24)]
+    with deadline(90), Speech(cache=cache) as sp:
+        sp.prepare(texts)
+        together = {t: sp.clip(t) for t in texts}
+    for t in texts[::5]:
+        alone = ClipCache(cache.root.parent / f"alone-{texts.index(t)}")
+        with Speech(cache=alone, workers=1) as single:
+            assert np.array_equal(single.clip(t), together[t]), t

@@ -22,15 +22,29 @@ pyttsx3 2.99 and espeak-ng 1.51):
   few ms apart) depending on what was said before. A fresh process always gives the
   same samples.
 
-So synthesis runs in worker processes (plain ``python -c`` subprocesses, see
-:class:`_Worker`) whose fds 0, 1 and 2 point at /dev/null at the OS level, so neither
-pyttsx3 nor libespeak-ng can print anything the user sees. On Linux with espeak, a
-worker never starts espeak itself: for each clip it ``fork``s a single-use child that
-initializes espeak-ng in synchronous mode through pyttsx3's ctypes binding
-(:class:`_EspeakDirect`), synthesizes one clip into memory and exits, about 20-30 ms a
-clip. Each clip thus starts from the same pristine engine state (deterministic output:
-same text, voice and rate give the same samples), and a hung child is killed after a
-per-clip timeout while its worker carries on. Elsewhere (macOS, Windows) a worker keeps
+So synthesis runs in worker processes (plain subprocesses, see :class:`_Worker`) whose
+fds 0, 1 and 2 point at /dev/null at the OS level, so neither pyttsx3 nor libespeak-ng
+can print anything the user sees.
+
+On Linux with espeak, a worker is a *template* (:data:`_TEMPLATE_WORKER_CODE`): a lean
+``python -S`` process (standard library and pyttsx3's ctypes binding only, no numpy:
+about 30 ms to start) that initializes espeak-ng once in synchronous mode and selects
+its voice and rate, without ever speaking. For each clip it ``fork``s a single-use
+child from that pristine state (copy-on-write: about 1 ms), the child synthesizes the
+clip into memory, hands the raw samples back and exits. Every clip thus starts from
+exactly the same engine state: same text, voice and rate give the same samples, byte
+for byte, in any process and in any order. A template serves one voice and rate; asked
+for others, the pool replaces it with a new one rather than reconfigure it (a fresh
+process is the only state known to be clean). A hung child is killed after a per-clip
+timeout while its worker carries on. The parent finishes the clips (:func:`finish_clip`)
+with the numpy it has loaded anyway, sends each worker a few jobs ahead
+(:data:`PIPELINE`) so it never waits for the parent, and has a background thread write
+them to the cache (:meth:`ClipCache.batch`), each durable before it becomes visible.
+About 4-5 ms of CPU a clip in all, two clips at a time on two cores.
+
+(Should pyttsx3's binding lack a function used here, a worker running this module
+forks a child per clip that initializes pyttsx3's espeak driver itself: slower, as
+deterministic.) Elsewhere (macOS, Windows) a worker runs :func:`_worker_entry` and keeps
 one pyttsx3 engine for all its clips; if it hangs, the parent kills and restarts it
 (there, output is only as deterministic as the platform's engine). Two workers run when
 many clips are needed (:data:`PARALLEL_MIN_CLIPS`), one for a handful.
@@ -39,9 +53,11 @@ many clips are needed (:data:`PARALLEL_MIN_CLIPS`), one for a handful.
 from __future__ import annotations
 
 import collections
+import contextlib
 import difflib
 import importlib
 import json
+import marshal
 import os
 import pickle
 import queue
@@ -86,6 +102,9 @@ STARTUP_TIMEOUT = 60.0
 MAX_ATTEMPTS = 3
 #: Worker restarts (crashes, hangs) tolerated in one call before giving up.
 MAX_RESTARTS = 6
+#: Jobs sent to a worker ahead of its answers: the next ones wait in its pipe, so it
+#: never idles while the parent finishes and stores a clip.
+PIPELINE = 3
 
 _MARGIN = round(MARGIN_SECONDS * SAMPLE_RATE)
 _FADE = round(FADE_SECONDS * SAMPLE_RATE)
@@ -195,7 +214,13 @@ def finish_clip(samples: np.ndarray, rate: int) -> np.ndarray:
     :data:`FADE_SECONDS`, and the peak is scaled to :data:`PEAK_DBFS`. A silent input
     gives ``2 * margin`` samples of silence. Deterministic.
     """
-    x = np.asarray(samples, dtype=np.float64)
+    raw = np.asarray(samples)
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]  # mono: averaging one channel changes nothing
+    if (raw.ndim == 1 and raw.dtype.kind == "i" and raw.itemsize <= 2
+            and (rate == SAMPLE_RATE or not len(raw))):
+        return _finish_mono16(raw)
+    x = np.asarray(raw, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1)
     x = x / 32768.0
@@ -210,11 +235,43 @@ def finish_clip(samples: np.ndarray, rate: int) -> np.ndarray:
     y = np.zeros(end - start)
     lo, hi = max(start, 0), min(end, len(x))
     y[lo - start:hi - start] = x[lo:hi]
+    return _fade_and_level(y, peak)
+
+
+def _finish_mono16(s: np.ndarray) -> np.ndarray:
+    """:func:`finish_clip` for mono 16-bit samples already at SAMPLE_RATE (what espeak-ng
+    gives): the same arithmetic, bit for bit, but the peak and the loud span are found
+    on the integers and only the kept span is converted to float (several times faster).
+    """
+    top = max(int(s.max()), -int(s.min())) if len(s) else 0
+    peak = top / 32768.0
+    if peak < 1e-4:  # nothing audible
+        return np.zeros(2 * _MARGIN, dtype=np.int16)
+    # The general path tests |s / 32768| > (top / 32768) * t. Scaling by a power of two
+    # is exact in binary floating point, so that is exactly |s| > top * t.
+    limit = top * 10 ** (SILENCE_DB / 20)
+    loud = (s > limit) | (s < -limit)
+    first = int(np.argmax(loud))
+    last = len(s) - 1 - int(np.argmax(loud[::-1]))
+    start, end = first - _MARGIN, last + 1 + _MARGIN
+    y = np.zeros(end - start)
+    lo, hi = max(start, 0), min(end, len(s))
+    kept = y[lo - start:hi - start]
+    kept[:] = s[lo:hi]
+    kept /= 32768.0
+    return _fade_and_level(y, peak)
+
+
+def _fade_and_level(y: np.ndarray, peak: float) -> np.ndarray:
+    """Fade both ends of ``y`` (the kept span with its margins, float, changed in place)
+    and scale ``peak`` to PEAK_DBFS: the clip as int16."""
     ramp = np.linspace(0.0, 1.0, _FADE, endpoint=False)
     y[:_FADE] *= ramp
     y[len(y) - _FADE:] *= ramp[::-1]
     y *= (10 ** (PEAK_DBFS / 20)) * 32767.0 / peak
-    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+    np.round(y, out=y)
+    np.clip(y, -32768, 32767, out=y)
+    return y.astype(np.int16)
 
 
 def _read_audio(path: str) -> tuple[np.ndarray, int]:
@@ -258,6 +315,10 @@ class _EspeakDirect:
     waits in a polling loop for a flag set from espeak's thread, and prints to stdout.
     In synchronous mode the samples arrive through the callback on this thread before
     ``Synth`` returns: no thread, no loop, no temporary file, settings always applied.
+
+    The template worker (:data:`_TEMPLATE_WORKER_CODE`, which cannot import this module)
+    makes the same calls in the same order; keep the two in step, or every cached clip
+    changes (then bump :data:`~voiceguide.clipcache.FORMAT_VERSION`).
     """
 
     NEEDED = ("Initialize", "SetSynthCallback", "SetParameter", "SetVoiceByName", "Synth",
@@ -470,10 +531,14 @@ def _in_child(timeout: float, func, *args):
         message)
 
 
+_FRAME = struct.Struct("<Q")
+
+
 def _send(write: Callable[[bytes], object], obj) -> None:
-    """Write one length-prefixed pickle frame."""
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    write(struct.pack("<Q", len(data)) + data)
+    """Write one length-prefixed :mod:`marshal` frame (the workers' protocol: only
+    plain values travel, and marshal needs no import in a lean worker)."""
+    data = marshal.dumps(obj)
+    write(_FRAME.pack(len(data)) + data)
 
 
 def _recv(stream) -> object:
@@ -481,17 +546,255 @@ def _recv(stream) -> object:
     header = stream.read(8)
     if len(header) < 8:
         raise EOFError
-    (size,) = struct.unpack("<Q", header)
+    (size,) = _FRAME.unpack(header)
     data = stream.read(size)
     if len(data) < size:
         raise EOFError
-    return pickle.loads(data)
+    return marshal.loads(data)
 
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+# The template worker (Linux, espeak-ng): ``python -S -c`` with this code. It imports
+# only the standard library and pyttsx3's ctypes binding (no numpy, no voiceguide, no
+# site hooks: about 30 ms of CPU to start instead of about 280), sets espeak-ng up once
+# for its voice and rate without speaking, and forks a single-use child per clip from
+# that state. Its configuration comes in the environment, marshal, hex-encoded:
+# {"path": sys.path, "binding": the file of pyttsx3.drivers._espeak, "voice": id or
+# None, "rate": wpm, "voices": whether to list the voices}.
+#
+# parent → worker: ("synth", key, text, voice, rate, timeout) frames, or None to stop.
+# worker → parent: ("ready", voices or None, default voice) or ("fatal", message) once,
+# then per job, in order: ("raw", key, int16 bytes, sample rate), ("error", key, kind,
+# message) or ("lost", key) (the child hung and was killed, or crashed).
+_TEMPLATE_WORKER_CODE = r'''
+import gc, marshal, os, select, signal, struct, sys, time, warnings
+gc.disable()  # nothing here makes cycles; a collection in a child would copy every page
+warnings.simplefilter("ignore")  # e.g. about fork() with espeak's idle thread around
+cfg = marshal.loads(bytes.fromhex(os.environ.pop("VOICEGUIDE_WORKER_CONFIG")))
+sys.path[:] = cfg["path"]
+commands = os.fdopen(os.dup(0), "rb")
+replies = os.dup(1)
+null = os.open(os.devnull, os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(null, fd)
+os.close(null)
+sys.stdout = sys.stderr = open(os.devnull, "w")
+try:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+except (ValueError, OSError):
+    pass
+FRAME = struct.Struct("<Q")
+try:  # pipes that hold a whole clip: one write, and the writer goes on at once
+    import fcntl
+    PIPE_SIZE = fcntl.F_SETPIPE_SZ
+    fcntl.fcntl(replies, PIPE_SIZE, 1 << 20)
+except Exception:
+    PIPE_SIZE = None
+
+
+def write_all(fd, parts):
+    total = sum(len(p) for p in parts)
+    done = os.writev(fd, parts)
+    if done < total:
+        view = memoryview(b"".join(parts))[done:]
+        while view:
+            view = view[os.write(fd, view):]
+
+
+def send(obj):
+    data = marshal.dumps(obj)
+    write_all(replies, [FRAME.pack(len(data)), data])
+
+
+def one_line(exc):
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].strip()
+
+
+exiting = []  # children that answered and are on their way out, reaped later
+
+
+def in_child(timeout, func, *args):
+    """What func(*args) returns, (meta, [bytes]), computed in a forked single-use child.
+    Returns (meta, the bytes joined) or None if the child took longer than timeout (it
+    is killed) or died before answering in full."""
+    for pid in exiting[:]:
+        try:
+            gone = os.waitpid(pid, 0 if len(exiting) > 4 else os.WNOHANG)[0]
+        except ChildProcessError:
+            gone = True
+        if gone:
+            exiting.remove(pid)
+    r, w = os.pipe()
+    if PIPE_SIZE is not None:
+        try:
+            fcntl.fcntl(w, PIPE_SIZE, 1 << 20)
+        except OSError:
+            pass
+    deadline = time.monotonic() + timeout
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(r)
+            meta, payload = func(*args)
+            head = marshal.dumps((meta, sum(len(p) for p in payload)))
+            write_all(w, [FRAME.pack(len(head)), head] + payload)
+        finally:
+            os._exit(0)
+    os.close(w)
+    buf = bytearray()
+    meta = need = None
+    try:
+        while need is None or len(buf) < need:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if not select.select([r], [], [], left)[0]:
+                continue
+            chunk = os.read(r, 1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+            if need is None and len(buf) >= 8:
+                size = FRAME.unpack_from(buf)[0]
+                if len(buf) >= 8 + size:
+                    meta, length = marshal.loads(buf[8:8 + size])
+                    start = 8 + size
+                    need = start + length
+    finally:
+        os.close(r)
+        if need is not None and len(buf) >= need:
+            exiting.append(pid)  # it answered and exits by itself
+        else:  # hung (or crashed): make sure it is gone
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            os.waitpid(pid, 0)
+    if need is None or len(buf) < need:
+        return None
+    return meta, memoryview(buf)[start:need]
+
+
+try:
+    import ctypes
+    try:  # the binding alone: pyttsx3's package would import its whole engine too
+        from importlib.machinery import SourceFileLoader
+        loader = SourceFileLoader("_voiceguide_espeak", cfg["binding"])
+        es = type(sys)(loader.name)
+        es.__file__, es.__loader__ = loader.path, loader
+        loader.exec_module(es)
+        for name in ("Initialize", "SetSynthCallback", "SetVoiceByName", "SetParameter",
+                     "Synth", "ListVoices", "GetCurrentVoice"):
+            getattr(es, name)
+    except Exception:
+        from pyttsx3.drivers import _espeak as es
+
+    # exactly what _EspeakDirect does before a clip, in the same order
+    sample_rate = es.Initialize(es.AUDIO_OUTPUT_SYNCHRONOUS, 1000)
+    if sample_rate <= 0:
+        raise RuntimeError("espeak-ng could not be initialized (is espeak-ng-data "
+                           "installed?)")
+    chunks = []
+
+    def on_audio(wav, numsamples, events):
+        if wav and numsamples > 0:
+            chunks.append(ctypes.string_at(wav, numsamples * 2))
+        return 0
+
+    es.SetSynthCallback(on_audio)
+
+    def current():
+        v = es.GetCurrentVoice()
+        if v and v.contents.identifier:
+            return v.contents.identifier.decode("utf-8").lower()
+        return None
+
+    if current() is None:
+        for name in (b"gmw/en", b"en"):
+            if es.SetVoiceByName(name) == 0:
+                break
+    default = current()
+    voice, rate = cfg["voice"], int(cfg["rate"])
+    voice_error = None
+    if voice and es.SetVoiceByName(str(voice).encode("utf-8")) != 0:
+        voice_error = "the speech engine has no voice %r" % (voice,)
+    else:
+        es.SetParameter(es.RATE, rate, 0)
+    # Nothing is ever spoken in this process: every clip starts from this state.
+
+    def list_voices():
+        found = []
+        for v in es.ListVoices(None):
+            langs = []
+            if v.languages:
+                lang = v.languages[1:].decode("utf-8", "ignore").strip("\x00 ")
+                if lang:
+                    langs.append(lang)
+            vid = v.identifier.decode("utf-8").lower()
+            found.append((vid, v.name.decode("utf-8") or vid, tuple(langs)))
+        return ("ready", found, default), []
+
+    if cfg["voices"]:  # in a child too: listing reads voice files into espeak's state
+        got = in_child(60.0, list_voices)
+        if got is None:
+            raise RuntimeError("the speech engine crashed while listing its voices")
+        ready = got[0]
+    else:
+        ready = ("ready", None, default)
+except BaseException as exc:
+    try:
+        send(("fatal", one_line(exc)))
+    finally:
+        os._exit(0)
+
+
+def synthesize(key, text):
+    try:
+        status = es.Synth(text.encode("utf-8"), flags=es.ENDPAUSE | es.CHARS_UTF8)
+        if status != 0:
+            return ("error", key, "engine",
+                    "espeak-ng could not speak the text (status %d)" % status), []
+        return ("raw", key, sample_rate), chunks
+    except BaseException as exc:
+        return ("error", key, "engine", one_line(exc)), []
+
+
+send(ready)
+while True:
+    try:
+        header = commands.read(8)
+        if len(header) < 8:
+            break
+        msg = marshal.loads(commands.read(FRAME.unpack(header)[0]))
+    except (EOFError, OSError, ValueError):
+        break
+    if msg is None:
+        break
+    _, key, text, want_voice, want_rate, timeout = msg
+    if voice_error is not None:
+        answer = ("error", key, "voice", voice_error)
+    elif (want_voice or None, int(want_rate)) != (voice or None, rate):
+        answer = ("error", key, "engine", "this worker speaks another voice or rate")
+    else:
+        got = in_child(timeout, synthesize, key, text)
+        if got is None:
+            answer = ("lost", key)
+        elif got[0][0] == "raw":
+            answer = ("raw", key, got[1], sample_rate)
+        else:
+            answer = got[0]
+    try:
+        send(answer)
+    except OSError:
+        break
+os._exit(0)  # skip interpreter teardown: espeak dislikes being finalized
+'''
 
 
 def _worker_entry() -> None:
@@ -580,32 +883,79 @@ _WORKER_CODE = ("import json, os, sys; sys.path[:] = json.loads(os.environ.pop("
                 "_worker_entry()")
 
 
+def _worker_mode(driver: str) -> str:
+    """How workers synthesize for ``driver``: ``template`` (Linux, espeak-ng through
+    :data:`_TEMPLATE_WORKER_CODE`), ``fork`` (Linux, espeak-ng through pyttsx3's driver
+    in a fresh child per clip, if its ctypes binding lacks something) or ``engine``
+    (one engine per worker, elsewhere)."""
+    linux = sys.platform.startswith("linux") and hasattr(os, "fork")
+    if driver != "espeak" or not linux:
+        return "engine"
+    return "template" if _EspeakDirect.available() else "fork"
+
+
+def _lean_path() -> list[str]:
+    """``sys.path`` for a template worker (started with ``-S``: no site hooks), with
+    the folder pyttsx3 was imported from in front."""
+    path = list(sys.path)
+    module = sys.modules.get("pyttsx3")
+    if module is not None and getattr(module, "__file__", None):
+        path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(module.__file__))))
+    return path
+
+
+def _binding_file() -> str:
+    """The file of pyttsx3's espeak binding (imported by :func:`check_engine`)."""
+    module = sys.modules.get("pyttsx3.drivers._espeak")
+    return str(getattr(module, "__file__", "") or "")
+
+
 class _Worker:
     """A worker process as seen from the parent.
 
-    A plain ``subprocess`` running :func:`_worker_entry` (not ``multiprocessing``,
-    whose spawn bootstrap re-imports the caller's ``__main__`` and runs with the
-    caller's stderr). It gets the parent's ``sys.path``, stderr at /dev/null from its
-    first instruction, its own session (terminal Ctrl-C goes to the parent only) and
-    single-threaded BLAS (it forks). A reader thread turns its replies into
-    ``(worker, message)`` items on the pool's inbox; ``("died",)`` marks the end.
+    A plain ``subprocess`` (not ``multiprocessing``, whose spawn bootstrap re-imports
+    the caller's ``__main__`` and runs with the caller's stderr): a template worker
+    (:data:`_TEMPLATE_WORKER_CODE`, set up for one ``config`` = (voice, rate)) or one
+    running :func:`_worker_entry`. It gets the parent's ``sys.path``, stderr at
+    /dev/null from its first instruction, its own session (terminal Ctrl-C goes to the
+    parent only) and single-threaded BLAS (it forks). A reader thread turns its replies
+    into ``(worker, message)`` items on the pool's inbox; ``("died",)`` marks the end.
+
+    Up to :data:`PIPELINE` jobs are sent ahead (``jobs``, oldest first); the worker
+    answers them in order. ``deadline`` is for the oldest one, counted from when the
+    one before it was answered.
     """
 
-    def __init__(self, driver: str, fork_per_clip: bool, inbox: queue.Queue):
-        self.tmpdir = tempfile.mkdtemp(prefix="voiceguide-tts-")
+    def __init__(self, driver: str, mode: str, inbox: queue.Queue,
+                 config: tuple[str | None, int] | None = None, list_voices: bool = True):
+        self.mode = mode
+        self.config = config if mode == "template" else None
+        self.lists_voices = list_voices or mode != "template"
         env = dict(os.environ)
-        env["VOICEGUIDE_WORKER_PATH"] = json.dumps(sys.path)
-        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[name] = "1"
         extra = ({"start_new_session": True} if os.name == "posix" else
                  {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_CODE, driver, self.tmpdir,
-             "1" if fork_per_clip else "0"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, close_fds=True, **extra)
+        if mode == "template":
+            self.tmpdir = None
+            voice, rate = config or (None, DEFAULT_RATE)
+            env["VOICEGUIDE_WORKER_CONFIG"] = marshal.dumps(
+                {"path": _lean_path(), "binding": _binding_file(), "voice": voice,
+                 "rate": int(rate), "voices": bool(list_voices)}).hex()
+            cmd = [sys.executable, "-S", "-c", _TEMPLATE_WORKER_CODE]
+        else:
+            self.tmpdir = tempfile.mkdtemp(prefix="voiceguide-tts-")
+            env["VOICEGUIDE_WORKER_PATH"] = json.dumps(sys.path)
+            for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                env[name] = "1"
+            cmd = [sys.executable, "-c", _WORKER_CODE, driver, self.tmpdir,
+                   "0" if mode == "engine" else "1"]
+        # a forked child is timed out by its worker; the parent only steps in if the
+        # worker itself stops answering
+        self.grace = 2.0 if mode == "engine" else 10.0
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=env, close_fds=True,
+                                     **extra)
         self.ready = False
-        self.job: tuple[str, str] | None = None  # (key, text) in flight
+        self.jobs: collections.deque[tuple[str, str, float]] = collections.deque()
         self.deadline: float | None = time.monotonic() + STARTUP_TIMEOUT
         self._reader = threading.Thread(target=self._read, args=(inbox,), daemon=True,
                                         name="voiceguide-speech-reader")
@@ -623,15 +973,23 @@ class _Worker:
             except (OSError, ValueError):
                 pass
 
-    def send(self, key: str, text: str, voice: str | None, rate: int, timeout: float,
-             grace: float) -> None:
-        """Hand the worker one clip to synthesize."""
-        self.job = (key, text)
-        self.deadline = time.monotonic() + timeout + grace
+    def send(self, key: str, text: str, voice: str | None, rate: int,
+             timeout: float) -> None:
+        """Hand the worker one more clip to synthesize."""
+        if not self.jobs:
+            self.deadline = time.monotonic() + timeout + self.grace
+        self.jobs.append((key, text, timeout))
         try:
-            _send(self._write, ("synth", key, text, voice, rate, timeout))
+            _send(self._write, ("synth", key, text, voice, int(rate), timeout))
         except OSError:
             pass  # it died; its reader reports that
+
+    def answered(self) -> tuple[str, str]:
+        """Take the oldest job off the list: (key, text)."""
+        key, text, _ = self.jobs.popleft()
+        self.deadline = (time.monotonic() + self.jobs[0][2] + self.grace
+                         if self.jobs else None)
+        return key, text
 
     def _write(self, data: bytes) -> None:
         self.proc.stdin.write(data)
@@ -639,7 +997,7 @@ class _Worker:
 
     def stop(self, wait: float = 1.0) -> None:
         """Ask the worker to exit; kill it if it does not within ``wait`` seconds."""
-        if self.proc.returncode is None and self.job is None and self.ready:
+        if self.proc.returncode is None and not self.jobs and self.ready:
             try:
                 _send(self._write, None)
                 self.proc.wait(wait)
@@ -666,7 +1024,8 @@ class _Worker:
             self.proc.stdin.close()
         except (OSError, ValueError):
             pass
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def _stop_all(workers: list[_Worker]) -> None:
@@ -679,8 +1038,7 @@ class _Pool:
 
     def __init__(self, driver: str, max_workers: int, clip_timeout: float | None):
         self.driver = driver
-        self.fork_per_clip = (driver == "espeak" and hasattr(os, "fork")
-                              and sys.platform.startswith("linux"))
+        self.mode = _worker_mode(driver)
         self.max_workers = max(1, int(max_workers))
         self.clip_timeout = clip_timeout
         self.workers: list[_Worker] = []
@@ -688,6 +1046,7 @@ class _Pool:
         self.voices: tuple[list, str | None] | None = None
         #: Worker processes started so far (for tests and diagnostics).
         self.started = 0
+        self._want_voices = False
         self._startup_deaths = 0
         self._finalizer = weakref.finalize(self, _stop_all, self.workers)
 
@@ -698,10 +1057,18 @@ class _Pool:
     def _timeout_for(self, text: str) -> float:
         return self.clip_timeout or (10.0 + len(text) / 50.0)
 
-    def _start(self, count: int) -> None:
+    def _start(self, count: int, config: tuple[str | None, int] | None) -> None:
         while len(self.workers) < min(count, self.max_workers):
-            self.workers.append(_Worker(self.driver, self.fork_per_clip, self.inbox))
+            self.workers.append(_Worker(self.driver, self.mode, self.inbox, config,
+                                        self._want_voices))
             self.started += 1
+
+    def _retire(self, keep) -> None:
+        """Stop the idle workers for which ``keep(worker)`` is false."""
+        for w in list(self.workers):
+            if not w.jobs and not keep(w):
+                self.workers.remove(w)
+                w.stop()
 
     def _drop(self, worker: _Worker) -> None:
         worker.kill()
@@ -710,10 +1077,23 @@ class _Pool:
 
     def wait_ready(self) -> tuple[list, str | None]:
         """Start one worker if needed and return the engine's (voices, default)."""
-        self.run({}, voice=None, rate=DEFAULT_RATE, until_ready=True)
+        if self.voices is None:
+            self._want_voices = True
+            self._retire(lambda w: w.lists_voices)
+            self.run({}, voice=None, rate=DEFAULT_RATE, until_ready=True)
         if self.voices is None:  # cannot happen: run() returns once a worker is ready
             raise DeviceError("the speech engine did not report its voices")
         return self.voices
+
+    def _dispatch(self, pending: collections.deque, voice: str | None, rate: int) -> None:
+        """Keep every ready worker up to :data:`PIPELINE` jobs ahead, evenly."""
+        ready = [w for w in self.workers if w.ready]
+        while pending and ready:
+            w = min(ready, key=lambda w: len(w.jobs))
+            if len(w.jobs) >= PIPELINE:
+                return
+            key, text = pending.popleft()
+            w.send(key, text, voice, rate, self._timeout_for(text))
 
     def run(self, jobs: dict[str, str], voice: str | None, rate: int,
             on_clip: Callable[[str, np.ndarray], None] | None = None,
@@ -725,22 +1105,20 @@ class _Pool:
         pending = collections.deque(jobs.items())
         attempts: collections.Counter[str] = collections.Counter()
         restarts = 0
+        config = (voice or None, int(rate)) if self.mode == "template" else None
+        if not until_ready:
+            # a template worker's engine is set up for one voice and rate, once
+            self._retire(lambda w: w.config == config)
         want = self.max_workers if len(pending) >= PARALLEL_MIN_CLIPS else 1
-        self._start(want)
+        self._start(want, config)
         try:
             while True:
-                if until_ready and any(w.ready for w in self.workers):
+                if until_ready and any(w.ready and w.lists_voices for w in self.workers):
                     return
-                for w in self.workers:
-                    if w.ready and w.job is None and pending:
-                        key, text = pending.popleft()
-                        # a forked child is timed out by its worker; the parent only
-                        # steps in if the worker itself stops answering
-                        grace = 10.0 if self.fork_per_clip else 2.0
-                        w.send(key, text, voice, rate, self._timeout_for(text), grace)
-                if (not until_ready and not pending
-                        and not any(w.job is not None for w in self.workers)):
-                    return  # a worker still starting is not waited for
+                if not until_ready:
+                    self._dispatch(pending, voice, rate)
+                    if not pending and not any(w.jobs for w in self.workers):
+                        return  # a worker still starting is not waited for
                 deadlines = [w.deadline for w in self.workers if w.deadline is not None]
                 wait_for = (max(0.0, min(deadlines) - time.monotonic())
                             if deadlines else None)
@@ -764,10 +1142,10 @@ class _Pool:
                     raise DeviceError("the speech engine keeps crashing or hanging; "
                                       "try again, or reinstall it: "
                                       f"{install_hint(self.driver)}")
-                self._start(want if pending else 1)
+                self._start(want if pending else 1, config)
         except BaseException:
             for w in list(self.workers):  # a job still in flight would answer later
-                if w.job is not None or not w.ready:
+                if w.jobs or not w.ready:
                     self._drop(w)
             raise
 
@@ -778,39 +1156,58 @@ class _Pool:
         if kind == "ready":
             w.ready, w.deadline = True, None
             self._startup_deaths = 0
-            self.voices = (msg[1], msg[2])
+            if msg[1] is not None:
+                self.voices = (msg[1], msg[2])
             return 0
         if kind == "fatal":
             self._drop(w)
             raise DeviceError(f"the speech engine ({self.driver}) failed to start "
                               f"({msg[1]}); install or repair it with: "
                               f"{install_hint(self.driver)}")
-        if kind in ("ok", "error", "lost") and (w.job is None or w.job[0] != msg[1]):
-            return 0  # not the job we are waiting for (cannot happen; be safe)
-        job, w.job, w.deadline = w.job, None, None
-        if kind == "ok":
-            if on_clip is not None:
-                on_clip(job[0], np.frombuffer(msg[2], dtype=np.int16))
-            return 0
-        if kind == "error":
-            _, _, what, message = msg
-            if what == "voice":
-                raise InputError(message)
-            raise VoiceguideError(f"the speech engine failed on {job[1]!r}: {message}")
-        # "lost" (a forked child hung or crashed; its worker carries on), or the
-        # worker itself "died" or "hung"
-        lost = kind != "lost" or not self.fork_per_clip
-        if lost:
-            if not w.ready:
-                self._startup_deaths += 1
-            self._drop(w)
-        if job is not None:
-            attempts[job[0]] += 1
-            if attempts[job[0]] >= MAX_ATTEMPTS:
-                raise VoiceguideError(f"the speech engine hangs or crashes on {job[1]!r}; "
-                                      "try rewording it")
-            pending.appendleft(job)
-        return 1 if lost else 0
+        blamed = None
+        if kind in ("ok", "raw", "error", "lost"):
+            if not w.jobs or w.jobs[0][0] != msg[1]:
+                return 0  # not the job we are waiting for (cannot happen; be safe)
+            job = w.answered()
+            if kind in ("ok", "raw"):
+                if kind == "ok":  # finished by the worker
+                    samples = np.frombuffer(msg[2], dtype=np.int16)
+                else:  # raw engine output, finished here (the worker has no numpy)
+                    samples = finish_clip(np.frombuffer(msg[2], dtype="<i2"), msg[3])
+                if on_clip is not None:
+                    on_clip(job[0], samples)
+                return 0
+            if kind == "error":
+                _, _, what, message = msg
+                if what == "voice":
+                    raise InputError(message)
+                raise VoiceguideError(f"the speech engine failed on {job[1]!r}: {message}")
+            if self.mode != "engine":  # a forked child hung or crashed; the worker goes on
+                self._again(job, attempts, pending)
+                return 0
+            blamed = job  # this worker's own engine is stuck: it exits
+        # the worker itself "died" or "hung" (or exits): what it still had goes back
+        if not w.ready:
+            self._startup_deaths += 1
+        rest = [(key, text) for key, text, _ in w.jobs]
+        w.jobs.clear()
+        self._drop(w)
+        if blamed is None and rest:
+            blamed = rest.pop(0)  # the one it was working on
+        pending.extendleft(reversed(rest))
+        if blamed is not None:
+            self._again(blamed, attempts, pending)
+        return 1
+
+    @staticmethod
+    def _again(job: tuple[str, str], attempts: collections.Counter,
+               pending: collections.deque) -> None:
+        """Put a job that hung or crashed back first in line, or give up on it."""
+        attempts[job[0]] += 1
+        if attempts[job[0]] >= MAX_ATTEMPTS:
+            raise VoiceguideError(f"the speech engine hangs or crashes on {job[1]!r}; "
+                                  "try rewording it")
+        pending.appendleft(job)
 
 
 class Speech:
@@ -855,12 +1252,15 @@ class Speech:
 
     # -- the API ---------------------------------------------------------------------
 
+    def _write_error(self, exc: OSError) -> VoiceguideError:
+        return VoiceguideError(f"cannot write the speech cache in {self.cache.root}: "
+                               f"{exc.strerror or _one_line(exc)}")
+
     def _put(self, key: str, samples: np.ndarray) -> None:
         try:
             self.cache.put(key, samples)
         except OSError as exc:
-            raise VoiceguideError(f"cannot write the speech cache in {self.cache.root}: "
-                                  f"{exc.strerror or _one_line(exc)}") from None
+            raise self._write_error(exc) from None
 
     def key(self, text: str) -> str:
         """The cache key of ``text`` in this voice and rate."""
@@ -898,13 +1298,28 @@ class Speech:
 
         def store(key: str, samples: np.ndarray) -> None:
             nonlocal done
-            self._put(key, samples)
+            try:
+                batch.put(key, samples)
+            except OSError as exc:  # an earlier clip could not be written
+                raise self._write_error(exc) from None
             self.synthesized += 1
             done += 1
             if progress:
                 progress(done, total)
 
-        self._pool.run(jobs, self.voice, self.rate, store)
+        # the clips are written (and fsync-ed) by a background thread meanwhile; all of
+        # them are in the cache when this returns
+        batch = self.cache.batch()
+        try:
+            self._pool.run(jobs, self.voice, self.rate, store)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                batch.close()  # keep what was made; the error in flight matters more
+            raise
+        try:
+            batch.close()
+        except OSError as exc:
+            raise self._write_error(exc) from None
 
     def clip(self, text: str) -> np.ndarray:
         """The clip for ``text``: 1-D int16 at SAMPLE_RATE, from the cache or synthesized
