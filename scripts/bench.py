@@ -54,6 +54,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.audio import PulseServer  # noqa: E402  (the same PulseAudio set-up as the tests)
 
 GOALS = {
     "cold_ratio": 1.5,          # cold export ≤ 1.5 × espeak-ng baseline
@@ -169,64 +171,6 @@ def run(cmd: list[str], env: dict, cwd: Path, timeout: float = RUN_TIMEOUT) -> R
 
 # ---------------------------------------------------------------- PulseAudio
 
-class Pulse:
-    """A private PulseAudio server with a null sink, all inside ``root``."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.home = root / "home"
-        self.run = root / "run"
-        self.process: subprocess.Popen | None = None
-        self.log_path = root / "pulseaudio.log"
-
-    @property
-    def socket(self) -> Path:
-        return self.run / "native"
-
-    def start(self) -> "Pulse":
-        if shutil.which("pulseaudio") is None:
-            raise BenchError("pulseaudio is not installed (bash scripts/test.sh installs it)")
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.run.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.run, 0o700)
-        (self.home / ".asoundrc").write_text("pcm.!default { type pulse }\n"
-                                             "ctl.!default { type pulse }\n")
-        env = dict(os.environ, HOME=str(self.home), PULSE_RUNTIME_PATH=str(self.run),
-                   XDG_RUNTIME_DIR=str(self.run))
-        env.pop("PULSE_SERVER", None)
-        with open(self.log_path, "w") as logfile:
-            self.process = subprocess.Popen(
-                ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1",
-                 "--use-pid-file=no",
-                 f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1",
-                 "--load=module-null-sink sink_name=vgnull rate=22050"],
-                env=env, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile,
-                start_new_session=True)  # our own finally kills it, not the terminal
-        deadline = time.monotonic() + 15
-        while not self.socket.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
-                self.stop()
-                raise BenchError("PulseAudio did not start: " + " | ".join(tail))
-            time.sleep(0.05)
-        return self
-
-    def client_env(self, env: dict) -> dict:
-        """``env`` for a process that plays to the null sink."""
-        return dict(env, HOME=str(self.home), PULSE_SERVER=f"unix:{self.socket}")
-
-    def stop(self) -> None:
-        proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 # ---------------------------------------------------------------- the benchmark
 
 class Bench:
@@ -235,7 +179,7 @@ class Bench:
         self.args = args
         exe = Path(sys.executable).parent / "voiceguide"
         self.vg = [str(exe)] if exe.exists() else [sys.executable, "-m", "voiceguide"]
-        self.pulse: Pulse | None = None
+        self.pulse: PulseServer | None = None
         self.notes: list[str] = []
         self._dirs = 0
 
@@ -305,7 +249,7 @@ class Bench:
         assert self.pulse is not None
         trace_path = Path(env["BENCH_DIR"]) / f"trace-{label}.jsonl"
         trace_path.unlink(missing_ok=True)
-        penv = self.pulse.client_env(env)
+        penv = self.pulse.env(env)
         penv["VOICEGUIDE_TRACE"] = str(trace_path)
         cmd = self.vg + ["play", routine, "--no-checkins"]
         with tempfile.TemporaryFile("w+") as out:
@@ -610,10 +554,10 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(Path(tmp), args)
         try:
             if not args.skip_play:
-                bench.pulse = Pulse(Path(tmp) / "pulse")  # set first: stopped in finally
+                bench.pulse = PulseServer(Path(tmp) / "pulse")  # set first: stopped in finally
                 try:
                     bench.pulse.start()
-                except BenchError as err:
+                except RuntimeError as err:
                     bench.pulse = None
                     bench.notes.append(f"{err}; time to first sound left out")
             results = []

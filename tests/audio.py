@@ -68,43 +68,63 @@ def trim_silence(samples: np.ndarray) -> np.ndarray:
 
 
 class PulseServer:
-    """A PulseAudio server with a null sink, in a temporary folder."""
+    """A private PulseAudio server with a null sink, all inside ``root``.
+
+    Shared by the tests and ``scripts/bench.py``.
+    """
 
     def __init__(self, root: Path):
         self.root = root
         self.home = root / "home"
         self.run = root / "run"
         self.process: subprocess.Popen | None = None
+        self.log_path = root / "pulseaudio.log"
+
+    @property
+    def socket(self) -> Path:
+        return self.run / "native"
 
     def start(self) -> "PulseServer":
+        """Start it and wait for its socket; ``RuntimeError`` if it does not come up."""
         if shutil.which("pulseaudio") is None:
-            raise RuntimeError("pulseaudio is not installed (scripts/setup.sh --test installs it)")
+            raise RuntimeError("pulseaudio is not installed (bash scripts/test.sh installs it)")
         self.home.mkdir(parents=True, exist_ok=True)
         self.run.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.run, 0o700)
         (self.home / ".asoundrc").write_text("pcm.!default { type pulse }\n"
                                              "ctl.!default { type pulse }\n")
         env = dict(os.environ, HOME=str(self.home), PULSE_RUNTIME_PATH=str(self.run),
                    XDG_RUNTIME_DIR=str(self.run))
-        self.process = subprocess.Popen(
-            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
-             f"--load=module-native-protocol-unix socket={self.run}/native auth-anonymous=1",
-             "--load=module-null-sink sink_name=vgnull rate=22050"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
+        env.pop("PULSE_SERVER", None)
+        with open(self.log_path, "w") as logfile:
+            self.process = subprocess.Popen(
+                ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1",
+                 "--use-pid-file=no",
+                 f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1",
+                 "--load=module-null-sink sink_name=vgnull rate=22050"],
+                env=env, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile,
+                start_new_session=True)  # its owner stops it, not the terminal
         deadline = time.monotonic() + 15
-        while not (self.run / "native").exists():
+        while not self.socket.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("PulseAudio did not start")
+                tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+                self.stop()
+                raise RuntimeError("PulseAudio did not start: " + " | ".join(tail))
             time.sleep(0.05)
         return self
 
-    def env(self) -> dict:
-        """Environment for a subprocess that plays to the null sink."""
-        env = os.environ.copy()
-        env.update(HOME=str(self.home), PULSE_SERVER=f"unix:{self.run}/native")
-        return env
+    def env(self, base: dict | None = None) -> dict:
+        """Environment (``base`` or this process's) for a client of the null sink."""
+        return dict(os.environ if base is None else base, HOME=str(self.home),
+                    PULSE_SERVER=f"unix:{self.socket}")
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

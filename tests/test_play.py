@@ -283,3 +283,15 @@ def test_a_key_pressed_during_the_question_answers_the_gate():
     for key in player.poll_keys():
         player._handle_key(key)
     assert player.poll_keys() == []                          # not an answer to anything
+
+
+def test_bad_routine_file_for_play_is_a_clean_error(tmp_path):
+    """PortAudio starts early in the background; an error meanwhile must not crash."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "Bad"\n[[exercise]]\ntechnique = "knee-to-chest"\nhold = "long"\n')
+    env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
+    for _ in range(3):
+        result = run_voiceguide("play", bad, env=env)
+        assert result.returncode == 2
+        assert result.stderr == (f"voiceguide: {bad}:4: exercise[1].hold: "
+                                 "expected a number, not 'long'\n")

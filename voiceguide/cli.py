@@ -191,10 +191,13 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
     from voiceguide.devices import resolve_output, start_early
     from voiceguide.keys import KeyReader
 
-    start_early()
+    portaudio = start_early()
     options.update(checkin_timeout=checkin_timeout,
                    listen=None if listen is None else ("on" if listen else "off"))
-    prepared = session.prepare(routine, options, background=True)
+    try:
+        prepared = session.prepare(routine, options, background=True)
+    finally:
+        portaudio.join()  # never exit while PortAudio is starting: it would crash
     _notes(prepared.notes)
     resolve_output(device)
     values = prepared.resolved.values

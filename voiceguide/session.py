@@ -33,7 +33,11 @@ from voiceguide.trace import trace
 
 @dataclass
 class Prepared:
-    """A routine with its pacing, its speech and its timeline in real lengths."""
+    """A routine with its pacing, its speech and its timeline.
+
+    The timeline is in real clip lengths, except while ``pending`` synthesizes
+    speech in the background (see :class:`Synthesis`).
+    """
 
     library: loader.Library
     routine: Routine
@@ -76,19 +80,18 @@ class Prepared:
                                question, rest, after)
 
     def renderer(self, timeline: Timeline, preload: bool = False) -> Renderer:
-        """The one renderer, for play (``preload``) and export alike."""
+        """The one renderer, for play (``preload``) and export alike.
+
+        While speech is still synthesized in the background, a preload takes only
+        the clips that exist; the player never plays past them.
+        """
+        ready = self.pending.is_ready if preload and self.pending is not None else None
         return Renderer(timeline, self.speech.clip, load_cues(), self.volume, self.cue_volume,
-                        preload=preload)
+                        preload=preload, ready=ready)
 
     def preloaded_renderer(self, timeline: Timeline) -> Renderer:
-        """A renderer whose clips are all in memory, for the audio callback.
-
-        While speech is still synthesized in the background, only the clips that
-        exist are loaded; the player never plays past them.
-        """
-        ready = self.pending.is_ready if self.pending is not None else None
-        return Renderer(timeline, self.speech.clip, load_cues(), self.volume, self.cue_volume,
-                        preload=True, ready=ready)
+        """A renderer whose clips are all in memory, for the audio callback."""
+        return self.renderer(timeline, preload=True)
 
 
 def compile_real(routine, pacing, speech, phrases, gentler=frozenset(),
