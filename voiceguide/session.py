@@ -45,7 +45,6 @@ class Prepared:
     speech: object
     timeline: Timeline
     pacing: Pacing
-    voice: str | None = None
     volume: float = 1.0
     cue_volume: float = 1.0
     notes: list[str] = field(default_factory=list)
@@ -132,7 +131,7 @@ def prepare(name_or_path: str, options: dict, *,
         minutes = parse_length(minutes)
         pacing, notes = fit_length(routine, pacing, _known_lengths(speech, pacing.rate),
                                    library.phrases, minutes)
-    prepared = Prepared(library, routine, resolved, speech, None, pacing, voice,
+    prepared = Prepared(library, routine, resolved, speech, None, pacing,
                         resolved.values["volume"], resolved.values["cue_volume"], notes)
     if background:
         prepared.pending = Synthesis(prepared)

@@ -100,8 +100,6 @@ KEYS: dict[str, Key] = {k.name: k for k in [
         "The not-medical-advice notice: on the first run only, every time, or never."),
 ]}
 
-#: Keys that a routine file's [pacing] table may set.
-ROUTINE_KEYS = ("pace", "hold", "reps", "breath", "rate", "rest")
 PACING_FIELDS = ("pace", "hold", "reps", "breath", "rate", "rest", "countdown",
                  "voice_guidance")
 
