@@ -9,7 +9,6 @@ what is heard and what is exported are the same samples.
 
 from __future__ import annotations
 
-import bisect
 from collections import OrderedDict
 from typing import Callable, Iterator
 
@@ -45,7 +44,7 @@ class Renderer:
         self.cues = {name: (sound * (volume * cue_volume)).astype(np.float32)
                      for name, sound in cues.items()}
         self._clips: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._starts = [e.start for e in timeline.events]
+        timeline.event_index_at(0)  # index the events now, not in the audio callback
         self._memory = None if preload else CLIP_MEMORY
         if preload:
             for event in timeline.events:
@@ -77,7 +76,7 @@ class Renderer:
         out.fill(0.0)
         end = start + len(out)
         events = self.timeline.events
-        index = max(0, bisect.bisect_right(self._starts, start) - 1)
+        index = self.timeline.event_index_at(start)
         while index < len(events) and events[index].start < end:
             event = events[index]
             index += 1

@@ -8,6 +8,7 @@ positions are whole samples at :data:`SAMPLE_RATE`; seconds are derived from the
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass, field
 
 #: The one sample rate of the whole audio path (espeak-ng speaks at 22050 Hz).
@@ -133,10 +134,14 @@ class Timeline:
                 seen.setdefault(event.text, None)
         return list(seen)
 
+    @functools.cached_property
+    def _event_starts(self) -> list[int]:
+        # a timeline's events never change once compiled
+        return [e.start for e in self.events]
+
     def event_index_at(self, sample: int) -> int:
         """Index of the event playing at ``sample``."""
-        starts = [e.start for e in self.events]
-        return max(0, bisect.bisect_right(starts, sample) - 1)
+        return max(0, bisect.bisect_right(self._event_starts, sample) - 1)
 
     def section_at(self, sample: int) -> int:
         """Index of the section playing at ``sample``."""
