@@ -77,7 +77,7 @@ def preview_voice(text: str, voice: str | None, rate, device: str | None) -> str
     values = resolve({"voice": voice, "rate": rate}).values
     voice_id = resolve_voice(values["voice"]) if values["voice"] else None
     with Speech(voice=voice_id, rate=values["rate"]) as speech:
-        clip = speech.clip(text)
+        clip = speech.levelled(text)
     player.play_clip(clip, device)
     return voice_id or "(default)"
 

@@ -18,7 +18,7 @@ from voiceguide.timeline import SAMPLE_RATE, Event, Timeline
 
 BLOCK = 2048                 # frames per block (93 ms at 22050 Hz)
 FADE = int(0.005 * SAMPLE_RATE)  # 5 ms fade in and out at clip edges
-SPEECH_GAIN = 0.8            # speech is normalised to -3 dBFS peak; cues sit at -12
+SPEECH_GAIN = 0.8            # for clips at -3 dBFS peak; levelled clips (loudness.py) take 1.0
 CLIP_MEMORY = 48             # converted clips kept in memory
 
 
@@ -27,7 +27,8 @@ class Renderer:
 
     ``clip_for(text)`` returns a synthesized clip (int16 or float) for a spoken
     text; ``cues`` maps cue names to float32 sounds. ``volume`` scales everything,
-    ``cue_volume`` the cues only (0.0-1.0). With ``preload`` every clip of the
+    ``cue_volume`` the cues only (0.0-1.0); ``speech_gain`` and ``cue_gain`` are the
+    fixed levels of speech and cues before those. With ``preload`` every clip of the
     timeline is read and prepared up front, so :meth:`render_into` touches no disk
     and allocates nothing: safe inside an audio callback (``ready(text)`` limits
     the preload to clips that exist; the caller never renders past them). Without
@@ -37,11 +38,13 @@ class Renderer:
 
     def __init__(self, timeline: Timeline, clip_for: Callable[[str], np.ndarray],
                  cues: dict[str, np.ndarray], volume: float = 1.0, cue_volume: float = 1.0,
-                 preload: bool = False, ready: Callable[[str], bool] | None = None):
+                 preload: bool = False, ready: Callable[[str], bool] | None = None,
+                 speech_gain: float = SPEECH_GAIN, cue_gain: float = 1.0):
         self.timeline = timeline
         self.clip_for = clip_for
         self.volume = volume
-        self.cues = {name: (sound * (volume * cue_volume)).astype(np.float32)
+        self.speech_gain = speech_gain
+        self.cues = {name: (sound * (volume * cue_volume * cue_gain)).astype(np.float32)
                      for name, sound in cues.items()}
         self._clips: OrderedDict[str, np.ndarray] = OrderedDict()
         timeline.event_index_at(0)  # index the events now, not in the audio callback
@@ -54,7 +57,7 @@ class Renderer:
     def _speech(self, text: str, length: int) -> np.ndarray:
         clip = self._clips.get(text)
         if clip is None:
-            clip = prepare_clip(self.clip_for(text), length, SPEECH_GAIN * self.volume)
+            clip = prepare_clip(self.clip_for(text), length, self.speech_gain * self.volume)
             self._clips[text] = clip
             if self._memory is not None and len(self._clips) > self._memory:
                 self._clips.popitem(last=False)

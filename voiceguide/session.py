@@ -23,6 +23,7 @@ from voiceguide.compiler import (compile_message, compile_routine, estimated_spe
 from voiceguide.cues import load_cues
 from voiceguide.errors import InputError
 from voiceguide.history import ENDINGS
+from voiceguide.loudness import CUE_GAIN
 from voiceguide.model import Routine
 from voiceguide.pacing import Pacing
 from voiceguide.renderer import Renderer
@@ -56,7 +57,7 @@ class Prepared:
         """Make sure every text is synthesized (one synthesis at a time)."""
         texts = list(texts)
         with self.lock:
-            self.speech.prepare(texts)
+            self.speech.prepare(texts, levelled=True)
         if self.pending is not None:
             self.pending.ready.update(texts)
 
@@ -81,12 +82,14 @@ class Prepared:
     def renderer(self, timeline: Timeline, preload: bool = False) -> Renderer:
         """The one renderer, for play (``preload``) and export alike.
 
-        While speech is still synthesized in the background, a preload takes only
-        the clips that exist; the player never plays past them.
+        Speech is levelled to one loudness (see :mod:`voiceguide.loudness`). While
+        speech is still synthesized in the background, a preload takes only the clips
+        that exist; the player never plays past them.
         """
         ready = self.pending.is_ready if preload and self.pending is not None else None
-        return Renderer(timeline, self.speech.clip, load_cues(), self.volume, self.cue_volume,
-                        preload=preload, ready=ready)
+        return Renderer(timeline, self.speech.levelled, load_cues(), self.volume,
+                        self.cue_volume, preload=preload, ready=ready, speech_gain=1.0,
+                        cue_gain=CUE_GAIN)
 
     def preloaded_renderer(self, timeline: Timeline) -> Renderer:
         """A renderer whose clips are all in memory, for the audio callback."""
@@ -102,7 +105,7 @@ def compile_real(routine, pacing, speech, phrases, gentler=frozenset(),
     synthesized when the compiler asks for it.
     """
     draft = compile_routine(routine, pacing, estimated_speech(pacing.rate), phrases, gentler)
-    speech.prepare(draft.texts(), progress)
+    speech.prepare(draft.texts(), progress, levelled=True)
     return compile_routine(routine, pacing, speech.seconds, phrases, gentler)
 
 

@@ -24,6 +24,8 @@ import numpy as np
 
 from voiceguide.clipcache import ClipCache, canonical_text, clip_key
 from voiceguide.errors import InputError, VoiceguideError
+from voiceguide.loudness import VERSION as LEVEL_VERSION
+from voiceguide.loudness import level
 from voiceguide.speech import piper
 from voiceguide.speech.audio import (FADE_SECONDS, MARGIN_SECONDS, PEAK_DBFS, SILENCE_DB,
                                      finish_clip, silence_clip)
@@ -115,6 +117,24 @@ class Speech:
         """The cache key of ``text`` in this voice and rate."""
         return clip_key(text, self.voice, self.rate, engine=self._key_name)
 
+    def level_key(self, text: str) -> str:
+        """The cache key of ``text``'s levelled clip (see :meth:`levelled`)."""
+        return clip_key(text, self.voice, self.rate,
+                        engine=f"{self._key_name} | levelled {LEVEL_VERSION}")
+
+    def levelled(self, text: str) -> np.ndarray:
+        """``text``'s clip as it is heard: brought to one loudness, whatever the engine
+        (:func:`voiceguide.loudness.level`). Cached beside the clip; made (and cached)
+        now if missing, synthesizing the clip first if needed."""
+        if not canonical_text(text):
+            return silence_clip()
+        key = self.level_key(text)
+        samples = self.cache.get(key)
+        if samples is None:
+            samples = level(self.clip(text), SAMPLE_RATE)
+            self._put(key, samples)
+        return samples
+
     def missing(self, texts: Iterable[str]) -> list[str]:
         """The texts (each once, in order) whose clips are not in the cache yet."""
         out, seen = [], set()
@@ -129,19 +149,30 @@ class Speech:
         return out
 
     def prepare(self, texts: Iterable[str],
-                progress: Callable[[int, int], None] | None = None) -> None:
+                progress: Callable[[int, int], None] | None = None, *,
+                levelled: bool = False) -> None:
         """Synthesize every text whose clip is not cached yet, in parallel.
 
         ``progress(done, total)`` is called with ``(0, total)`` first and after each new
-        clip. Raises :class:`DeviceError` if the engine cannot run, :class:`InputError`
-        if it rejects the voice, :class:`VoiceguideError` if it keeps failing on a text.
+        clip. With ``levelled``, the levelled clips (:meth:`levelled`, what the renderer
+        plays) are made too, each as soon as its clip exists. Raises
+        :class:`DeviceError` if the engine cannot run, :class:`InputError` if it rejects
+        the voice, :class:`VoiceguideError` if it keeps failing on a text.
         """
+        texts = list(texts)
         jobs: dict[str, str] = {}
+        level_keys: dict[str, str] = {}
         for text in self.missing(texts):
             jobs[self.key(text)] = canonical_text(text)
+            level_keys[self.key(text)] = self.level_key(text)
         total, done = len(jobs), 0
         if progress:
             progress(0, total)
+        if levelled:  # clips made earlier whose levelled form is missing
+            for text in texts:
+                if self.key(text) not in jobs and canonical_text(text):
+                    if self.cache.length(self.level_key(text)) is None:
+                        self.levelled(text)
         if not jobs:
             return
 
@@ -149,6 +180,8 @@ class Speech:
             nonlocal done
             try:
                 batch.put(key, samples)
+                if levelled:
+                    batch.put(level_keys[key], level(samples, SAMPLE_RATE))
             except OSError as exc:  # an earlier clip could not be written
                 raise self._write_error(exc) from None
             self.synthesized += 1
