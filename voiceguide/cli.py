@@ -381,10 +381,20 @@ def config_unset(key):
 @click.option("--rate", help="Speech rate in words per minute (80-300).")
 @click.option("--device", help="Output device for --say.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def voices(lang, say, voice, rate, device, as_json):
-    """List the installed voices, or preview one with --say."""
+@click.option("--add", "add", metavar="PATH",
+              help="Copy a Piper voice (a .onnx file, its .onnx.json beside it) into your "
+                   "voice folder.")
+def voices(lang, say, voice, rate, device, as_json, add):
+    """List the installed voices (engine, language, quality), add a Piper voice with
+    --add, or preview one with --say."""
     from voiceguide import commands
 
+    if add:
+        from voiceguide.speech import add_voice
+
+        added = add_voice(add)
+        click.echo(f"Added voice {added.name} ({added.path}); use it with --voice {added.name}")
+        return
     if say:
         used = commands.preview_voice(say, voice, rate, device)
         click.echo(f"Said with voice {used}.")
@@ -394,7 +404,8 @@ def voices(lang, say, voice, rate, device, as_json):
         click.echo(json.dumps([v.__dict__ for v in found], indent=2, default=list))
         return
     for v in found:
-        click.echo(f"{v.id:<28} {v.name:<28} {', '.join(v.languages)}")
+        click.echo(f"{v.id:<28} {v.name:<28} {v.engine:<7} {v.quality or '-':<7} "
+                   f"{', '.join(v.languages)}")
 
 
 @cli.command()

@@ -24,6 +24,9 @@ import numpy as np
 
 #: The loudness each clip of speech is brought to (LUFS, BS.1770 integrated).
 SPEECH_LUFS = -17.0
+#: Where an export lands (LUFS integrated; measured, the routines' quiet parts and
+#: cues take it a little below the speech itself).
+EXPORT_LUFS = -17.5
 #: No clip's sample peak goes above this (dBFS): room for the true (inter-sample)
 #: peak and for lossy encoders, under -1 dBTP.
 PEAK_CEILING_DBFS = -2.0

@@ -84,7 +84,8 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("rate", PARSERS["rate"], 160, "80-300 (words per minute)", "Speech rate."),
     Key("rest", PARSERS["rest"], None, "0-120 (seconds)",
         "Quiet between exercises (default: 5 s scaled by pace)."),
-    Key("voice", _voice, None, "a voice id or part of its name (voiceguide voices)",
+    Key("voice", _voice, None, "a voice id, part of its name, or a Piper .onnx file "
+        "(voiceguide voices)",
         "The speaking voice (default: the engine's)."),
     Key("volume", _fraction, 1.0, "0-1", "Loudness of everything."),
     Key("cue_volume", _fraction, 1.0, "0-1", "Loudness of chimes and tones, on top of volume."),

@@ -198,7 +198,8 @@ def add_voice(source: str) -> VoiceInfo:
         raise InputError(f"{source}: no such file")
     read_config(model)  # checked before anything is copied
     folder = user_voice_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    for private in (folder.parent, folder):  # the user's data folder, then the voices
+        private.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     target = folder / model.name
     for src, dst in ((Path(str(model) + ".json"), Path(str(target) + ".json")),
