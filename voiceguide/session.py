@@ -158,6 +158,7 @@ class Synthesis:
     """
 
     CHUNK = 6   # clips per synthesis call: small, so the first ones come quickly
+    FIRST_CHUNK = 1   # the very first call: one clip, so a slow engine (Piper) starts soon
 
     def __init__(self, prepared: Prepared):
         self.prepared = prepared
@@ -210,9 +211,12 @@ class Synthesis:
         self._wake.set()
 
     def _run(self) -> None:
+        size = self.FIRST_CHUNK
         try:
             while True:
-                chunk = [self._queue.popleft() for _ in range(min(self.CHUNK, len(self._queue)))]
+                chunk = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+                if chunk:
+                    size = min(self.CHUNK, 2 * size)
                 if not chunk:
                     self._wake.wait()
                     self._wake.clear()
