@@ -180,7 +180,7 @@ def test_missing_extra_exits_3_with_the_pip_command(monkeypatch, capsys, two, tm
     assert not (tmp_path / "x.wav").exists()
 
 
-def test_voice_list_without_the_extra_still_lists_espeak_and_the_files():
+def test_voice_list_has_the_voices_of_both_engines():
     voices = list_voices()
     assert {"espeak", "piper"} <= {v.engine for v in voices}
     assert all(v.quality for v in voices if v.engine == "piper")
