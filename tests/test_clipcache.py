@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import wave
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from voiceguide.clipcache import (FORMAT_VERSION, ClipCache, canonical_text, cli
 from voiceguide.timeline import SAMPLE_RATE
 
 HEADER = 44
+CHECKSUM = 12   # the vgck chunk after the samples: id, size, CRC-32
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +65,7 @@ def test_roundtrip_length_and_standard_wav(tmp_path):
     assert cache.length(key(1)) == 12345
     assert key(1) in cache
     path = cache.path(key(1))
-    assert path.stat().st_size == HEADER + 2 * 12345
+    assert path.stat().st_size == HEADER + 2 * 12345 + CHECKSUM
     # a plain WAV any tool can read
     with wave.open(str(path)) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (
@@ -165,7 +168,7 @@ def test_concurrent_writers_of_one_key(tmp_path):
 
 
 def test_eviction_is_lru_and_keeps_under_cap(tmp_path):
-    clip_bytes = HEADER + 2 * 10_000
+    clip_bytes = HEADER + 2 * 10_000 + CHECKSUM
     cache = ClipCache(tmp_path, max_bytes=5 * clip_bytes)
     now = time.time()
     for n in range(5):
@@ -186,7 +189,7 @@ def test_eviction_is_lru_and_keeps_under_cap(tmp_path):
 
 
 def test_evict_counts_and_respects_other_writers(tmp_path):
-    small = ClipCache(tmp_path, max_bytes=3 * (HEADER + 2000))
+    small = ClipCache(tmp_path, max_bytes=3 * (HEADER + 2000 + CHECKSUM))
     other = ClipCache(tmp_path)  # another process with a big cap fills the folder
     for n in range(10):
         other.put(key(n), tone(1000, n))
@@ -204,7 +207,7 @@ def test_info_and_clear(tmp_path):
         cache.put(key(n), tone(100 * (n + 1)))
     (tmp_path / "new" / "notes.txt").write_text("not ours")
     info = cache.info()
-    assert info["clips"] == 3 and info["bytes"] == 3 * HEADER + 2 * 600
+    assert info["clips"] == 3 and info["bytes"] == 3 * (HEADER + CHECKSUM) + 2 * 600
     assert cache.clear() == 3
     assert cache.info()["clips"] == 0
     assert (tmp_path / "new" / "notes.txt").exists()  # only our files are touched
@@ -221,7 +224,8 @@ def test_length_is_cheap(tmp_path):
 
 
 def test_header_is_what_wave_writes(tmp_path):
-    """put() writes the header itself: byte for byte what the ``wave`` module writes."""
+    """put() writes the header itself: byte for byte what the ``wave`` module writes
+    (the RIFF size also counts the checksum chunk), then the samples, then the chunk."""
     cache = ClipCache(tmp_path / "c")
     for n, frames in enumerate((0, 1, 12345)):
         samples = tone(frames, n)
@@ -231,7 +235,11 @@ def test_header_is_what_wave_writes(tmp_path):
             w.setnchannels(1), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
             w.setnframes(frames)
             w.writeframesraw(samples.astype("<i2").tobytes())
-        assert cache.path(key(n)).read_bytes() == reference.read_bytes()
+        ours, theirs = cache.path(key(n)).read_bytes(), reference.read_bytes()
+        assert ours[:4] + ours[8:-CHECKSUM] == theirs[:4] + theirs[8:]
+        assert int.from_bytes(ours[4:8], "little") == len(theirs) - 8 + CHECKSUM
+        assert ours[-CHECKSUM:] == (b"vgck" + (4).to_bytes(4, "little")
+                                    + zlib.crc32(theirs[HEADER:]).to_bytes(4, "little"))
 
 
 def test_batch_stores_like_put_in_the_background(tmp_path):
@@ -322,3 +330,83 @@ def test_batch_keeps_few_clips_in_memory_and_stops_after_an_error(tmp_path, monk
     stored = {n for n in range(5) if cache.length(key(n)) is not None}
     assert stored == {0, 1, 2}  # clip 3 failed; clip 4 came after it and was dropped
     assert calls == [key(n) for n in range(4)]
+
+
+# ------------------------------------------------- damaged samples (issue 11)
+
+@pytest.mark.parametrize("damage", ["random", "zeroed", "bit-flip"])
+def test_damaged_samples_behind_a_valid_header_are_caught(tmp_path, damage):
+    cache = ClipCache(tmp_path)
+    samples = tone(5000)
+    cache.put(key(1), samples)
+    path = cache.path(key(1))
+    raw = bytearray(path.read_bytes())
+    if damage == "random":
+        raw[HEADER:HEADER + 4000] = os.urandom(4000)
+    elif damage == "zeroed":
+        raw[HEADER + 2000:HEADER + 6000] = bytes(4000)
+    else:
+        raw[HEADER + 777] ^= 0x08
+    path.write_bytes(bytes(raw))
+    assert cache.length(key(1)) == 5000      # the header still adds up...
+    assert cache.get(key(1)) is None         # ...but the samples do not: never played
+    assert not path.exists()
+    cache.put(key(1), samples)
+    assert np.array_equal(cache.get(key(1)), samples)
+
+
+def test_a_damaged_clip_is_made_again_by_speech(tmp_path):
+    from voiceguide.speech import Speech
+
+    with Speech(cache=ClipCache(tmp_path)) as speech:
+        first = speech.clip("Breathe in slowly.")
+        path = speech.cache.path(speech.key("Breathe in slowly."))
+        raw = bytearray(path.read_bytes())
+        raw[HEADER:HEADER + 2000] = bytes(2000)           # a spoken word became silence
+        path.write_bytes(bytes(raw))
+        again = speech.clip("Breathe in slowly.")
+        assert speech.synthesized == 2 and np.array_equal(again, first)
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_non_file_where_a_clip_should_be_is_removed_not_an_error(tmp_path, kind):
+    cache = ClipCache(tmp_path)
+    path = cache.path(key(1))
+    if kind == "folder":
+        path.mkdir()
+        (path / "inside").write_text("x")
+    else:
+        os.mkfifo(path)
+    assert cache.length(key(1)) is None and cache.get(key(1)) is None   # no hang
+    cache.put(key(1), tone(100))                                        # no error
+    assert np.array_equal(cache.get(key(1)), tone(100))
+    os.unlink(path)
+    path.mkdir()
+    assert cache.info()["clips"] == 0
+    assert not path.exists()                 # the scan removed it
+    path.mkdir()
+    cache.clear()
+    assert not path.exists()
+
+
+def test_cache_clear_while_clips_are_written_never_breaks_the_writer(tmp_path):
+    writer, clearer = ClipCache(tmp_path / "c"), ClipCache(tmp_path / "c")
+    done = threading.Event()
+
+    def clear_again_and_again():
+        while not done.is_set():
+            clearer.clear()
+            shutil.rmtree(clearer.root, ignore_errors=True)   # even the folder
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=clear_again_and_again)
+    thread.start()
+    try:
+        with writer.batch() as batch:
+            for n in range(150):
+                batch.put(key(n), tone(2000, n))
+    finally:
+        done.set()
+        thread.join()
+    writer.put(key(1), tone(2000, 1))
+    assert np.array_equal(writer.get(key(1)), tone(2000, 1))

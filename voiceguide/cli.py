@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 
 import click
 
 from voiceguide import __version__
-from voiceguide.errors import EXIT_INTERRUPTED, VoiceguideError
+from voiceguide.errors import EXIT_INTERRUPTED, Terminated, VoiceguideError
 from voiceguide.timeline import clock
 
 VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
@@ -445,13 +447,37 @@ def cache_clear():
     click.echo(f"Removed {ClipCache().clear()} clips.")
 
 
+def _on_termination(signum, frame) -> None:
+    """SIGTERM and SIGHUP: raise :class:`Terminated` (a KeyboardInterrupt) in the main
+    thread, so they stop everything exactly as Ctrl-C does. A second one during the
+    clean-up is ignored, so the clean-up finishes."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def _handle_termination() -> None:
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _on_termination)
+
+
 def main(argv=None):
-    """Entry point: errors become one line and an exit status, Ctrl-C exits 130."""
+    """Entry point: errors become one line and an exit status, Ctrl-C exits 130,
+    SIGTERM 143 and SIGHUP 129 (after the same clean-up as Ctrl-C)."""
+    _handle_termination()
     try:
         code = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("\nInterrupted.", err=True)
-        code = EXIT_INTERRUPTED
+    except (click.exceptions.Abort, KeyboardInterrupt) as err:
+        # click turns KeyboardInterrupt (and so Terminated) into Abort
+        stop = err if isinstance(err, Terminated) else err.__cause__
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            if isinstance(stop, Terminated):
+                click.echo(f"\nStopped by {signal.Signals(stop.signum).name}.", err=True)
+            else:
+                click.echo("\nInterrupted.", err=True)
+        code = stop.exit_code if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     except click.ClickException as err:
         err.show()
         code = err.exit_code

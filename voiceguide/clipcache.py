@@ -8,16 +8,23 @@ format or processing changes every key through :data:`FORMAT_VERSION`).
 Why WAV: a clip can be inspected or played with any tool, and it has the canonical
 44-byte header (``RIFF`` / ``fmt `` / ``data``: what the standard-library ``wave`` module
 writes when the frame count is known up front; :meth:`ClipCache.put` packs exactly
-those bytes itself). That fixed layout makes the
-two hot paths cheap and strict: :meth:`ClipCache.length` reads 44 bytes and compares the
-declared sizes with the file's real size (no audio is decoded, no soundfile import), and
-:meth:`ClipCache.get` reads the samples straight after the header. A file whose header
-or size does not add up (a truncated copy, a foreign file, an entry from an old crash)
-is treated as missing and removed.
+those bytes itself, except that the RIFF size also counts the checksum chunk). After
+the samples comes one more standard RIFF chunk, ``vgck``: the CRC-32 of the sample
+bytes (12 bytes in all; WAV readers skip chunks they do not know). That fixed layout
+makes the two hot paths cheap and strict: :meth:`ClipCache.length` reads 44 bytes and
+compares the declared sizes with the file's real size (no audio is decoded, no
+soundfile import), and :meth:`ClipCache.get` reads the samples straight after the
+header and checks them against the checksum. A file whose header, size or checksum
+does not add up (a truncated copy, a foreign file, an entry from an old crash, random,
+zeroed or flipped samples on a failing disk) is treated as missing and removed, so the
+clip is made again. Anything that is not a regular file where a clip should be (a
+folder, a FIFO, a device) is removed the same way, never read and never an error.
 
 Writes are atomic: the clip goes to a temporary file in the same folder
 (``.<key>.<pid>.<random>.tmp``), is flushed and ``fsync``-ed, then ``os.replace``-d onto
-its final name. Readers therefore see either no clip or a complete one, and two
+its final name. If the folder or the temporary file vanishes meanwhile (``cache clear``,
+or the folder deleted by hand, during an export or a play), the write is simply done
+again: a clear never breaks a running export or play. Readers therefore see either no clip or a complete one, and two
 processes writing the same key at once simply both rename a complete file into place
 (last one wins). Stray temporary files are never read as clips; :meth:`ClipCache.evict`
 removes old ones and :meth:`ClipCache.clear` removes all.
@@ -44,10 +51,13 @@ import os
 import queue
 import re
 import secrets
+import shutil
+import stat
 import struct
 import threading
 import time
 import unicodedata
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +66,7 @@ from voiceguide.timeline import SAMPLE_RATE
 
 #: Bump when the file format *or* the way clips are synthesized and processed
 #: (trimming, level, resampling) changes: every key changes, old clips age out.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: the vgck checksum chunk
 
 #: Default cap on the cache's total size.
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -69,6 +79,11 @@ BATCH_QUEUE = 32
 
 _HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
 _HEADER_SIZE = _HEADER.size  # 44
+_CHECK = struct.Struct("<4sII")   # chunk id, chunk size (4), CRC-32 of the sample bytes
+_CHECK_ID = b"vgck"
+_CHECK_SIZE = _CHECK.size  # 12
+#: Times a write is redone when its folder or temporary file vanished meanwhile.
+_WRITE_ATTEMPTS = 10
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 _CLIP_NAME_RE = re.compile(r"^[0-9a-f]{64}\.wav$")
 _SUFFIX = ".wav"
@@ -157,28 +172,52 @@ class ClipCache:
                 or fmt_tag != 1 or channels != 1 or rate != SAMPLE_RATE or bits != 16
                 or block_align != 2 or byte_rate != 2 * SAMPLE_RATE or data_id != b"data"):
             return None
-        if data_size % 2 or data_size != size - _HEADER_SIZE or riff_size != size - 8:
+        if (data_size % 2 or data_size != size - _HEADER_SIZE - _CHECK_SIZE
+                or riff_size != size - 8):
             return None
         return data_size // 2
 
     def _discard(self, path: Path, st: os.stat_result) -> None:
         """Remove a bad entry, unless another process has just replaced it."""
         try:
-            now = os.stat(path)
+            now = os.stat(path, follow_symlinks=False)
             if (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev):
-                os.unlink(path)
+                _remove_entry(path)
         except OSError:
             pass
+
+    def _open_clip(self, path: Path):
+        """The clip file opened for reading with its stat, or None when it is missing or
+        not a regular file (a folder, FIFO or device there is removed, never read: a
+        non-blocking open, so a FIFO cannot hang)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                         | getattr(os, "O_BINARY", 0))
+        except IsADirectoryError:
+            _remove_entry(path)
+            return None
+        except OSError:
+            return None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            self._discard(path, st)
+            return None
+        return os.fdopen(fd, "rb"), st
 
     def length(self, key: str) -> int | None:
         """The clip's length in frames, or None if it is missing or corrupt.
 
         Reads only the 44-byte header (and the file size); a corrupt entry is removed.
+        The samples' checksum is checked by :meth:`get`, which reads them.
         """
         path = self.path(key)
+        opened = self._open_clip(path)
+        if opened is None:
+            return None
+        f, st = opened
         try:
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
+            with f:
                 header = f.read(_HEADER_SIZE)
         except OSError:
             return None
@@ -191,19 +230,17 @@ class ClipCache:
         """The clip's samples (1-D int16), or None if it is missing or corrupt.
 
         A hit marks the clip as recently used (its mtime is touched) for eviction;
-        a corrupt entry is removed.
+        a corrupt entry (its samples do not match their checksum) is removed.
         """
         path = self.path(key)
+        opened = self._open_clip(path)
+        if opened is None:
+            return None
+        f, st = opened
         try:
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
+            with f:
                 frames = self._frames_from_header(f.read(_HEADER_SIZE), st.st_size)
-                if frames is None:
-                    samples = None
-                else:
-                    data = f.read(frames * 2)
-                    samples = (np.frombuffer(data, dtype="<i2").astype(np.int16)
-                               if len(data) == frames * 2 else None)
+                samples = None if frames is None else _checked_samples(f.read(), frames)
         except OSError:
             return None
         if samples is None:
@@ -230,12 +267,39 @@ class ClipCache:
         """
         path = self.path(key)
         data = _clip_samples(samples)
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{key}.{os.getpid()}.{secrets.token_hex(4)}{_TEMP_SUFFIX}"
+        raw = memoryview(data).cast("B")
+        parts = (_header(len(data)), raw, _CHECK.pack(_CHECK_ID, 4, zlib.crc32(raw)))
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                self._write_once(path, parts)
+                break
+            except FileNotFoundError:  # the folder or the temporary file was cleared
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+            except IsADirectoryError:  # a folder where the clip goes: remove it
+                _remove_entry(path)
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+        size = _HEADER_SIZE + 2 * len(data) + _CHECK_SIZE
+        if self._approx_bytes is None:
+            self.evict()
+        else:
+            self._approx_bytes += size
+            if self._approx_bytes > self.max_bytes:
+                self.evict()
+
+    def _write_once(self, path: Path, parts) -> None:
+        """One atomic, durable write of ``parts`` to ``path``."""
+        from voiceguide.atomic import private_dir
+
+        private_dir(self.root)
+        tmp = self.root / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}{_TEMP_SUFFIX}"
         try:
-            with open(tmp, "xb") as f:
-                f.write(_header(len(data)))  # what ``wave`` writes when it knows the size
-                f.write(memoryview(data).cast("B"))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_BINARY", 0), 0o600)
+            with os.fdopen(fd, "wb") as f:
+                for part in parts:
+                    f.write(part)
                 f.flush()
                 os.fsync(f.fileno())
             self._replace(tmp, path)
@@ -245,13 +309,6 @@ class ClipCache:
             except OSError:
                 pass
             raise
-        size = _HEADER_SIZE + 2 * len(data)
-        if self._approx_bytes is None:
-            self.evict()
-        else:
-            self._approx_bytes += size
-            if self._approx_bytes > self.max_bytes:
-                self.evict()
 
     def batch(self) -> PutBatch:
         """A :class:`PutBatch`: :meth:`put` in a background thread, for many clips."""
@@ -272,9 +329,11 @@ class ClipCache:
     # -- maintenance -----------------------------------------------------------------
 
     def _scan(self) -> tuple[list[tuple[float, str, int]], list[tuple[str, float]]]:
-        """(clips as (mtime, name, size), temporary files as (name, mtime))."""
+        """(clips as (mtime, name, size), temporary files as (name, mtime)); entries
+        with a clip's name that are not regular files are removed."""
         clips: list[tuple[float, str, int]] = []
         temps: list[tuple[str, float]] = []
+        obstacles: list[str] = []
         try:
             entries = list(os.scandir(self.root))
         except (FileNotFoundError, NotADirectoryError):
@@ -288,10 +347,14 @@ class ClipCache:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if is_clip:
+            if not stat.S_ISREG(st.st_mode):
+                obstacles.append(name)
+            elif is_clip:
                 clips.append((st.st_mtime, name, st.st_size))
             else:
                 temps.append((name, st.st_mtime))
+        for name in obstacles:
+            _remove_entry(self.root / name)
         return clips, temps
 
     def _unlink(self, name: str) -> bool:
@@ -345,10 +408,34 @@ class ClipCache:
 
 
 def _header(frames: int) -> bytes:
-    """The canonical 44-byte header of a clip with ``frames`` frames."""
+    """The canonical 44-byte header of a clip with ``frames`` frames (the RIFF size
+    counts the checksum chunk that follows the samples)."""
     size = 2 * frames
-    return _HEADER.pack(b"RIFF", size + _HEADER_SIZE - 8, b"WAVE", b"fmt ", 16, 1, 1,
-                        SAMPLE_RATE, 2 * SAMPLE_RATE, 2, 16, b"data", size)
+    return _HEADER.pack(b"RIFF", size + _HEADER_SIZE + _CHECK_SIZE - 8, b"WAVE", b"fmt ",
+                        16, 1, 1, SAMPLE_RATE, 2 * SAMPLE_RATE, 2, 16, b"data", size)
+
+
+def _checked_samples(rest: bytes, frames: int) -> np.ndarray | None:
+    """The samples in ``rest`` (the file after the header) if their checksum matches."""
+    size = 2 * frames
+    if len(rest) != size + _CHECK_SIZE:
+        return None
+    chunk, length, crc = _CHECK.unpack(rest[size:])
+    data = memoryview(rest)[:size]
+    if chunk != _CHECK_ID or length != 4 or zlib.crc32(data) != crc:
+        return None
+    return np.frombuffer(data, dtype="<i2").astype(np.int16)
+
+
+def _remove_entry(path: Path) -> None:
+    """Remove what is at ``path`` in the cache: a file, a link, or a whole folder."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def _clip_samples(samples: np.ndarray) -> np.ndarray:

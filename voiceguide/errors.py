@@ -10,15 +10,41 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: Exit statuses shared by every command.
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_DEVICE = 3
 EXIT_INTERRUPTED = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C's KeyboardInterrupt, so
+    every clean-up that Ctrl-C runs (sound stopped, terminal restored, session recorded,
+    temporary files removed) runs for them too. ``exit_code`` is 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
 
 
 class VoiceguideError(Exception):
     """A problem the user can understand and act on."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class StorageError(VoiceguideError):
+    """A file or folder could not be read or written (disk full, permission denied,
+    read-only, locked...): the message names the path and the cause."""
+
+    exit_code = EXIT_FAILED
+
+
+def os_error_message(err: OSError, path=None) -> str:
+    """One line for an :class:`OSError`: the path, then the cause in plain words."""
+    where = path if path is not None else (err.filename or "")
+    cause = err.strerror or str(err) or type(err).__name__
+    return f"{where}: {cause}" if where else cause
 
 
 class InputError(VoiceguideError):

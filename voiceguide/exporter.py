@@ -1,21 +1,33 @@
-"""Exporter: renderer → an audio file and its chapters, written atomically.
+"""Exporter: renderer → an audio file and its chapters, written as one unit.
 
 The format follows the file's extension. The audio and the chapters file
-(``FILE.vtt``) are each written to a temporary file beside the target and renamed
-into place only when complete, so an interrupted or failed export leaves no
-partial file behind.
+(``FILE.vtt``) are both written to temporary files beside the target and renamed
+into place only when both are complete; if either fails (an error, a full disk,
+Ctrl-C, SIGTERM) neither is left, and no temporary file either. Temporary files of
+exports that died (``.*.part`` older than an hour) are removed by the next export
+into that folder. Two exports to the same file cannot run at once (a lock), and a
+file made meanwhile by someone else is never replaced without ``--force``. New files
+are private (0600).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import glob
+import os
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from voiceguide.atomic import atomic_path, write_text
-from voiceguide.errors import InputError
+from voiceguide.atomic import (PART_SUFFIX, atomic_path, move_into_place, private_dir,
+                               remove_stale_parts, sync, temporary_path, write_text)
+from voiceguide.errors import InputError, StorageError
 from voiceguide.timeline import SAMPLE_RATE, Timeline, seconds
+
+#: The most a plain WAV (RIFF) file can hold; beyond it, RF64 is written.
+RIFF_LIMIT = 0xFFFFFFFF
 
 EXPORT_BLOCK = 65536    # frames per write: big blocks, fewer calls, still flat memory
 
@@ -45,21 +57,128 @@ def chapters_path(path: Path) -> Path:
     return path.with_name(path.name + ".vtt")
 
 
+def audio_format(path: Path, total: int) -> tuple[str, str]:
+    """(libsndfile format, subtype) for ``path`` holding ``total`` frames: a WAV too big
+    for RIFF's 4 GB is written as RF64."""
+    fmt, subtype = FORMATS[path.suffix.lower()]
+    if fmt == "WAV" and 44 + 2 * total > RIFF_LIMIT:
+        fmt = "RF64"
+    return fmt, subtype
+
+
+def _write_samples(tmp: str, fmt: tuple[str, str], blocks: Iterable[np.ndarray],
+                   progress: Callable[[int], None] | None) -> None:
+    import soundfile
+
+    with soundfile.SoundFile(tmp, "w", samplerate=SAMPLE_RATE, channels=1, format=fmt[0],
+                             subtype=fmt[1]) as out:
+        for block in blocks:
+            # 16-bit formats get 16-bit samples: numpy converts far faster than
+            # libsndfile does from float
+            out.write(to_int16(block) if fmt[1] == "PCM_16" else block)
+            if progress:
+                progress(len(block))
+
+
 def write_audio(path: Path, blocks: Iterable[np.ndarray], total: int,
                 progress: Callable[[int], None] | None = None) -> None:
     """Write the blocks to ``path`` atomically; ``progress(frames)`` after each block."""
-    import soundfile
-
-    fmt, subtype = FORMATS[path.suffix.lower()]
     with atomic_path(path) as tmp:
-        with soundfile.SoundFile(tmp, "w", samplerate=SAMPLE_RATE, channels=1, format=fmt,
-                                 subtype=subtype) as out:
-            for block in blocks:
-                # 16-bit formats get 16-bit samples: numpy converts far faster than
-                # libsndfile does from float
-                out.write(to_int16(block) if subtype == "PCM_16" else block)
-                if progress:
-                    progress(len(block))
+        _write_samples(tmp, audio_format(path, total), blocks, progress)
+
+
+def export(path: Path, blocks: Iterable[np.ndarray], timeline: Timeline, force: bool = False,
+           progress: Callable[[int], None] | None = None) -> tuple[Path, Path]:
+    """Write the audio and ``FILE.vtt`` as one unit (see the module docstring); return
+    both paths. A failure to write is a :class:`StorageError` naming the file."""
+    check_target(path, force)
+    chapters = chapters_path(path)
+    remove_stale_parts(path.parent)
+    with export_lock(path):
+        check_target(path, force)  # again: another export may have finished meanwhile
+        parts: list[str] = []
+        try:
+            parts += [temporary_path(path), temporary_path(chapters)]
+            _write_samples(parts[0], audio_format(path, timeline.total_samples), blocks,
+                           progress)
+            Path(parts[1]).write_text(webvtt(timeline), encoding="utf-8")
+            for part in parts:
+                sync(part)
+            _commit(list(zip(parts, (path, chapters))), replace=force)
+        except FileExistsError as err:
+            raise InputError(f"{err.filename or path} was just made by another program; "
+                             f"use --force to overwrite it") from None
+        except (OSError, RuntimeError) as err:
+            raise StorageError(f"cannot write {path}: {_cause(err, path)}") from None
+        finally:
+            # every temporary file of this target, even one a signal interrupted between
+            # its creation and its listing: under the lock, they are all this export's
+            for part in [*path.parent.glob(f".{glob.escape(path.name)}.*{PART_SUFFIX}"),
+                         *path.parent.glob(f".{glob.escape(chapters.name)}.*{PART_SUFFIX}")]:
+                with contextlib.suppress(OSError):
+                    os.unlink(part)
+    return path, chapters
+
+
+def _cause(err: BaseException, path: Path) -> str:
+    """The cause of an OSError or a libsndfile error, on one line (libsndfile only says
+    "System error" when the disk is full, so free space is looked at then)."""
+    if getattr(err, "strerror", None):
+        return err.strerror
+    with contextlib.suppress(OSError):
+        free = os.statvfs(path.parent)
+        if free.f_bavail * free.f_frsize < 64 * 1024:
+            return os.strerror(errno.ENOSPC)
+    lines = str(err).strip().splitlines()
+    return lines[-1] if lines else type(err).__name__
+
+
+def _commit(moves: list[tuple[str, Path]], replace: bool) -> None:
+    """Rename every temporary file onto its target; if one fails, remove the ones
+    already placed, so either all are there or none."""
+    placed: list[Path] = []
+    try:
+        for tmp, target in moves:
+            move_into_place(tmp, target, replace)
+            placed.append(target)
+    except BaseException:
+        for target in placed:
+            with contextlib.suppress(OSError):
+                os.unlink(target)
+        raise
+
+
+@contextlib.contextmanager
+def export_lock(path: Path) -> Iterator[None]:
+    """Hold ``.FILE.lock`` beside ``path`` for the block; a second export to the same
+    file meanwhile is refused. (Without ``fcntl``, on Windows, no lock is taken.)"""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock = path.with_name(f".{path.name}.lock")
+    private_dir(lock.parent)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StorageError(f"{path}: another export to this file is running; "
+                               f"try again when it is done") from None
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(lock)):
+                break  # still the lock file: not removed by the export that just ended
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def to_int16(block: np.ndarray) -> np.ndarray:

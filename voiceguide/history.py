@@ -3,8 +3,11 @@
 Written as the session goes: the session row when it starts, each check-in the
 moment it is answered, the ending when it ends, each in its own transaction, so
 a crash or Ctrl-C loses nothing already answered. WAL mode and a busy timeout
-let two sessions write at once. A damaged database file is renamed aside (never
-deleted) and a new one started, with a warning.
+let two sessions write at once. Only a database SQLite finds corrupt is renamed
+aside (never deleted, never onto an existing file) and a new one started, with a
+warning; any other failure (disk full, locked, read-only, an I/O error) is a
+:class:`~voiceguide.errors.StorageError` naming the file and the cause, and nothing
+is renamed. The file is private (0600, in a 0700 folder): pain scores are health data.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -19,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 
 from voiceguide import paths
+from voiceguide.atomic import create_private, private_dir
+from voiceguide.errors import StorageError
 
 DATABASE = "history.sqlite3"
 SCHEMA = """
@@ -45,6 +51,47 @@ CREATE TABLE IF NOT EXISTS checkins (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 ENDINGS = ("completed", "stopped", "interrupted", "quit")
+#: SQLite's primary result codes that mean "this file is damaged".
+_CORRUPT_CODES = (11, 26)   # SQLITE_CORRUPT, SQLITE_NOTADB
+_CORRUPT_MESSAGES = ("malformed", "not a database", "corrupt")
+
+
+class _Damaged(sqlite3.DatabaseError):
+    """``PRAGMA quick_check`` found the database damaged."""
+
+
+def is_corrupt(err: sqlite3.Error) -> bool:
+    """True only when SQLite says the file itself is damaged (not full, locked...)."""
+    if isinstance(err, _Damaged):
+        return True
+    code = getattr(err, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _CORRUPT_CODES
+    return any(text in str(err).lower() for text in _CORRUPT_MESSAGES)
+
+
+def set_aside_name(path: Path) -> Path:
+    """A name beside ``path`` for a damaged copy, never that of an existing file."""
+    base = f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate, number = path.with_name(base), 1
+    while any(candidate.with_name(candidate.name + s).exists() for s in ("", "-wal", "-shm")):
+        number += 1
+        candidate = path.with_name(f"{base}-{number}")
+    return candidate
+
+
+def _move_aside(source: Path, target: Path) -> None:
+    """Rename without ever replacing ``target`` (a hard link, then unlink)."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        if target.exists():
+            raise FileExistsError(17, "File exists", str(target)) from None
+        os.rename(source, target)
+        return
+    os.unlink(source)
 
 
 def database_path() -> Path:
@@ -59,39 +106,75 @@ def _now() -> str:
 class History:
     """The session log. Each method is one short transaction."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, wait: float = 10.0):
+        """Open (creating if needed) the database; ``wait`` is how many seconds a lock
+        held by another process is waited for."""
         self.path = path or database_path()
+        self.wait = wait
         self.warnings: list[str] = []
         self.connection = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            private_dir(self.path.parent)
+            create_private(self.path)
+        except OSError as err:
+            raise self._storage_error(err) from None
+        try:
+            return self._connect_patiently()
+        except sqlite3.Error as err:
+            if not is_corrupt(err):
+                raise self._storage_error(err) from None
+            aside = self._set_aside()
+            self.warnings.append(f"the history database {self.path} was damaged ({err}); "
+                                 f"it was kept as {aside} and a new one started")
+        try:
+            create_private(self.path)
             return self._connect()
-        except sqlite3.DatabaseError as err:
-            aside = self.path.with_name(f"{self.path.name}.damaged-"
-                                        f"{time.strftime('%Y%m%d-%H%M%S')}")
-            self.path.rename(aside)
+        except (OSError, sqlite3.Error) as err:
+            raise self._storage_error(err) from None
+
+    def _set_aside(self) -> Path:
+        """Move the damaged file (and its -wal, -shm) to a new name; return it."""
+        aside = set_aside_name(self.path)
+        try:
+            _move_aside(self.path, aside)
             for suffix in ("-wal", "-shm"):
                 extra = self.path.with_name(self.path.name + suffix)
                 if extra.exists():
-                    extra.rename(aside.with_name(aside.name + suffix))
-            self.warnings.append(f"the history database {self.path} was damaged ({err}); "
-                                 f"it was kept as {aside} and a new one started")
-            return self._connect()
+                    _move_aside(extra, aside.with_name(aside.name + suffix))
+        except OSError as err:
+            raise self._storage_error(err) from None
+        return aside
+
+    def _storage_error(self, err: BaseException) -> StorageError:
+        cause = getattr(err, "strerror", None) or str(err)
+        return StorageError(f"cannot use the history database {self.path}: {cause}")
+
+    def _connect_patiently(self) -> sqlite3.Connection:
+        """:meth:`_connect`, retried while another process holds a lock (switching a
+        new database to WAL does not wait by itself)."""
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        connection = sqlite3.connect(self.path, timeout=self.wait, isolation_level=None)
         try:
-            connection.execute("PRAGMA busy_timeout = 10000")
+            connection.execute(f"PRAGMA busy_timeout = {int(self.wait * 1000)}")
             check = connection.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
-                raise sqlite3.DatabaseError(check)
+                raise _Damaged(check)
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             with connection:
                 connection.executescript(SCHEMA)
-        except sqlite3.DatabaseError:
+        except sqlite3.Error:
             connection.close()
             raise
         return connection
@@ -106,8 +189,17 @@ class History:
         self.close()
 
     def _write(self, sql: str, args=()) -> sqlite3.Cursor:
-        with self.connection:
-            return self.connection.execute(sql, args)
+        try:
+            with self.connection:
+                return self.connection.execute(sql, args)
+        except sqlite3.Error as err:
+            raise self._storage_error(err) from None
+
+    def _read(self, sql: str, args=()) -> list[tuple]:
+        try:
+            return self.connection.execute(sql, args).fetchall()
+        except sqlite3.Error as err:
+            raise self._storage_error(err) from None
 
     # ----------------------------------------------------------------- writing
     def start(self, routine: str, title: str, pacing: dict) -> int:
@@ -136,8 +228,8 @@ class History:
                     (_now(), ending, session))
 
     def get_meta(self, key: str) -> str | None:
-        row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
@@ -146,19 +238,19 @@ class History:
     def sessions_today(self) -> int:
         """Sessions started today (local time)."""
         today = datetime.now().astimezone().date().isoformat()
-        return self.connection.execute("SELECT COUNT(*) FROM sessions WHERE "
-                                       "substr(started_at, 1, 10) = ?", (today,)).fetchone()[0]
+        return self._read("SELECT COUNT(*) FROM sessions WHERE substr(started_at, 1, 10) = ?",
+                          (today,))[0][0]
 
     def sessions(self, limit: int = 50) -> list["SessionRecord"]:
         """The most recent sessions, newest first, with their check-ins."""
-        rows = self.connection.execute(
+        rows = self._read(
             "SELECT id, started_at, ended_at, routine, title, pacing, ending, baseline, final "
-            "FROM sessions ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+            "FROM sessions ORDER BY id DESC LIMIT ?", (limit,))
         records = []
         for row in rows:
-            checkins = self.connection.execute(
+            checkins = self._read(
                 "SELECT at, section, question, answer, source FROM checkins "
-                "WHERE session_id = ? ORDER BY id", (row[0],)).fetchall()
+                "WHERE session_id = ? ORDER BY id", (row[0],))
             records.append(SessionRecord(
                 id=row[0], started_at=row[1], ended_at=row[2], routine=row[3], title=row[4],
                 pacing=json.loads(row[5]), ending=row[6] or "interrupted", baseline=row[7],

@@ -293,8 +293,7 @@ def export(prepared: Prepared, output: Path, force: bool = False,
     exporter.check_target(output, force)
     timeline = prepared.timeline
     blocks = prepared.renderer(timeline).blocks(block=exporter.EXPORT_BLOCK)
-    exporter.write_audio(output, blocks, timeline.total_samples, progress)
-    return output, exporter.write_chapters(output, timeline)
+    return exporter.export(output, blocks, timeline, force, progress)
 
 
 @dataclass

@@ -1,0 +1,263 @@
+"""Hardening (issue 11): full disks, damaged clips, signals, hostile files, privacy.
+
+Full disks are real: a small tmpfs mounted for the test (this needs root, as on the
+build machines; without it those tests are skipped and say why).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import stat
+import subprocess
+import termios
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_voiceguide, voiceguide_command
+from tests.test_play import terminal  # noqa: F401 - the fixture: play on a pseudo-terminal
+from voiceguide import exporter, session
+from voiceguide import history as log
+from voiceguide.errors import InputError, StorageError
+
+
+# ------------------------------------------------------------------ helpers
+
+@contextlib.contextmanager
+def small_filesystem(folder: Path, size: str = "512k"):
+    """A real tmpfs of ``size`` mounted on ``folder`` for the block."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700",
+                              "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): "
+                    f"{mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path) -> None:
+    """Write into ``folder`` until its file system is full."""
+    fd = os.open(folder / f"filler-{uuid.uuid4().hex}", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# ---------------------------------------------- 1. history on a full disk
+
+def _history_with_sessions(path: Path, count: int = 3) -> None:
+    with log.History(path) as db:
+        for _ in range(count):
+            session = db.start("morning", "Morning", {})
+            db.pain(session, "baseline", 6)
+            db.end(session, "completed")
+
+
+def test_full_disk_never_sets_an_intact_history_aside(tmp_path):
+    with small_filesystem(tmp_path / "data") as data:
+        env = dict(os.environ, XDG_DATA_HOME=str(data))
+        path = data / "voiceguide" / log.DATABASE
+        _history_with_sessions(path)
+        intact = path.read_bytes()
+        fill(data)
+        for _ in range(2):  # the second run, in the same second, used to destroy it
+            result = run_voiceguide("history", env=env)
+            assert result.returncode == 1, result.stderr
+            assert "Traceback" not in result.stderr
+            assert str(path) in result.stderr and "full" in result.stderr
+            assert len(result.stderr.strip().splitlines()) == 1
+        assert not [p for p in path.parent.iterdir() if ".damaged-" in p.name]
+        assert path.read_bytes() == intact
+
+
+def test_a_set_aside_name_never_overwrites_an_existing_file(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    first = log.set_aside_name(path)
+    first.write_bytes(b"an earlier damaged copy")
+    second = log.set_aside_name(path)
+    assert second != first and not second.exists()
+    path.write_bytes(b"garbage" * 1000)
+    with log.History(path) as db:
+        assert db.warnings
+    assert first.read_bytes() == b"an earlier damaged copy"
+    assert second.read_bytes() == b"garbage" * 1000
+
+
+def test_a_locked_history_is_an_error_and_is_not_set_aside(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "h.sqlite3"
+    _history_with_sessions(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(log.StorageError, match="h.sqlite3"):
+            log.History(path, wait=0.2).start("quick", "Quick", {})
+    finally:
+        holder.close()
+    assert not [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
+
+
+# ------------------------------------------------------------- 10. privacy
+
+def test_history_settings_routines_are_private_whatever_the_umask(user_dirs):
+    env = dict(os.environ)
+    old = os.umask(0o022)
+    try:
+        _history_with_sessions(log.database_path(), 1)
+        assert run_voiceguide("config", "set", "pace", "slow", env=env).returncode == 0
+        assert run_voiceguide("new", "mine", env=env).returncode == 0
+    finally:
+        os.umask(old)
+    data = user_dirs["data"]
+    assert mode(data) == 0o700 and mode(data / log.DATABASE) == 0o600
+    config = user_dirs["config"]
+    assert mode(config) == 0o700 and mode(config / "settings.toml") == 0o600
+    assert mode(config / "routines") == 0o700
+    assert mode(config / "routines" / "mine.toml") == 0o600
+
+
+def test_config_set_keeps_the_settings_file_mode(user_dirs):
+    path = user_dirs["config"] / "settings.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('pace = "slow"\n')
+    os.chmod(path, 0o640)
+    assert run_voiceguide("config", "set", "rate", "150").returncode == 0
+    assert mode(path) == 0o640 and "rate = 150" in path.read_text()
+
+
+# ------------------------------------------------------ 4. signals like Ctrl-C
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_during_play_stop_like_ctrl_c(terminal, two, signum, code):
+    t = terminal("play", two)
+    before = termios.tcgetattr(t.slave)
+    t.wait_for("stream-started")
+    time.sleep(0.3)
+    assert not termios.tcgetattr(t.slave)[3] & termios.ICANON
+    t.process.send_signal(signum)
+    assert t.finish(10) == code
+    t.wait_for("aborted")                                 # the sound was stopped
+    assert termios.tcgetattr(t.slave)[3] == before[3]     # the terminal is restored
+    assert "Traceback" not in t.read()
+    with log.History() as db:
+        [record] = db.sessions()
+    assert record.ending == "interrupted" and record.ended_at is not None
+
+
+def test_sigterm_during_export_leaves_no_temporary_file(tmp_path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "evening.flac"
+    assert run_voiceguide("export", "quick", "-o", tmp_path / "warm.wav").returncode == 0
+    process = subprocess.Popen(voiceguide_command() + ["export", "evening", "-o", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out_dir.glob(".evening.flac.*.part")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in out_dir.iterdir()) == []
+
+
+def test_next_export_removes_parts_of_dead_exports_older_than_an_hour(tmp_path, two):
+    old = tmp_path / ".dead.wav.k3j2h1.part"
+    fresh = tmp_path / ".running.wav.a1b2c3.part"
+    mine = tmp_path / ".notes.txt"
+    for path in (old, fresh, mine):
+        path.write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(mine, (two_hours_ago, two_hours_ago))
+    assert run_voiceguide("export", two, "-o", tmp_path / "two.wav").returncode == 0
+    assert not old.exists() and fresh.exists() and mine.exists()
+
+
+# ------------------------------------------- 5. audio and chapters as one unit
+
+def _quick_export_parts():
+    prepared = session.prepare("quick", {})
+    timeline = prepared.timeline
+    return prepared, timeline, prepared.renderer(timeline).blocks(block=exporter.EXPORT_BLOCK)
+
+
+def test_when_the_chapters_cannot_be_written_no_audio_is_left(tmp_path):
+    out = tmp_path / "quick.wav"
+    (tmp_path / "quick.wav.vtt").mkdir()                 # a folder where the file goes
+    (tmp_path / "quick.wav.vtt" / "keep").write_text("x")
+    prepared, timeline, blocks = _quick_export_parts()
+    try:
+        with pytest.raises(StorageError, match="quick.wav"):
+            exporter.export(out, blocks, timeline, force=True)
+    finally:
+        prepared.speech.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quick.wav.vtt"]
+
+
+def test_a_file_made_meanwhile_by_another_program_is_not_replaced(tmp_path):
+    out = tmp_path / "quick.wav"
+    prepared, timeline, blocks = _quick_export_parts()
+
+    def meanwhile():
+        for number, block in enumerate(blocks):
+            if number == 1:
+                out.write_bytes(b"another program's file")
+            yield block
+
+    try:
+        with pytest.raises(InputError, match="already exists|another program"):
+            exporter.export(out, meanwhile(), timeline)
+    finally:
+        prepared.speech.close()
+    assert out.read_bytes() == b"another program's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quick.wav"]
+
+
+def test_a_second_export_to_the_same_file_is_refused_while_the_first_runs(tmp_path, two):
+    out = tmp_path / "two.wav"
+    with exporter.export_lock(out):                      # the first export, running
+        result = run_voiceguide("export", two, "-o", out)
+    assert result.returncode == 1
+    assert "another export to this file is running" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["two.toml"]
+    assert run_voiceguide("export", two, "-o", out).returncode == 0   # the lock is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["two.toml", "two.wav", "two.wav.vtt"]
+
+
+def test_exports_are_private(tmp_path, two):
+    old = os.umask(0o022)
+    try:
+        assert run_voiceguide("export", two, "-o", tmp_path / "two.ogg").returncode == 0
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "two.ogg") == 0o600 and mode(tmp_path / "two.ogg.vtt") == 0o600
+
+
+# ---------------------------------------------------- 6. I/O errors, one line
+
+def test_export_to_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, two):
+    with small_filesystem(tmp_path / "small", "256k") as small:
+        result = run_voiceguide("export", two, "-o", small / "two.wav")
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert str(small / "two.wav") in result.stderr and "space" in result.stderr
+        assert list(small.iterdir()) == []
