@@ -261,3 +261,69 @@ def test_export_to_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, two):
         assert len(result.stderr.strip().splitlines()) == 1
         assert str(small / "two.wav") in result.stderr and "space" in result.stderr
         assert list(small.iterdir()) == []
+
+
+def test_bad_files_in_the_routines_folder_are_warnings_and_list_goes_on(user_dirs, two):
+    folder = user_dirs["config"] / "routines"
+    folder.mkdir(parents=True)
+    (folder / "mine.toml").write_text(two.read_text())
+    (folder / "dangling.toml").symlink_to(folder / "gone.toml")
+    os.mkfifo(folder / "fifo.toml")
+    (folder / "folder.toml").mkdir()
+    (folder / "huge.toml").write_text('title = "Huge"\n' + "# padding\n" * 150_000)
+    (folder / "zero.toml").symlink_to("/dev/zero")
+    result = run_voiceguide("list", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "mine" in result.stdout and "Traceback" not in result.stderr
+    for name in ("dangling", "fifo", "folder", "huge", "zero"):
+        assert f"{name}.toml" in result.stderr and name not in result.stdout
+    assert "larger than 1 MB" in result.stderr
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo", "huge"])
+def test_check_reads_with_a_size_limit_and_never_hangs(tmp_path, target):
+    if target == "fifo":
+        target = tmp_path / "fifo.toml"
+        os.mkfifo(target)
+    elif target == "huge":
+        target = tmp_path / "huge.toml"
+        target.write_bytes(b"# x\n" * 300_000)
+    result = run_voiceguide("check", target, timeout=30)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and str(target) in result.stderr
+    assert "not a regular file" in result.stderr or "larger than 1 MB" in result.stderr
+
+
+def test_io_errors_are_one_line_naming_the_path(tmp_path, two):
+    fifo = tmp_path / "out.wav"
+    os.mkfifo(fifo)
+    result = run_voiceguide("export", two, "-o", fifo, "--force", timeout=60)
+    assert result.returncode == 2 and "not a regular file" in result.stderr
+    long_name = tmp_path / ("a" * 300 + ".wav")
+    result = run_voiceguide("export", two, "-o", long_name)
+    assert result.returncode == 1 and "File name too long" in result.stderr
+    data = tmp_path / "data-file"
+    data.write_text("a file where the data folder should be")
+    env = dict(os.environ, XDG_DATA_HOME=str(data))
+    result = run_voiceguide("history", env=env)
+    assert result.returncode == 1 and str(data) in result.stderr
+    for result in (run_voiceguide("export", two, "-o", fifo, "--force"),
+                   run_voiceguide("export", two, "-o", long_name),
+                   run_voiceguide("history", env=env)):
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_read_only_folder_is_one_line(tmp_path, two):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs (needs root): {mounted.stderr.strip()}")
+    try:
+        result = run_voiceguide("export", two, "-o", folder / "two.wav")
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+    assert result.returncode == 1 and "Read-only file system" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -11,7 +11,8 @@ import sys
 import click
 
 from voiceguide import __version__
-from voiceguide.errors import EXIT_INTERRUPTED, Terminated, VoiceguideError
+from voiceguide.errors import (EXIT_INTERRUPTED, StorageError, Terminated, VoiceguideError,
+                               os_error_message)
 from voiceguide.timeline import clock
 
 VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
@@ -54,13 +55,16 @@ class UserError(click.ClickException):
 
 
 class Group(click.Group):
-    """Turns library errors into :class:`UserError` for every command."""
+    """Turns library errors, and any I/O error, into :class:`UserError` for every
+    command: one line, never a traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except VoiceguideError as err:
             raise UserError(err) from None
+        except OSError as err:  # disk full, permission denied, read-only...: one line
+            raise UserError(StorageError(os_error_message(err))) from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

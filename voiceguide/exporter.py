@@ -48,6 +48,8 @@ def check_target(path: Path, force: bool) -> None:
     if not path.parent.is_dir():
         raise InputError(f"{path}: folder {path.parent} does not exist")
     for target in (path, chapters_path(path)):
+        if target.exists() and not target.is_file():
+            raise InputError(f"{target} is not a regular file; choose another name")
         if target.exists() and not force:
             raise InputError(f"{target} already exists; use --force to overwrite it")
 

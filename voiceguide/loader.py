@@ -8,7 +8,9 @@ other functions raise :class:`~voiceguide.errors.FileError` with all of them.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ else:  # pragma: no cover
 BUILTIN_DIR = Path(__file__).parent / "library"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ROUTINE_PACING_KEYS = ("pace", "hold", "reps", "breath", "rate", "rest")
+#: The largest routine, technique or phrase file read (a real one is a few kB).
+MAX_FILE_BYTES = 1_000_000
 
 
 # --------------------------------------------------------------------------- lines
@@ -142,16 +146,42 @@ def _show(raw) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def read_toml(path: Path) -> tuple[dict, str]:
-    """Parse a TOML file; a syntax error becomes a :class:`FileError` with its line."""
+def read_text(path: Path) -> str:
+    """A routine, technique or phrase file's text, read with a size limit: a FIFO, a
+    device or a huge file can neither hang nor exhaust memory."""
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read: {err}") from None
+    except OSError as err:
+        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileError([Problem("not a regular file", path)])
+        data = os.read(fd, MAX_FILE_BYTES + 1)
+        while len(data) <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1)):
+            data += more
+    except OSError as err:
+        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise FileError([Problem(f"larger than {MAX_FILE_BYTES // 1_000_000} MB; a routine "
+                                 f"or technique file is a few kB", path)])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise FileError([Problem(f"not UTF-8 text ({err.reason} at byte {err.start})",
+                                 path)]) from None
+
+
+def read_toml(path: Path) -> tuple[dict, str]:
+    """Parse a TOML file; a syntax error becomes a :class:`FileError` with its line."""
+    text = read_text(path)
     try:
         return tomllib.loads(text), text
+    except RecursionError:
+        raise FileError([Problem("tables or arrays nested too deeply", path)]) from None
     except tomllib.TOMLDecodeError as err:
         message = str(err)
         match = re.search(r"\(at line (\d+), column \d+\)", message)
@@ -452,6 +482,9 @@ def load_library(user_dir: Path | None = None) -> Library:
     routines = {p.stem: p for p in _technique_files(BUILTIN_DIR / "routines")}
     builtin = frozenset(routines)
     for path in _technique_files(user_dir / "routines"):
+        if not path.is_file():  # a dangling link, a folder, a FIFO: nothing to list
+            warnings.append(f"{path}: ignored, not a readable file")
+            continue
         if path.stem in builtin:
             warnings.append(f"{path}: ignored, a built-in routine is already named "
                             f"{path.stem!r}; rename the file")
