@@ -201,12 +201,18 @@ def _quick_export_parts():
 
 def test_when_the_chapters_cannot_be_written_no_audio_is_left(tmp_path):
     out = tmp_path / "quick.wav"
-    (tmp_path / "quick.wav.vtt").mkdir()                 # a folder where the file goes
-    (tmp_path / "quick.wav.vtt" / "keep").write_text("x")
     prepared, timeline, blocks = _quick_export_parts()
+
+    def meanwhile():
+        for number, block in enumerate(blocks):
+            if number == 1:  # a folder appears where the chapters go
+                (tmp_path / "quick.wav.vtt").mkdir()
+                (tmp_path / "quick.wav.vtt" / "keep").write_text("x")
+            yield block
+
     try:
         with pytest.raises(StorageError, match="quick.wav"):
-            exporter.export(out, blocks, timeline, force=True)
+            exporter.export(out, meanwhile(), timeline, force=True)
     finally:
         prepared.speech.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["quick.wav.vtt"]
