@@ -333,3 +333,66 @@ def test_read_only_folder_is_one_line(tmp_path, two):
         subprocess.run(["umount", "-l", str(folder)], check=False)
     assert result.returncode == 1 and "Read-only file system" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# ----------------------------------------------- 7, 8. hostile routine files
+
+TECHNIQUE = '''title = "Knee hug"
+setup = "Lie on your back."
+settle = {settle}
+[movement]
+kind = "hold"
+seconds = {seconds}
+range = [10, 60]
+sides = true
+on_side = "{on_side}"
+'''
+
+
+@pytest.mark.parametrize("values, key, message", [
+    (dict(settle="nan"), "settle", "finite"),
+    (dict(settle="inf"), "settle", "finite"),
+    (dict(settle="100000"), "settle", "most allowed"),
+    (dict(seconds="1e308"), "movement.seconds", "most allowed"),
+    (dict(on_side="{0}"), "movement.on_side", "unknown field"),
+    (dict(on_side="{side.__class__}"), "movement.on_side", "unknown field"),
+    (dict(on_side="Hug your {side} knee \\u001b[2J"), "movement.on_side", "control character"),
+    (dict(on_side="Hug \\u0000 knee"), "movement.on_side", "control character"),
+])
+def test_check_rejects_what_would_crash_or_hang_later(tmp_path, values, key, message):
+    fields = dict(settle="3", seconds="20", on_side="Hug your {side} knee.") | values
+    path = tmp_path / "knee-hug.toml"
+    path.write_text(TECHNIQUE.format(**fields))
+    result = run_voiceguide("check", path)
+    assert result.returncode == 2, result.stdout
+    assert f"{path}:" in result.stderr and f"{key}: " in result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "\x1b" not in result.stderr and "\x00" not in result.stderr
+
+
+def test_a_routine_over_four_hours_is_refused_by_check_show_and_export(tmp_path):
+    path = tmp_path / "marathon.toml"
+    path.write_text('title = "Marathon"\n' + '[[exercise]]\ntechnique = "childs-pose"\n' * 400)
+    for args in (["check", path], ["show", path], ["export", path, "-o", tmp_path / "m.wav"]):
+        result = run_voiceguide(*args)
+        assert result.returncode == 2 and "hours is the most allowed" in result.stderr
+        assert f"{path}:2: exercise:" in result.stderr
+    assert not (tmp_path / "m.wav").exists()
+
+
+def test_deeply_nested_toml_is_one_line(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = run_voiceguide("check", path)
+    assert result.returncode == 2 and "nested too deeply" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_titles_cannot_break_the_chapters_or_the_terminal():
+    from voiceguide.exporter import vtt_text
+
+    assert vtt_text("Stretch --> 00:00:00.000 --> 99:00:00.000") == \
+        "Stretch -› 00:00:00.000 -› 99:00:00.000"
+    assert vtt_text("Two\n\nlines\x00 and \x1b[31mred") == "Two lines and [31mred"
+    result = run_voiceguide("show", "/tmp/no-such-\x1b[2J.toml")
+    assert result.returncode == 2 and "\x1b" not in result.stderr

@@ -12,7 +12,7 @@ import click
 
 from voiceguide import __version__
 from voiceguide.errors import (EXIT_INTERRUPTED, StorageError, Terminated, VoiceguideError,
-                               os_error_message)
+                               os_error_message, safe_line)
 from voiceguide.timeline import clock
 
 VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
@@ -51,7 +51,7 @@ class UserError(click.ClickException):
         self.exit_code = error.exit_code
 
     def show(self, file=None) -> None:
-        click.echo(f"voiceguide: {self.message}", err=True)
+        click.echo(f"voiceguide: {safe_line(self.message)}", err=True)
 
 
 class Group(click.Group):
@@ -79,7 +79,7 @@ def cli():
 
 def _notes(notes) -> None:
     for note in notes:
-        click.echo(f"voiceguide: {note}", err=True)
+        click.echo(f"voiceguide: {safe_line(note)}", err=True)
 
 
 # ------------------------------------------------------------------ routines
@@ -100,7 +100,7 @@ def list_command(as_json):
     click.echo("Routines (minutes at normal pace):")
     for r in listing["routines"]:
         mark = "" if r["builtin"] else "  (yours)"
-        click.echo(f"  {r['name']:<14} {r['minutes']:>5.1f}  {r['title']}{mark}")
+        click.echo(safe_line(f"  {r['name']:<14} {r['minutes']:>5.1f}  {r['title']}{mark}"))
     click.echo("\nTechniques:")
     for t in listing["techniques"]:
         click.echo(f"  {t['id']:<26} {t['title']}")
@@ -257,7 +257,7 @@ def check(file):
 
     summary, problems = user_routines.check(Path(file))
     for problem in problems:
-        click.echo(str(problem), err=True)
+        click.echo(safe_line(str(problem)), err=True)
     if problems:
         raise click.exceptions.Exit(2)
     click.echo(summary)

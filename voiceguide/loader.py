@@ -8,10 +8,13 @@ other functions raise :class:`~voiceguide.errors.FileError` with all of them.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import stat
+import string
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +34,14 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ROUTINE_PACING_KEYS = ("pace", "hold", "reps", "breath", "rate", "rest")
 #: The largest routine, technique or phrase file read (a real one is a few kB).
 MAX_FILE_BYTES = 1_000_000
+#: The largest value of any time in seconds (settle, hold, step, range) and of any
+#: count (reps, rounds, and their ranges) in a file (see docs/format.md).
+MAX_SECONDS = 600.0
+MAX_COUNT = 50
+#: The longest routine, at normal pace.
+MAX_ROUTINE_SECONDS = 4 * 3600
+#: Fields a spoken format string may use, per key.
+FORMAT_FIELDS = {"on_side": ("side",)}
 
 
 # --------------------------------------------------------------------------- lines
@@ -111,13 +122,13 @@ def _convert(raw, kind: str):
     if kind == "str":
         if not isinstance(raw, str) or not raw.strip():
             raise ValueError(f"expected a non-empty string, not {_show(raw)}")
-        return raw.strip()
+        return _plain(raw).strip()
     if kind == "lines":
         if isinstance(raw, str):
             raw = [raw]
         if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
             raise ValueError(f"expected a list of non-empty strings, not {_show(raw)}")
-        return tuple(x.strip() for x in raw)
+        return tuple(_plain(x).strip() for x in raw)
     if kind == "bool":
         if not isinstance(raw, bool):
             raise ValueError(f"expected true or false, not {_show(raw)}")
@@ -125,8 +136,13 @@ def _convert(raw, kind: str):
     if kind in ("seconds", "count"):
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise ValueError(f"expected a number, not {_show(raw)}")
+        if not math.isfinite(raw):
+            raise ValueError(f"expected a finite number, not {raw}")
         if raw <= 0:
             raise ValueError(f"must be greater than 0, not {raw}")
+        limit = MAX_SECONDS if kind == "seconds" else MAX_COUNT
+        if raw > limit:
+            raise ValueError(f"{raw:g} is above the most allowed, {limit:g}")
         if kind == "count" and not float(raw).is_integer():
             raise ValueError(f"expected a whole number, not {raw}")
         return int(raw) if kind == "count" else float(raw)
@@ -139,6 +155,35 @@ def _convert(raw, kind: str):
             raise ValueError(f"low end {low} is above high end {high}")
         return (low, high)
     raise AssertionError(kind)
+
+
+def _plain(text: str) -> str:
+    """``text`` if it has no control character (NUL, escape sequences...); tabs and
+    line breaks are fine (they are spoken as spaces)."""
+    for number, char in enumerate(text):
+        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
+            raise ValueError(f"control character U+{ord(char):04X} at character "
+                             f"{number + 1}; remove it")
+    return text
+
+
+def _check_fields(check: "_Checker", text: str | None, key: str) -> None:
+    """A spoken format string may only use its own fields (``{side}``)."""
+    if text is None:
+        return
+    allowed = FORMAT_FIELDS[key.split(".")[-1]]
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text)
+                  if name is not None]
+    except ValueError as err:
+        check.problem(f"bad braces: {err}; write {{{{ and }}}} for a brace", key, "movement")
+        return
+    for name, spec, conv in fields:
+        if name not in allowed or spec or conv:
+            check.problem(f"unknown field {{{name}}}; only "
+                          f"{', '.join('{' + a + '}' for a in allowed)} is replaced", key,
+                          "movement")
+            return
 
 
 def _show(raw) -> str:
@@ -255,6 +300,7 @@ def _parse_movement(check: _Checker, data: dict):
         )
         _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
         _check_in_range(check, movement.reps, movement.reps_range, "movement.reps")
+        _check_fields(check, movement.on_side, "movement.on_side")
         return movement
     if kind == "flow":
         movement = Flow(
@@ -338,8 +384,28 @@ def parse_routine(path: Path, data: dict, text: str, techniques: dict[str, Techn
     problems.extend(check.problems)
     if check.problems:
         return None
-    return Routine(name=path.stem, title=title, exercises=tuple(exercises),
-                   description=description, pacing=pacing, path=path)
+    routine = Routine(name=path.stem, title=title, exercises=tuple(exercises),
+                      description=description, pacing=pacing, path=path)
+    too_long = _too_long(routine)
+    if too_long:
+        problems.append(Problem(too_long, path, check.lines.of("exercise", 0), "exercise"))
+        return None
+    return routine
+
+
+def _too_long(routine: Routine) -> str | None:
+    """Why ``routine`` is too long (over :data:`MAX_ROUTINE_SECONDS` at normal pace)."""
+    from voiceguide.compiler import compile_routine, estimated_speech
+    from voiceguide.pacing import Pacing
+
+    pacing = Pacing()
+    phrases = load_phrases()
+    total = compile_routine(routine, pacing, estimated_speech(pacing.rate),
+                            phrases).total_seconds
+    if total > MAX_ROUTINE_SECONDS:
+        return (f"the routine lasts about {total / 3600:.1f} hours; "
+                f"{MAX_ROUTINE_SECONDS // 3600} hours is the most allowed")
+    return None
 
 
 def _parse_routine_pacing(check: _Checker, raw) -> dict:
