@@ -396,3 +396,52 @@ def test_titles_cannot_break_the_chapters_or_the_terminal():
     assert vtt_text("Two\n\nlines\x00 and \x1b[31mred") == "Two lines and [31mred"
     result = run_voiceguide("show", "/tmp/no-such-\x1b[2J.toml")
     assert result.returncode == 2 and "\x1b" not in result.stderr
+
+
+# ---------------------------------------------------------- 9. long exports
+
+def test_a_wav_over_4_gb_is_written_as_rf64():
+    from voiceguide.exporter import RIFF_LIMIT, audio_format
+
+    frames_in_4_gb = (RIFF_LIMIT - 44) // 2
+    assert audio_format(Path("long.wav"), frames_in_4_gb) == ("WAV", "PCM_16")
+    assert audio_format(Path("long.wav"), frames_in_4_gb + 1) == ("RF64", "PCM_16")
+    assert audio_format(Path("long.flac"), frames_in_4_gb + 1) == ("FLAC", "PCM_16")
+
+
+# ------------------------------------------------------ 11, 12. the package
+
+REPO = Path(__file__).resolve().parent.parent
+TITLES = ("Self-Relief Techniques- How to Pop Your Back Safely at Home",
+          "How to Safely Pop Your Lower Back and Alleviate Discomfort")
+
+
+def test_the_package_has_a_license_one_version_and_ships_its_tests():
+    import tomllib
+
+    from voiceguide import __version__
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+    assert "version" not in project and project["dynamic"] == ["version"]
+    assert any(c.startswith("Programming Language :: Python :: 3") for c in project["classifiers"])
+    assert run_voiceguide("--version").stdout.strip().endswith(__version__)
+    manifest = (REPO / "MANIFEST.in").read_text().split()
+    for folder in ("tests", "scripts", "docs", ".ci", "audio_cues"):
+        assert folder in manifest
+
+
+def test_readme_and_docs_point_only_inside_the_repository():
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        assert "../" not in text and "http://" not in text and "https://" not in text, doc
+    sources = (REPO / "docs" / "sources.md").read_text()
+    shared = REPO.parent / "shared" / "sources"
+    if shared.is_dir():  # the articles themselves live outside the repository
+        firsts = [p.read_text().splitlines()[0].strip() for p in sorted(shared.glob("*.txt"))]
+        assert sorted(firsts) == sorted(TITLES)
+    for title in TITLES:
+        assert title in sources
+    for technique in (REPO / "voiceguide" / "library" / "techniques").glob("*.toml"):
+        assert f"`{technique.stem}`" in sources, technique.stem
