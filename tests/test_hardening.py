@@ -445,3 +445,27 @@ def test_readme_and_docs_point_only_inside_the_repository():
         assert title in sources
     for technique in (REPO / "voiceguide" / "library" / "techniques").glob("*.toml"):
         assert f"`{technique.stem}`" in sources, technique.stem
+
+
+# ------------------------------------------------------------- 14. CLI polish
+
+def test_help_has_examples_keys_setting_names_and_routines_complete():
+    from voiceguide import settings
+    from voiceguide.cli import cli
+
+    commands = [[name] for name, c in cli.commands.items() if not hasattr(c, "commands")]
+    commands += [[group, name] for group, c in cli.commands.items()
+                 for name in getattr(c, "commands", {})]
+    for words in commands:
+        result = run_voiceguide(*words, "--help")
+        assert "Example: voiceguide" in result.stdout, words
+    play = run_voiceguide("play", "--help").stdout
+    for key in ("space", "n next", "b back", "s stop", "q quit", "Enter good", "a same",
+                "w worse", "0-9", "t for 10", "y or n"):
+        assert key in " ".join(play.split()), key
+    config_set = " ".join(run_voiceguide("config", "set", "--help").stdout.split())
+    assert all(key in config_set for key in settings.KEYS)
+    env = dict(os.environ, _VOICEGUIDE_COMPLETE="bash_complete",
+               COMP_WORDS="voiceguide play mor", COMP_CWORD="2")
+    completed = run_voiceguide(env=env)
+    assert completed.returncode == 0 and "plain,morning" in completed.stdout.splitlines()

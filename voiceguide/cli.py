@@ -43,6 +43,33 @@ def timeline_options(func):
     return func
 
 
+def complete_routine(ctx, param, incomplete):
+    """Shell completion of a ROUTINE: the names of the routines, built-in and yours,
+    or files when what is typed looks like a path."""
+    from click.shell_completion import CompletionItem
+
+    if "/" in incomplete or incomplete.startswith("."):
+        return [CompletionItem(incomplete, type="file")]
+    try:
+        from voiceguide import loader
+        names = sorted(loader.load_library().routines)
+    except Exception:  # noqa: BLE001 - completion must never print an error
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+class SettingsHelp(click.Command):
+    """``config set --help`` lists every setting name, from the code itself."""
+
+    def format_epilog(self, ctx, formatter) -> None:
+        from voiceguide import settings
+
+        formatter.write_paragraph()
+        formatter.write_text("Settings: " + ", ".join(settings.KEYS) +
+                             " (see 'voiceguide config show').")
+        super().format_epilog(ctx, formatter)
+
+
 class UserError(click.ClickException):
     """A :class:`VoiceguideError` shown as one line, with its exit status."""
 
@@ -87,7 +114,10 @@ def _notes(notes) -> None:
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(as_json):
-    """List the routines (built-in and yours) and the techniques."""
+    """List the routines (built-in and yours) and the techniques.
+
+    Example: voiceguide list --json
+    """
     from voiceguide import commands
 
     listing = commands.listing()
@@ -107,7 +137,7 @@ def list_command(as_json):
 
 
 @cli.command()
-@click.argument("routine")
+@click.argument("routine", shell_complete=complete_routine)
 @timeline_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 def show(routine, as_json, **options):
@@ -115,6 +145,8 @@ def show(routine, as_json, **options):
 
     Lengths are those of the real synthesized speech, so they match play and
     export to the sample.
+
+    Example: voiceguide show morning --pace slow
     """
     from voiceguide import commands
 
@@ -145,7 +177,7 @@ def _synthesis_progress():
 
 
 @cli.command()
-@click.argument("routine")
+@click.argument("routine", shell_complete=complete_routine)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="File to write: .wav, .flac, .ogg or .mp3.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -154,6 +186,8 @@ def export(routine, output, force, **options):
     """Export a routine to an audio file, with chapters beside it (FILE.vtt).
 
     Check-ins become their question followed by a fixed pause.
+
+    Example: voiceguide export morning -o morning.mp3
     """
     from pathlib import Path
 
@@ -176,7 +210,7 @@ def export(routine, output, force, **options):
 
 
 @cli.command()
-@click.argument("routine")
+@click.argument("routine", shell_complete=complete_routine)
 @click.option("--device", help="Output device number or part of its name (see 'voiceguide devices').")
 @click.option("--no-checkins", is_flag=True,
               help="Do not wait at check-ins: play exactly what 'export' writes.")
@@ -191,7 +225,10 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
     Check-ins are answered by voice (good, same, worse, stop; numbers for pain;
     yes or no) or by key. Keys (no Enter needed): space pause/resume, n next
     exercise, b back to the start of this exercise, s stop, q quit. At a
-    check-in: g or Enter good, a same, w worse, s stop. Ctrl-C stops at once.
+    check-in: g or Enter good, a same, w worse, s stop; pain 0-9, t for 10;
+    y or n for yes or no. Ctrl-C stops at once.
+
+    Example: voiceguide play morning --breath 4-6
     """
     from voiceguide import session
     from voiceguide.devices import resolve_output, start_early
@@ -235,6 +272,8 @@ def new(name, source, force):
     """Write a new routine of your own, ready to play and to edit.
 
     It goes in your routines folder and opens in $EDITOR when that is set.
+
+    Example: voiceguide new mine --from lower-back
     """
     from voiceguide import user_routines
 
@@ -250,7 +289,10 @@ def new(name, source, force):
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 def check(file):
-    """Check a routine or technique file and report every problem with its line."""
+    """Check a routine or technique file and report every problem with its line.
+
+    Example: voiceguide check ~/.config/voiceguide/routines/mine.toml
+    """
     from pathlib import Path
 
     from voiceguide import user_routines
@@ -276,6 +318,8 @@ def hear(wavs, seconds, as_json):
     Prints good, same, worse, stop, pause, resume, next, repeat, yes, no, a
     number 0-10, or none. A stop sign (sharp or shooting pain, numb, tingling,
     weak) is heard as stop.
+
+    Example: voiceguide hear --seconds 5
     """
     if wavs:
         from voiceguide.recognizer import recognize_file
@@ -299,7 +343,10 @@ def hear(wavs, seconds, as_json):
 @click.option("--limit", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="How many recent sessions.")
 def history(as_json, as_csv, limit):
-    """Recent sessions and your pain before and after, day by day."""
+    """Recent sessions and your pain before and after, day by day.
+
+    Example: voiceguide history --csv > back.csv
+    """
     from voiceguide import history as log
 
     with log.History() as db:
@@ -329,12 +376,18 @@ def history(as_json, as_csv, limit):
 
 @cli.group()
 def config():
-    """Your settings file: where it is, what is in effect, and editing it."""
+    """Your settings file: where it is, what is in effect, and editing it.
+
+    Example: voiceguide config set pace slow
+    """
 
 
 @config.command("path")
 def config_path():
-    """Print where the settings file is (it may not exist yet)."""
+    """Print where the settings file is (it may not exist yet).
+
+    Example: voiceguide config path
+    """
     from voiceguide import settings
 
     click.echo(settings.settings_path())
@@ -343,7 +396,10 @@ def config_path():
 @config.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def config_show(as_json):
-    """Print every setting in effect and where its value comes from."""
+    """Print every setting in effect and where its value comes from.
+
+    Example: voiceguide config show --json
+    """
     from voiceguide import settings
 
     resolved = settings.resolve({})
@@ -357,11 +413,14 @@ def config_show(as_json):
         click.echo(f"{key:<16} {value:<12} ({source})")
 
 
-@config.command("set")
+@config.command("set", cls=SettingsHelp)
 @click.argument("key")
 @click.argument("value")
 def config_set(key, value):
-    """Set KEY to VALUE in the settings file (comments are kept)."""
+    """Set KEY to VALUE in the settings file (comments are kept).
+
+    Example: voiceguide config set rate 150
+    """
     from voiceguide import settings
 
     path = settings.set_value(key, value)
@@ -371,7 +430,10 @@ def config_set(key, value):
 @config.command("unset")
 @click.argument("key")
 def config_unset(key):
-    """Remove KEY from the settings file (back to the default)."""
+    """Remove KEY from the settings file (back to the default).
+
+    Example: voiceguide config unset rate
+    """
     from voiceguide import settings
 
     removed = settings.unset_value(key)
@@ -388,7 +450,10 @@ def config_unset(key):
 @click.option("--device", help="Output device for --say.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def voices(lang, say, voice, rate, device, as_json):
-    """List the installed voices, or preview one with --say."""
+    """List the installed voices, or preview one with --say.
+
+    Example: voiceguide voices --lang en --say "Breathe in"
+    """
     from voiceguide import commands
 
     if say:
@@ -405,7 +470,10 @@ def voices(lang, say, voice, rate, device, as_json):
 
 @cli.command()
 def devices():
-    """List the audio output devices."""
+    """List the audio output devices.
+
+    Example: voiceguide devices
+    """
     from voiceguide.devices import output_devices
 
     found = output_devices()
@@ -419,12 +487,18 @@ def devices():
 
 @cli.group()
 def cache():
-    """The cache of synthesized speech."""
+    """The cache of synthesized speech.
+
+    Example: voiceguide cache info
+    """
 
 
 @cache.command("info")
 def cache_info():
-    """Where the cache is, how many clips and how much space."""
+    """Where the cache is, how many clips and how much space.
+
+    Example: voiceguide cache info
+    """
     from voiceguide.clipcache import ClipCache
 
     info = ClipCache().info()
@@ -434,7 +508,10 @@ def cache_info():
 
 @cache.command("clear")
 def cache_clear():
-    """Delete every cached clip."""
+    """Delete every cached clip.
+
+    Example: voiceguide cache clear
+    """
     from voiceguide.clipcache import ClipCache
 
     click.echo(f"Removed {ClipCache().clear()} clips.")
