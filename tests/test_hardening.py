@@ -201,12 +201,18 @@ def _quick_export_parts():
 
 def test_when_the_chapters_cannot_be_written_no_audio_is_left(tmp_path):
     out = tmp_path / "quick.wav"
-    (tmp_path / "quick.wav.vtt").mkdir()                 # a folder where the file goes
-    (tmp_path / "quick.wav.vtt" / "keep").write_text("x")
     prepared, timeline, blocks = _quick_export_parts()
+
+    def meanwhile():
+        for number, block in enumerate(blocks):
+            if number == 1:  # a folder appears where the chapters go
+                (tmp_path / "quick.wav.vtt").mkdir()
+                (tmp_path / "quick.wav.vtt" / "keep").write_text("x")
+            yield block
+
     try:
         with pytest.raises(StorageError, match="quick.wav"):
-            exporter.export(out, blocks, timeline, force=True)
+            exporter.export(out, meanwhile(), timeline, force=True)
     finally:
         prepared.speech.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["quick.wav.vtt"]
@@ -261,3 +267,205 @@ def test_export_to_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, two):
         assert len(result.stderr.strip().splitlines()) == 1
         assert str(small / "two.wav") in result.stderr and "space" in result.stderr
         assert list(small.iterdir()) == []
+
+
+def test_bad_files_in_the_routines_folder_are_warnings_and_list_goes_on(user_dirs, two):
+    folder = user_dirs["config"] / "routines"
+    folder.mkdir(parents=True)
+    (folder / "mine.toml").write_text(two.read_text())
+    (folder / "dangling.toml").symlink_to(folder / "gone.toml")
+    os.mkfifo(folder / "fifo.toml")
+    (folder / "folder.toml").mkdir()
+    (folder / "huge.toml").write_text('title = "Huge"\n' + "# padding\n" * 150_000)
+    (folder / "zero.toml").symlink_to("/dev/zero")
+    result = run_voiceguide("list", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "mine" in result.stdout and "Traceback" not in result.stderr
+    for name in ("dangling", "fifo", "folder", "huge", "zero"):
+        assert f"{name}.toml" in result.stderr and name not in result.stdout
+    assert "larger than 1 MB" in result.stderr
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo", "huge"])
+def test_check_reads_with_a_size_limit_and_never_hangs(tmp_path, target):
+    if target == "fifo":
+        target = tmp_path / "fifo.toml"
+        os.mkfifo(target)
+    elif target == "huge":
+        target = tmp_path / "huge.toml"
+        target.write_bytes(b"# x\n" * 300_000)
+    result = run_voiceguide("check", target, timeout=30)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and str(target) in result.stderr
+    assert "not a regular file" in result.stderr or "larger than 1 MB" in result.stderr
+
+
+def test_io_errors_are_one_line_naming_the_path(tmp_path, two):
+    fifo = tmp_path / "out.wav"
+    os.mkfifo(fifo)
+    result = run_voiceguide("export", two, "-o", fifo, "--force", timeout=60)
+    assert result.returncode == 2 and "not a regular file" in result.stderr
+    long_name = tmp_path / ("a" * 300 + ".wav")
+    result = run_voiceguide("export", two, "-o", long_name)
+    assert result.returncode == 1 and "File name too long" in result.stderr
+    data = tmp_path / "data-file"
+    data.write_text("a file where the data folder should be")
+    env = dict(os.environ, XDG_DATA_HOME=str(data))
+    result = run_voiceguide("history", env=env)
+    assert result.returncode == 1 and str(data) in result.stderr
+    for result in (run_voiceguide("export", two, "-o", fifo, "--force"),
+                   run_voiceguide("export", two, "-o", long_name),
+                   run_voiceguide("history", env=env)):
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_read_only_folder_is_one_line(tmp_path, two):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs (needs root): {mounted.stderr.strip()}")
+    try:
+        result = run_voiceguide("export", two, "-o", folder / "two.wav")
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+    assert result.returncode == 1 and "Read-only file system" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# ----------------------------------------------- 7, 8. hostile routine files
+
+TECHNIQUE = '''title = "Knee hug"
+setup = "Lie on your back."
+settle = {settle}
+[movement]
+kind = "hold"
+seconds = {seconds}
+range = [10, 60]
+sides = true
+on_side = "{on_side}"
+'''
+
+
+@pytest.mark.parametrize("values, key, message", [
+    (dict(settle="nan"), "settle", "finite"),
+    (dict(settle="inf"), "settle", "finite"),
+    (dict(settle="100000"), "settle", "most allowed"),
+    (dict(seconds="1e308"), "movement.seconds", "most allowed"),
+    (dict(on_side="{0}"), "movement.on_side", "unknown field"),
+    (dict(on_side="{side.__class__}"), "movement.on_side", "unknown field"),
+    (dict(on_side="Hug your {side} knee \\u001b[2J"), "movement.on_side", "control character"),
+    (dict(on_side="Hug \\u0000 knee"), "movement.on_side", "control character"),
+])
+def test_check_rejects_what_would_crash_or_hang_later(tmp_path, values, key, message):
+    fields = dict(settle="3", seconds="20", on_side="Hug your {side} knee.") | values
+    path = tmp_path / "knee-hug.toml"
+    path.write_text(TECHNIQUE.format(**fields))
+    result = run_voiceguide("check", path)
+    assert result.returncode == 2, result.stdout
+    assert f"{path}:" in result.stderr and f"{key}: " in result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "\x1b" not in result.stderr and "\x00" not in result.stderr
+
+
+def test_a_routine_over_four_hours_is_refused_by_check_show_and_export(tmp_path):
+    path = tmp_path / "marathon.toml"
+    path.write_text('title = "Marathon"\n' + '[[exercise]]\ntechnique = "childs-pose"\n' * 400)
+    for args in (["check", path], ["show", path], ["export", path, "-o", tmp_path / "m.wav"]):
+        result = run_voiceguide(*args)
+        assert result.returncode == 2 and "hours is the most allowed" in result.stderr
+        assert f"{path}:2: exercise:" in result.stderr
+    assert not (tmp_path / "m.wav").exists()
+
+
+def test_deeply_nested_toml_is_one_line(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = run_voiceguide("check", path)
+    assert result.returncode == 2 and "nested too deeply" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_titles_cannot_break_the_chapters_or_the_terminal():
+    from voiceguide.exporter import vtt_text
+
+    assert vtt_text("Stretch --> 00:00:00.000 --> 99:00:00.000") == \
+        "Stretch -› 00:00:00.000 -› 99:00:00.000"
+    assert vtt_text("Two\n\nlines\x00 and \x1b[31mred") == "Two lines and [31mred"
+    result = run_voiceguide("show", "/tmp/no-such-\x1b[2J.toml")
+    assert result.returncode == 2 and "\x1b" not in result.stderr
+
+
+# ---------------------------------------------------------- 9. long exports
+
+def test_a_wav_over_4_gb_is_written_as_rf64():
+    from voiceguide.exporter import RIFF_LIMIT, audio_format
+
+    frames_in_4_gb = (RIFF_LIMIT - 44) // 2
+    assert audio_format(Path("long.wav"), frames_in_4_gb) == ("WAV", "PCM_16")
+    assert audio_format(Path("long.wav"), frames_in_4_gb + 1) == ("RF64", "PCM_16")
+    assert audio_format(Path("long.flac"), frames_in_4_gb + 1) == ("FLAC", "PCM_16")
+
+
+# ------------------------------------------------------ 11, 12. the package
+
+REPO = Path(__file__).resolve().parent.parent
+TITLES = ("Self-Relief Techniques- How to Pop Your Back Safely at Home",
+          "How to Safely Pop Your Lower Back and Alleviate Discomfort")
+
+
+def test_the_package_has_a_license_one_version_and_ships_its_tests():
+    import tomllib
+
+    from voiceguide import __version__
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+    assert "version" not in project and project["dynamic"] == ["version"]
+    assert any(c.startswith("Programming Language :: Python :: 3") for c in project["classifiers"])
+    assert run_voiceguide("--version").stdout.strip().endswith(__version__)
+    manifest = (REPO / "MANIFEST.in").read_text().split()
+    for folder in ("tests", "scripts", "docs", ".ci", "audio_cues"):
+        assert folder in manifest
+
+
+def test_readme_and_docs_point_only_inside_the_repository():
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        assert "../" not in text and "http://" not in text and "https://" not in text, doc
+    sources = (REPO / "docs" / "sources.md").read_text()
+    shared = REPO.parent / "shared" / "sources"
+    if shared.is_dir():  # the articles themselves live outside the repository
+        firsts = [p.read_text().splitlines()[0].strip() for p in sorted(shared.glob("*.txt"))]
+        assert sorted(firsts) == sorted(TITLES)
+    for title in TITLES:
+        assert title in sources
+    for technique in (REPO / "voiceguide" / "library" / "techniques").glob("*.toml"):
+        assert f"`{technique.stem}`" in sources, technique.stem
+
+
+# ------------------------------------------------------------- 14. CLI polish
+
+def test_help_has_examples_keys_setting_names_and_routines_complete():
+    from voiceguide import settings
+    from voiceguide.cli import cli
+
+    commands = [[name] for name, c in cli.commands.items() if not hasattr(c, "commands")]
+    commands += [[group, name] for group, c in cli.commands.items()
+                 for name in getattr(c, "commands", {})]
+    for words in commands:
+        result = run_voiceguide(*words, "--help")
+        assert "Example: voiceguide" in result.stdout, words
+    play = run_voiceguide("play", "--help").stdout
+    for key in ("space", "n next", "b back", "s stop", "q quit", "Enter good", "a same",
+                "w worse", "0-9", "t for 10", "y or n"):
+        assert key in " ".join(play.split()), key
+    config_set = " ".join(run_voiceguide("config", "set", "--help").stdout.split())
+    assert all(key in config_set for key in settings.KEYS)
+    env = dict(os.environ, _VOICEGUIDE_COMPLETE="bash_complete",
+               COMP_WORDS="voiceguide play mor", COMP_CWORD="2")
+    completed = run_voiceguide(env=env)
+    assert completed.returncode == 0 and "plain,morning" in completed.stdout.splitlines()

@@ -11,7 +11,8 @@ import sys
 import click
 
 from voiceguide import __version__
-from voiceguide.errors import EXIT_INTERRUPTED, Terminated, VoiceguideError
+from voiceguide.errors import (EXIT_INTERRUPTED, StorageError, Terminated, VoiceguideError,
+                               os_error_message, safe_line)
 from voiceguide.timeline import clock
 
 VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
@@ -42,6 +43,33 @@ def timeline_options(func):
     return func
 
 
+def complete_routine(ctx, param, incomplete):
+    """Shell completion of a ROUTINE: the names of the routines, built-in and yours,
+    or files when what is typed looks like a path."""
+    from click.shell_completion import CompletionItem
+
+    if "/" in incomplete or incomplete.startswith("."):
+        return [CompletionItem(incomplete, type="file")]
+    try:
+        from voiceguide import loader
+        names = sorted(loader.load_library().routines)
+    except Exception:  # noqa: BLE001 - completion must never print an error
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+class SettingsHelp(click.Command):
+    """``config set --help`` lists every setting name, from the code itself."""
+
+    def format_epilog(self, ctx, formatter) -> None:
+        from voiceguide import settings
+
+        formatter.write_paragraph()
+        formatter.write_text("Settings: " + ", ".join(settings.KEYS) +
+                             " (see 'voiceguide config show').")
+        super().format_epilog(ctx, formatter)
+
+
 class UserError(click.ClickException):
     """A :class:`VoiceguideError` shown as one line, with its exit status."""
 
@@ -50,17 +78,20 @@ class UserError(click.ClickException):
         self.exit_code = error.exit_code
 
     def show(self, file=None) -> None:
-        click.echo(f"voiceguide: {self.message}", err=True)
+        click.echo(f"voiceguide: {safe_line(self.message)}", err=True)
 
 
 class Group(click.Group):
-    """Turns library errors into :class:`UserError` for every command."""
+    """Turns library errors, and any I/O error, into :class:`UserError` for every
+    command: one line, never a traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except VoiceguideError as err:
             raise UserError(err) from None
+        except OSError as err:  # disk full, permission denied, read-only...: one line
+            raise UserError(StorageError(os_error_message(err))) from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,7 +106,7 @@ def cli():
 
 def _notes(notes) -> None:
     for note in notes:
-        click.echo(f"voiceguide: {note}", err=True)
+        click.echo(f"voiceguide: {safe_line(note)}", err=True)
 
 
 # ------------------------------------------------------------------ routines
@@ -83,7 +114,10 @@ def _notes(notes) -> None:
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(as_json):
-    """List the routines (built-in and yours) and the techniques."""
+    """List the routines (built-in and yours) and the techniques.
+
+    Example: voiceguide list --json
+    """
     from voiceguide import commands
 
     listing = commands.listing()
@@ -96,14 +130,14 @@ def list_command(as_json):
     click.echo("Routines (minutes at normal pace):")
     for r in listing["routines"]:
         mark = "" if r["builtin"] else "  (yours)"
-        click.echo(f"  {r['name']:<14} {r['minutes']:>5.1f}  {r['title']}{mark}")
+        click.echo(safe_line(f"  {r['name']:<14} {r['minutes']:>5.1f}  {r['title']}{mark}"))
     click.echo("\nTechniques:")
     for t in listing["techniques"]:
         click.echo(f"  {t['id']:<26} {t['title']}")
 
 
 @cli.command()
-@click.argument("routine")
+@click.argument("routine", shell_complete=complete_routine)
 @timeline_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 def show(routine, as_json, **options):
@@ -111,6 +145,8 @@ def show(routine, as_json, **options):
 
     Lengths are those of the real synthesized speech, so they match play and
     export to the sample.
+
+    Example: voiceguide show morning --pace slow
     """
     from voiceguide import commands
 
@@ -141,7 +177,7 @@ def _synthesis_progress():
 
 
 @cli.command()
-@click.argument("routine")
+@click.argument("routine", shell_complete=complete_routine)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="File to write: .wav, .flac, .ogg or .mp3.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -150,6 +186,8 @@ def export(routine, output, force, **options):
     """Export a routine to an audio file, with chapters beside it (FILE.vtt).
 
     Check-ins become their question followed by a fixed pause.
+
+    Example: voiceguide export morning -o morning.mp3
     """
     from pathlib import Path
 
@@ -172,7 +210,7 @@ def export(routine, output, force, **options):
 
 
 @cli.command()
-@click.argument("routine")
+@click.argument("routine", shell_complete=complete_routine)
 @click.option("--device", help="Output device number or part of its name (see 'voiceguide devices').")
 @click.option("--no-checkins", is_flag=True,
               help="Do not wait at check-ins: play exactly what 'export' writes.")
@@ -187,7 +225,10 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
     Check-ins are answered by voice (good, same, worse, stop; numbers for pain;
     yes or no) or by key. Keys (no Enter needed): space pause/resume, n next
     exercise, b back to the start of this exercise, s stop, q quit. At a
-    check-in: g or Enter good, a same, w worse, s stop. Ctrl-C stops at once.
+    check-in: g or Enter good, a same, w worse, s stop; pain 0-9, t for 10;
+    y or n for yes or no. Ctrl-C stops at once.
+
+    Example: voiceguide play morning --breath 4-6
     """
     from voiceguide import session
     from voiceguide.devices import resolve_output, start_early
@@ -231,6 +272,8 @@ def new(name, source, force):
     """Write a new routine of your own, ready to play and to edit.
 
     It goes in your routines folder and opens in $EDITOR when that is set.
+
+    Example: voiceguide new mine --from lower-back
     """
     from voiceguide import user_routines
 
@@ -246,14 +289,17 @@ def new(name, source, force):
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 def check(file):
-    """Check a routine or technique file and report every problem with its line."""
+    """Check a routine or technique file and report every problem with its line.
+
+    Example: voiceguide check ~/.config/voiceguide/routines/mine.toml
+    """
     from pathlib import Path
 
     from voiceguide import user_routines
 
     summary, problems = user_routines.check(Path(file))
     for problem in problems:
-        click.echo(str(problem), err=True)
+        click.echo(safe_line(str(problem)), err=True)
     if problems:
         raise click.exceptions.Exit(2)
     click.echo(summary)
@@ -272,6 +318,8 @@ def hear(wavs, seconds, as_json):
     Prints good, same, worse, stop, pause, resume, next, repeat, yes, no, a
     number 0-10, or none. A stop sign (sharp or shooting pain, numb, tingling,
     weak) is heard as stop.
+
+    Example: voiceguide hear --seconds 5
     """
     if wavs:
         from voiceguide.recognizer import recognize_file
@@ -295,7 +343,10 @@ def hear(wavs, seconds, as_json):
 @click.option("--limit", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="How many recent sessions.")
 def history(as_json, as_csv, limit):
-    """Recent sessions and your pain before and after, day by day."""
+    """Recent sessions and your pain before and after, day by day.
+
+    Example: voiceguide history --csv > back.csv
+    """
     from voiceguide import history as log
 
     with log.History() as db:
@@ -325,12 +376,18 @@ def history(as_json, as_csv, limit):
 
 @cli.group()
 def config():
-    """Your settings file: where it is, what is in effect, and editing it."""
+    """Your settings file: where it is, what is in effect, and editing it.
+
+    Example: voiceguide config set pace slow
+    """
 
 
 @config.command("path")
 def config_path():
-    """Print where the settings file is (it may not exist yet)."""
+    """Print where the settings file is (it may not exist yet).
+
+    Example: voiceguide config path
+    """
     from voiceguide import settings
 
     click.echo(settings.settings_path())
@@ -339,7 +396,10 @@ def config_path():
 @config.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def config_show(as_json):
-    """Print every setting in effect and where its value comes from."""
+    """Print every setting in effect and where its value comes from.
+
+    Example: voiceguide config show --json
+    """
     from voiceguide import settings
 
     resolved = settings.resolve({})
@@ -353,11 +413,14 @@ def config_show(as_json):
         click.echo(f"{key:<16} {value:<12} ({source})")
 
 
-@config.command("set")
+@config.command("set", cls=SettingsHelp)
 @click.argument("key")
 @click.argument("value")
 def config_set(key, value):
-    """Set KEY to VALUE in the settings file (comments are kept)."""
+    """Set KEY to VALUE in the settings file (comments are kept).
+
+    Example: voiceguide config set rate 150
+    """
     from voiceguide import settings
 
     path = settings.set_value(key, value)
@@ -367,7 +430,10 @@ def config_set(key, value):
 @config.command("unset")
 @click.argument("key")
 def config_unset(key):
-    """Remove KEY from the settings file (back to the default)."""
+    """Remove KEY from the settings file (back to the default).
+
+    Example: voiceguide config unset rate
+    """
     from voiceguide import settings
 
     removed = settings.unset_value(key)
@@ -388,7 +454,10 @@ def config_unset(key):
                    "voice folder.")
 def voices(lang, say, voice, rate, device, as_json, add):
     """List the installed voices (engine, language, quality), add a Piper voice with
-    --add, or preview one with --say."""
+    --add, or preview one with --say.
+
+    Example: voiceguide voices --lang en --say "Breathe in"
+    """
     from voiceguide import commands
 
     if add:
@@ -412,7 +481,10 @@ def voices(lang, say, voice, rate, device, as_json, add):
 
 @cli.command()
 def devices():
-    """List the audio output devices."""
+    """List the audio output devices.
+
+    Example: voiceguide devices
+    """
     from voiceguide.devices import output_devices
 
     found = output_devices()
@@ -426,12 +498,18 @@ def devices():
 
 @cli.group()
 def cache():
-    """The cache of synthesized speech."""
+    """The cache of synthesized speech.
+
+    Example: voiceguide cache info
+    """
 
 
 @cache.command("info")
 def cache_info():
-    """Where the cache is, how many clips and how much space."""
+    """Where the cache is, how many clips and how much space.
+
+    Example: voiceguide cache info
+    """
     from voiceguide.clipcache import ClipCache
 
     info = ClipCache().info()
@@ -441,7 +519,10 @@ def cache_info():
 
 @cache.command("clear")
 def cache_clear():
-    """Delete every cached clip."""
+    """Delete every cached clip.
+
+    Example: voiceguide cache clear
+    """
     from voiceguide.clipcache import ClipCache
 
     click.echo(f"Removed {ClipCache().clear()} clips.")

@@ -33,6 +33,14 @@ class VoiceguideError(Exception):
     exit_code = EXIT_BAD_INPUT
 
 
+def safe_line(text: str) -> str:
+    """``text`` made safe to print on a terminal or write into a chapter: control
+    characters (escape sequences, NUL, line breaks) become spaces."""
+    import unicodedata
+
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in str(text))
+
+
 class StorageError(VoiceguideError):
     """A file or folder could not be read or written (disk full, permission denied,
     read-only, locked...): the message names the path and the cause."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from voiceguide.atomic import (PART_SUFFIX, atomic_path, move_into_place, private_dir,
                                remove_stale_parts, sync, temporary_path, write_text)
-from voiceguide.errors import InputError, StorageError
+from voiceguide.errors import InputError, StorageError, safe_line
 from voiceguide.timeline import SAMPLE_RATE, Timeline, seconds
 
 #: The most a plain WAV (RIFF) file can hold; beyond it, RF64 is written.
@@ -48,6 +48,8 @@ def check_target(path: Path, force: bool) -> None:
     if not path.parent.is_dir():
         raise InputError(f"{path}: folder {path.parent} does not exist")
     for target in (path, chapters_path(path)):
+        if target.exists() and not target.is_file():
+            raise InputError(f"{target} is not a regular file; choose another name")
         if target.exists() and not force:
             raise InputError(f"{target} already exists; use --force to overwrite it")
 
@@ -191,12 +193,21 @@ def to_int16(block: np.ndarray) -> np.ndarray:
 
 def webvtt(timeline: Timeline) -> str:
     """The chapters as WebVTT: one cue per section, with its title."""
-    lines = ["WEBVTT", "", f"NOTE {timeline.title}", ""]
+    lines = ["WEBVTT", "", f"NOTE {vtt_text(timeline.title)}", ""]
     for number, section in enumerate(timeline.sections, start=1):
         lines += [str(number),
                   f"{_vtt_time(seconds(section.start))} --> {_vtt_time(seconds(section.end))}",
-                  section.title, ""]
+                  vtt_text(section.title), ""]
     return "\n".join(lines)
+
+
+def vtt_text(text: str) -> str:
+    """A title as one safe line of cue text: no control characters or line breaks
+    (which would end the cue), no ``-->`` (which would start a timing line)."""
+    line = " ".join(safe_line(text).split())
+    while "-->" in line:
+        line = line.replace("-->", "->")
+    return line.replace("<", "‹").replace(">", "›").replace("&", "and") or "-"
 
 
 def write_chapters(path: Path, timeline: Timeline) -> Path:

@@ -8,8 +8,13 @@ other functions raise :class:`~voiceguide.errors.FileError` with all of them.
 from __future__ import annotations
 
 import difflib
+import math
+import os
 import re
+import stat
+import string
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +32,16 @@ else:  # pragma: no cover
 BUILTIN_DIR = Path(__file__).parent / "library"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ROUTINE_PACING_KEYS = ("pace", "hold", "reps", "breath", "rate", "rest")
+#: The largest routine, technique or phrase file read (a real one is a few kB).
+MAX_FILE_BYTES = 1_000_000
+#: The largest value of any time in seconds (settle, hold, step, range) and of any
+#: count (reps, rounds, and their ranges) in a file (see docs/format.md).
+MAX_SECONDS = 600.0
+MAX_COUNT = 50
+#: The longest routine, at normal pace.
+MAX_ROUTINE_SECONDS = 4 * 3600
+#: Fields a spoken format string may use, per key.
+FORMAT_FIELDS = {"on_side": ("side",)}
 
 
 # --------------------------------------------------------------------------- lines
@@ -107,13 +122,13 @@ def _convert(raw, kind: str):
     if kind == "str":
         if not isinstance(raw, str) or not raw.strip():
             raise ValueError(f"expected a non-empty string, not {_show(raw)}")
-        return raw.strip()
+        return _plain(raw).strip()
     if kind == "lines":
         if isinstance(raw, str):
             raw = [raw]
         if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
             raise ValueError(f"expected a list of non-empty strings, not {_show(raw)}")
-        return tuple(x.strip() for x in raw)
+        return tuple(_plain(x).strip() for x in raw)
     if kind == "bool":
         if not isinstance(raw, bool):
             raise ValueError(f"expected true or false, not {_show(raw)}")
@@ -121,8 +136,13 @@ def _convert(raw, kind: str):
     if kind in ("seconds", "count"):
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise ValueError(f"expected a number, not {_show(raw)}")
+        if not math.isfinite(raw):
+            raise ValueError(f"expected a finite number, not {raw}")
         if raw <= 0:
             raise ValueError(f"must be greater than 0, not {raw}")
+        limit = MAX_SECONDS if kind == "seconds" else MAX_COUNT
+        if raw > limit:
+            raise ValueError(f"{raw:g} is above the most allowed, {limit:g}")
         if kind == "count" and not float(raw).is_integer():
             raise ValueError(f"expected a whole number, not {raw}")
         return int(raw) if kind == "count" else float(raw)
@@ -137,21 +157,76 @@ def _convert(raw, kind: str):
     raise AssertionError(kind)
 
 
+def _plain(text: str) -> str:
+    """``text`` if it has no control character (NUL, escape sequences...); tabs and
+    line breaks are fine (they are spoken as spaces)."""
+    for number, char in enumerate(text):
+        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
+            raise ValueError(f"control character U+{ord(char):04X} at character "
+                             f"{number + 1}; remove it")
+    return text
+
+
+def _check_fields(check: "_Checker", text: str | None, key: str) -> None:
+    """A spoken format string may only use its own fields (``{side}``)."""
+    if text is None:
+        return
+    allowed = FORMAT_FIELDS[key.split(".")[-1]]
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text)
+                  if name is not None]
+    except ValueError as err:
+        check.problem(f"bad braces: {err}; write {{{{ and }}}} for a brace", key, "movement")
+        return
+    for name, spec, conv in fields:
+        if name not in allowed or spec or conv:
+            check.problem(f"unknown field {{{name}}}; only "
+                          f"{', '.join('{' + a + '}' for a in allowed)} is replaced", key,
+                          "movement")
+            return
+
+
 def _show(raw) -> str:
     text = repr(raw)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def read_toml(path: Path) -> tuple[dict, str]:
-    """Parse a TOML file; a syntax error becomes a :class:`FileError` with its line."""
+def read_text(path: Path) -> str:
+    """A routine, technique or phrase file's text, read with a size limit: a FIFO, a
+    device or a huge file can neither hang nor exhaust memory."""
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read: {err}") from None
+    except OSError as err:
+        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileError([Problem("not a regular file", path)])
+        data = os.read(fd, MAX_FILE_BYTES + 1)
+        while len(data) <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1)):
+            data += more
+    except OSError as err:
+        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise FileError([Problem(f"larger than {MAX_FILE_BYTES // 1_000_000} MB; a routine "
+                                 f"or technique file is a few kB", path)])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise FileError([Problem(f"not UTF-8 text ({err.reason} at byte {err.start})",
+                                 path)]) from None
+
+
+def read_toml(path: Path) -> tuple[dict, str]:
+    """Parse a TOML file; a syntax error becomes a :class:`FileError` with its line."""
+    text = read_text(path)
     try:
         return tomllib.loads(text), text
+    except RecursionError:
+        raise FileError([Problem("tables or arrays nested too deeply", path)]) from None
     except tomllib.TOMLDecodeError as err:
         message = str(err)
         match = re.search(r"\(at line (\d+), column \d+\)", message)
@@ -225,6 +300,7 @@ def _parse_movement(check: _Checker, data: dict):
         )
         _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
         _check_in_range(check, movement.reps, movement.reps_range, "movement.reps")
+        _check_fields(check, movement.on_side, "movement.on_side")
         return movement
     if kind == "flow":
         movement = Flow(
@@ -308,8 +384,28 @@ def parse_routine(path: Path, data: dict, text: str, techniques: dict[str, Techn
     problems.extend(check.problems)
     if check.problems:
         return None
-    return Routine(name=path.stem, title=title, exercises=tuple(exercises),
-                   description=description, pacing=pacing, path=path)
+    routine = Routine(name=path.stem, title=title, exercises=tuple(exercises),
+                      description=description, pacing=pacing, path=path)
+    too_long = _too_long(routine)
+    if too_long:
+        problems.append(Problem(too_long, path, check.lines.of("exercise", 0), "exercise"))
+        return None
+    return routine
+
+
+def _too_long(routine: Routine) -> str | None:
+    """Why ``routine`` is too long (over :data:`MAX_ROUTINE_SECONDS` at normal pace)."""
+    from voiceguide.compiler import compile_routine, estimated_speech
+    from voiceguide.pacing import Pacing
+
+    pacing = Pacing()
+    phrases = load_phrases()
+    total = compile_routine(routine, pacing, estimated_speech(pacing.rate),
+                            phrases).total_seconds
+    if total > MAX_ROUTINE_SECONDS:
+        return (f"the routine lasts about {total / 3600:.1f} hours; "
+                f"{MAX_ROUTINE_SECONDS // 3600} hours is the most allowed")
+    return None
 
 
 def _parse_routine_pacing(check: _Checker, raw) -> dict:
@@ -452,6 +548,9 @@ def load_library(user_dir: Path | None = None) -> Library:
     routines = {p.stem: p for p in _technique_files(BUILTIN_DIR / "routines")}
     builtin = frozenset(routines)
     for path in _technique_files(user_dir / "routines"):
+        if not path.is_file():  # a dangling link, a folder, a FIFO: nothing to list
+            warnings.append(f"{path}: ignored, not a readable file")
+            continue
         if path.stem in builtin:
             warnings.append(f"{path}: ignored, a built-in routine is already named "
                             f"{path.stem!r}; rename the file")
