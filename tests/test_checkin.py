@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voiceguide.checkin import ANSWERS, Inbox, Policy, accepts, key_answer
+from voiceguide import loader
+from voiceguide.checkin import ANSWERS, Inbox, Policy, accepts, acknowledgement, key_answer
 
 
 def test_stop_ends_at_once_from_any_question():
@@ -18,29 +19,27 @@ def test_good_same_and_no_answer_continue():
         assert policy.after("between", word) == "continue"
 
 
-def test_worse_asks_about_stop_signs_then_yes_stops_no_goes_gentler():
+def test_worse_stops_like_stop_increased_pain_is_a_stop_sign():
     policy = Policy()
-    assert policy.after("between", "worse") == "ask-stop-signs"
-    assert policy.after("stop-signs", "yes") == "stop"
-    policy = Policy()
-    policy.after("between", "worse")
-    assert policy.after("stop-signs", "no") == "gentler"
-    assert policy.after("stop-signs", "none") == "gentler"
-
-
-def test_a_second_worse_ends_with_the_cool_down():
-    policy = Policy()
-    policy.after("between", "worse")
-    policy.after("stop-signs", "no")
     assert policy.after("between", "good") == "continue"
-    assert policy.after("between", "worse") == "cooldown"
+    assert policy.after("between", "worse") == "stop"
+    assert Policy().after("between", "worse") == "stop"   # the first worse, too
+
+
+def test_answers_that_go_on_are_acknowledged_in_a_few_words():
+    phrases = loader.load_phrases()
+    assert acknowledgement("between", "good", phrases) == "Good."
+    assert acknowledgement("between", "none", phrases) == "No answer, we'll go on."
+    assert acknowledgement("baseline", "4", phrases) == phrases.acknowledge["pain"]
+    for words in phrases.acknowledge.values():
+        assert len(words.split()) <= 5
 
 
 @pytest.mark.parametrize("gate, key, word", [
     ("between", "g", "good"), ("between", "\r", "good"), ("between", "a", "same"),
     ("between", "w", "worse"), ("between", "s", "stop"), ("between", "S", "stop"),
-    ("baseline", "7", "7"), ("final", "t", "10"), ("stop-signs", "y", "yes"),
-    ("stop-signs", "n", "no"), ("daily-limit", "n", "no"), ("between", "x", None),
+    ("baseline", "7", "7"), ("final", "t", "10"), ("daily-limit", "y", "yes"),
+    ("daily-limit", "n", "no"), ("between", "x", None),
 ])
 def test_keys_per_question(gate, key, word):
     assert key_answer(gate, key) == word

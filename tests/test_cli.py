@@ -21,10 +21,10 @@ def test_list_json():
     data = json.loads(result.output)
     names = {r["name"] for r in data["routines"]}
     assert {"morning", "evening", "lower-back", "quick"} <= names
-    assert all(set(r) == {"name", "title", "minutes"} for r in data["routines"])
+    assert all(set(r) == {"name", "title", "minutes", "estimated"} for r in data["routines"])
     assert {"id": "cat-cow", "title": "Cat and cow"} in data["techniques"]
     morning = next(r for r in data["routines"] if r["name"] == "morning")
-    assert 10 <= morning["minutes"] <= 15
+    assert 14.5 <= morning["minutes"] <= 16.5   # as the README says
 
 
 def test_list_text():
@@ -57,8 +57,10 @@ def test_show_json_shape():
 
 
 def test_show_hold_option_sets_every_hold():
-    data = json.loads(invoke("show", "quick", "--json", "--hold", "12").output)
-    assert data["holds"] and all(h["duration"] == 12 for h in data["holds"])
+    data = json.loads(invoke("show", "quick", "--json", "--hold", "25").output)
+    assert data["holds"] and all(h["duration"] == 25 for h in data["holds"])
+    rounded = json.loads(invoke("show", "quick", "--json", "--hold", "12").output)
+    assert all(h["duration"] == 10 for h in rounded["holds"])   # said aloud: multiples of 5
 
 
 @pytest.mark.parametrize("args, words", [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from voiceguide import loader
-from voiceguide.compiler import (breath_phases, compile_routine, estimated_speech,
-                                 hold_seconds, rounds)
+from voiceguide.compiler import (breath_phases, compile_routine, dose_notes,
+                                 estimated_speech, hold_seconds, rounds)
 from voiceguide.model import Exercise, Routine
 from voiceguide.pacing import BreathPattern, Pacing, parse_pace
 from voiceguide.timeline import samples
@@ -24,7 +24,7 @@ def routine_of(*exercises: Exercise) -> Routine:
 
 
 paces = st.floats(min_value=0.5, max_value=2.0, allow_nan=False)
-holds = st.integers(min_value=5, max_value=300)
+holds = st.integers(min_value=1, max_value=60).map(lambda n: 5 * n)   # 5-300, whole 5 s
 rates = st.integers(min_value=80, max_value=300)
 breaths = st.builds(BreathPattern, st.integers(1, 12), st.integers(0, 12),
                     st.integers(1, 12), st.integers(0, 12))
@@ -39,7 +39,7 @@ def assert_consistent(timeline):
 @given(pace=paces, hold=holds, rate=rates)
 def test_a_hold_is_exact_from_start_cue_to_release(pace, hold, rate):
     routine = routine_of(Exercise(T["knee-to-chest"]), Exercise(T["childs-pose"]))
-    timeline = compile_with(routine, Pacing(pace=pace, hold=hold, rate=rate))
+    timeline = compile_with(routine, Pacing(pace=pace, hold=hold, rate=rate, beyond_doses=True))
     assert_consistent(timeline)
     assert len(timeline.holds) == 3  # two sides, then child's pose
     starts = {e.start: e for e in timeline.events}
@@ -75,7 +75,8 @@ def test_slow_is_never_shorter_than_normal_or_fast(breath, rate):
 @given(reps=st.integers(1, 30), breath=breaths, pace=paces)
 def test_reps_sets_the_number_of_breath_rounds(reps, breath, pace):
     routine = routine_of(Exercise(T["cat-cow"]))
-    timeline = compile_with(routine, Pacing(pace=pace, reps=reps, breath=breath))
+    timeline = compile_with(routine, Pacing(pace=pace, reps=reps, breath=breath,
+                                            beyond_doses=True))
     assert sum(e.cue == "inhale" for e in timeline.events) == reps
     assert sum(e.cue == "exhale" for e in timeline.events) == reps
     pattern = breath_phases(Pacing(pace=pace, breath=breath))
@@ -103,12 +104,12 @@ def test_sides_announce_left_switch_right():
 
 def test_exercise_hold_scales_with_pace_within_range_and_pacing_hold_wins():
     routine = routine_of(Exercise(T["knee-to-chest"], hold=22, sides=False))
-    assert [h.length for h in compile_with(routine, Pacing()).holds] == [samples(22)]
+    assert [h.length for h in compile_with(routine, Pacing()).holds] == [samples(20)]  # 5 s steps
     slow = compile_with(routine, Pacing(pace=1.3)).holds
-    assert [h.length for h in slow] == [samples(29)]  # 22 x 1.3 = 28.6
+    assert [h.length for h in slow] == [samples(30)]  # 22 x 1.3 = 28.6, to the next 5 s
     slower = compile_with(routine, Pacing(pace=2.0)).holds
     assert [h.length for h in slower] == [samples(30)]  # kept within the 20-30 s dose
-    assert [h.length for h in compile_with(routine, Pacing(hold=40)).holds] == [samples(40)]
+    assert [h.length for h in compile_with(routine, Pacing(hold=25)).holds] == [samples(25)]
 
 
 def test_cycle_steps_are_exact_and_counted():
@@ -126,14 +127,19 @@ def test_cycle_steps_are_exact_and_counted():
         assert b - a == cycle + sum(e.length for e in round_words) + samples(0.3)
 
 
-def test_gentler_exercise_is_shorter():
+def test_hold_and_reps_are_clamped_to_the_dose_unless_beyond_doses():
     routine = routine_of(Exercise(T["knee-to-chest"]), Exercise(T["cat-cow"]))
-    normal = compile_routine(routine, Pacing(), estimated_speech(160), LIBRARY.phrases)
-    gentle = compile_routine(routine, Pacing(), estimated_speech(160), LIBRARY.phrases,
-                             gentler=frozenset({0, 1}))
-    assert gentle.holds[0].length < normal.holds[0].length
-    count = lambda t: sum(e.cue == "inhale" for e in t.events)
-    assert count(gentle) < count(normal)
+    asked = Pacing(hold=120, reps=1)
+    clamped = compile_with(routine, asked)
+    assert {h.length for h in clamped.holds} == {samples(30)}
+    assert sum(e.cue == "inhale" for e in clamped.events) == 10
+    notes = dose_notes(routine, asked)
+    assert any("knee-to-chest: hold 120 s clamped to 30 s" in n for n in notes)
+    assert any("cat-cow: reps 1 clamped to 10" in n for n in notes)
+    beyond = compile_with(routine, Pacing(hold=120, reps=1, beyond_doses=True))
+    assert {h.length for h in beyond.holds} == {samples(120)}
+    assert sum(e.cue == "inhale" for e in beyond.events) == 1
+    assert dose_notes(routine, Pacing(hold=120, reps=1, beyond_doses=True)) == []
 
 
 def test_cues_only_speaks_only_safety_and_check_ins():
@@ -141,6 +147,7 @@ def test_cues_only_speaks_only_safety_and_check_ins():
     timeline = compile_with(routine, Pacing(voice_guidance="cues-only"))
     spoken = {e.text for e in timeline.events if e.kind == "speech"}
     allowed = (set(LIBRARY.phrases.opening) | set(LIBRARY.phrases.closing)
+               | set(LIBRARY.phrases.notice) | set(LIBRARY.positions.positions["all-fours"].finish)
                | {LIBRARY.phrases.routine_title.format(title="Test")})
     assert spoken <= allowed
     assert any(e.kind == "checkin" for e in timeline.events)

@@ -24,17 +24,22 @@ def test_length_hits_its_target_within_5_percent(routine, minutes):
     assert " -> " in result.stderr  # says what it changed
 
 
-def test_length_out_of_reach_explains_and_stays_safe():
+def test_length_leaves_out_or_repeats_exercises_and_stays_safe():
     result = run_voiceguide("show", "morning", "--json", "--length", "5")
     assert result.returncode == 0
-    assert "the shortest version within safe doses is" in result.stderr
+    assert "left out" in result.stderr
     timeline = json.loads(result.stdout)
+    assert abs(timeline["total_seconds"] - 300) <= 15
     library = loader.load_library()
     for hold in timeline["holds"]:
         low, high = library.techniques[hold["technique"]].movement.range
         assert max(low, 10) <= hold["duration"] <= high
-    result = run_voiceguide("show", "quick", "--length", "90")
-    assert "the longest version within safe doses is" in result.stderr
+    result = run_voiceguide("show", "quick", "--json", "--length", "90")
+    assert result.returncode == 0 and "done" in result.stderr and "times" in result.stderr
+    assert abs(json.loads(result.stdout)["total_seconds"] - 5400) <= 270
+    result = run_voiceguide("show", "quick", "--length", "2")
+    assert result.returncode == 2
+    assert "the shortest safe version of quick" in result.stderr
 
 
 def test_length_refuses_nonsense():
@@ -119,7 +124,7 @@ def test_check_reports_every_problem_with_lines(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert lines == [f"{path}:3: exercise[1].technique: unknown technique 'nope'",
                      f"{path}:7: exercise[2].foo: unknown key; allowed: technique, hold, "
-                     f"reps, sides, skip",
+                     f"reps, sides, skip, priority",
                      f"{path}:6: exercise[2].hold: hold 5 is outside the safe range "
                      f"[30, 60] for childs-pose"]
 

@@ -15,6 +15,7 @@ from tests.conftest import run_voiceguide, voiceguide_command
 from tests.conftest import TWO
 from tests.test_play import Terminal
 from voiceguide import history as log
+from voiceguide import loader
 
 THREE = TWO + '[[exercise]]\ntechnique = "knee-to-chest"\nhold = 20\n'
 
@@ -70,48 +71,38 @@ def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
     assert [(c["answer"], c["source"]) for c in record.checkins] == [("stop", "voice")]
 
 
-def test_worse_then_no_goes_gentler_by_key(pulse, tmp_path, three, user_dirs):
+def test_worse_at_the_first_check_in_takes_the_stop_path(pulse, tmp_path, three, user_dirs):
+    """Increased pain is a stop sign (FACTS): "worse" stops, with no gentler path."""
     quiet_settings(user_dirs, intro="never", listen="off")
     t = Terminal(["play", three, "--checkin-timeout", "30"], pulse.env(),
                  tmp_path / "trace.jsonl")
     try:
-        t.wait_for("stream-started")
-        t.press("n")                              # skip the opening (and its question)
-        t.wait_for("control", word="next")
-        t.press("n")                              # to the check-in before child's pose
-        deadline = time.monotonic() + 30
-        while not any(e["event"] == "answer" for e in t.events()):
-            t.press("w")                          # answered while the question is asked
-            t.read(0.3)
-            assert time.monotonic() < deadline
-        answer = t.wait_for("answer", word="worse")
-        assert answer["decision"] == "ask-stop-signs"
-        asked = [e for e in t.events() if e["event"] == "key" and e["key"] == "w"]
-        assert asked[0]["t"] < t.wait_for("gate", gate="between")["t"]  # before the gate
-        t.wait_for("gate", gate="stop-signs")
-        t.press("n")
-        assert t.wait_for("answer", gate="stop-signs")["decision"] == "gentler"
-        gentler = t.wait_for("gentler")
-        time.sleep(0.5)
-        t.press("q")
-        assert t.finish(20) == 0
+        t.wait_for("gate", gate="baseline")
+        t.press("3")                              # pain 3, acknowledged, then on
+        assert t.wait_for("answer", gate="baseline")["decision"] == "continue"
+        t.wait_for("gate", gate="continue")
+        t.wait_for("gate", gate="between", timeout=90)
+        t.press("w")
+        assert t.wait_for("answer", gate="between")["decision"] == "stop"
+        stop = t.wait_for("stop-path")
+        assert t.finish(60) == 0
+        assert "Stopped for safety" in t.read()
     finally:
         if t.process.poll() is None:
             t.process.kill()
         t.close()
+    phrases = loader.load_phrases()
+    positions = loader.load_positions()
+    # stopped at the check-in before child's pose: still lying on the back
+    assert stop["lines"] == list(phrases.stop_message[:1] + positions.positions["back"].rest +
+                                 phrases.stop_message[1:])
+    assert not any(e["event"] == "gate" and e["gate"] == "between"
+                   for e in t.events() if e["t"] > stop["t"])
     with log.History() as db:
         [record] = db.sessions()
-    assert record.ending == "quit"
-    assert [(c["answer"], c["source"]) for c in record.checkins] == [("worse", "key"),
-                                                                      ("no", "key")]
-    # the gentler child's pose: a shorter hold than planned
-    normal = json.loads(run_voiceguide("show", three, "--json").stdout)
-    planned = [h["duration"] for h in normal["holds"] if h["technique"] == "childs-pose"]
-    assert planned == [30]
-    now = [h["duration"] for h in gentler["holds"] if h["technique"] == "childs-pose"]
-    assert now == [18]                            # 30 s x 0.6
-    later = [h["duration"] for h in gentler["holds"] if h["technique"] == "knee-to-chest"]
-    assert later == [20, 20]                      # only the next exercise is gentler
+    assert record.ending == "stopped"
+    assert [(c["answer"], c["source"]) for c in record.checkins] == [("3", "key"),
+                                                                      ("worse", "key")]
 
 
 def test_no_answers_run_to_the_end_and_are_recorded(tmp_path, three, user_dirs):

@@ -6,10 +6,8 @@ the safety logic of the dialogue:
 
 * ``stop`` (or a stop sign, which the recogniser reports as ``stop``) ends the
   routine at once with the safety message;
-* the first ``worse`` asks about the stop signs: yes ends the routine like
-  ``stop``; no (or no answer) goes on, gentler;
-* a second ``worse`` ends the routine with a short cool-down;
-* ``good``, ``same`` or no answer go on.
+* ``worse`` does too: increased pain is one of the sources' stop signs;
+* ``good``, ``same``, a pain number or no answer go on, acknowledged in a few words.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ ANSWERS = {
     "between": ("good", "same", "worse", STOP),
     "baseline": NUMBERS + (STOP,),
     "final": NUMBERS + (STOP,),
-    "stop-signs": ("yes", "no", STOP),
     "daily-limit": ("yes", "no", STOP),
 }
 
@@ -38,7 +35,6 @@ KEYS = {
                 "s": STOP},
     "baseline": {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP},
     "final": {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP},
-    "stop-signs": {"y": "yes", "n": "no", "s": STOP},
     "daily-limit": {"y": "yes", "n": "no", "\n": "yes", "\r": "yes", "s": STOP},
 }
 
@@ -47,7 +43,6 @@ KEY_HELP = {
     "between": "g good, a same, w worse, s stop",
     "baseline": "0-9, t for 10, s stop",
     "final": "0-9, t for 10, s stop",
-    "stop-signs": "y yes, n no",
     "daily-limit": "y yes, n no",
 }
 
@@ -103,18 +98,23 @@ def accepts(gate: str, word: str) -> bool:
 
 
 class Policy:
-    """Decides what follows each answer; remembers earlier "worse" answers."""
-
-    def __init__(self):
-        self.worse = 0
+    """Decides what follows each answer: the sources' stop rule."""
 
     def after(self, gate: str, word: str) -> str:
-        """``continue``, ``stop``, ``ask-stop-signs``, ``gentler`` or ``cooldown``."""
-        if word == STOP:
+        """``stop`` for stop and for worse (increased pain is a stop sign); else
+        ``continue``."""
+        if word == STOP or (gate == "between" and word == "worse"):
             return "stop"
-        if gate == "between" and word == "worse":
-            self.worse += 1
-            return "ask-stop-signs" if self.worse == 1 else "cooldown"
-        if gate == "stop-signs":
-            return "stop" if word == "yes" else "gentler"
         return "continue"
+
+
+def acknowledgement(gate: str, word: str, phrases) -> str | None:
+    """The few words said after an answer that goes on (``None``: say nothing)."""
+    words = phrases.acknowledge
+    if word == NO_ANSWER:
+        return words["none"]
+    if gate == "between" and word in ("good", "same"):
+        return words[word]
+    if gate in ("baseline", "final") and word in NUMBERS:
+        return words["pain"]
+    return None

@@ -35,7 +35,11 @@ def timeline_options(func):
         click.option("--breath", help="Breath pattern: 4-6 (in 4 s, out 6 s) or 4-2-6-0 (with holds)."),
         click.option("--rate", help="Speech rate in words per minute (80-300)."),
         click.option("--rest", help="Seconds of quiet between exercises (0-120)."),
-        click.option("--length", help="Fit the routine to about this many minutes, within safe doses."),
+        click.option("--length", help="Fit the routine to about this many minutes, within safe "
+                                      "doses (leaving out or repeating whole exercises if need be)."),
+        click.option("--beyond-doses", is_flag=True,
+                     help="Let --hold and --reps go outside each technique's dose range "
+                          "(outside the sources' doses; by default they are clamped)."),
         click.option("--voice", help=VOICE_HELP),
     ]
     for option in reversed(options):
@@ -123,14 +127,16 @@ def list_command(as_json):
     listing = commands.listing()
     _notes(listing["warnings"])
     if as_json:
-        routines = [{k: r[k] for k in ("name", "title", "minutes")} for r in listing["routines"]]
+        routines = [{k: r[k] for k in ("name", "title", "minutes", "estimated")}
+                    for r in listing["routines"]]
         click.echo(json.dumps({"routines": routines, "techniques": listing["techniques"]},
                               indent=2))
         return
-    click.echo("Routines (minutes at normal pace):")
+    click.echo("Routines (minutes; ~ estimated, its speech not made yet):")
     for r in listing["routines"]:
         mark = "" if r["builtin"] else "  (yours)"
-        click.echo(safe_line(f"  {r['name']:<14} {r['minutes']:>5.1f}  {r['title']}{mark}"))
+        length = ("~" if r["estimated"] else " ") + f"{r['minutes']:.1f}"
+        click.echo(safe_line(f"  {r['name']:<14} {length:>6}  {r['title']}{mark}"))
     click.echo("\nTechniques:")
     for t in listing["techniques"]:
         click.echo(f"  {t['id']:<26} {t['title']}")
@@ -238,7 +244,7 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
     options.update(checkin_timeout=checkin_timeout,
                    listen=None if listen is None else ("on" if listen else "off"))
     try:
-        prepared = session.prepare(routine, options, background=True)
+        prepared = session.prepare(routine, options, background=True, notice=no_checkins)
     finally:
         portaudio.join()  # never exit while PortAudio is starting: it would crash
     _notes(prepared.notes)

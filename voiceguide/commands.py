@@ -7,32 +7,57 @@ from __future__ import annotations
 
 from voiceguide import loader
 from voiceguide.compiler import compile_routine, estimated_speech, routine_minutes
-from voiceguide.errors import DeviceError, FileError
-from voiceguide.pacing import Pacing
+from voiceguide.errors import DeviceError, VoiceguideError
 from voiceguide.settings import resolve
 from voiceguide.timeline import Timeline, clock, seconds
 
 
 def listing(library: loader.Library | None = None) -> dict:
-    """Routines (name, title, minutes at normal pace) and techniques (id, title)."""
+    """Routines (name, title, minutes as ``show`` gives them, and whether that is an
+    estimate) and techniques (id, title).
+
+    Minutes come from the cached clips' real lengths; a routine with speech not
+    synthesized yet (or no speech engine) is estimated from word counts.
+    """
     library = library or loader.load_library()
     warnings = list(library.warnings)
     routines = []
     for name, path in sorted(library.routines.items()):
         try:
             routine = loader.load_routine_file(path, library)
-        except FileError as err:
+            resolved = resolve({}, routine)
+        except VoiceguideError as err:
             warnings.append(str(err))
             continue
-        pacing = Pacing()
-        timeline = compile_routine(routine, pacing, estimated_speech(pacing.rate),
-                                   library.phrases)
+        pacing = resolved.pacing
+        estimate = estimated_speech(pacing.rate)
+        draft = compile_routine(routine, pacing, estimate, library.phrases)
+        length, estimated = _cached_lengths(draft.texts(), resolved.values["voice"],
+                                            pacing.rate, estimate)
+        timeline = compile_routine(routine, pacing, length, library.phrases)
         routines.append({"name": name, "title": routine.title,
-                         "minutes": routine_minutes(timeline),
+                         "minutes": routine_minutes(timeline), "estimated": estimated,
                          "builtin": name in library.builtin_routines})
     techniques = [{"id": t.id, "title": t.title}
                   for t in sorted(library.techniques.values(), key=lambda t: t.id)]
     return {"routines": routines, "techniques": techniques, "warnings": warnings}
+
+
+def _cached_lengths(texts, voice: str | None, rate: int, estimate):
+    """Real lengths of cached clips (estimates for the rest), and whether any text
+    was estimated; no synthesis, no engine needed."""
+    try:
+        from voiceguide.speech import Speech, resolve_voice
+
+        speech = Speech(voice=resolve_voice(voice) if voice else None, rate=rate)
+    except DeviceError:
+        return estimate, True
+    try:
+        missing = set(speech.missing(texts))
+        known = {t: speech.seconds(t) for t in texts if t not in missing}
+    finally:
+        speech.close()
+    return (lambda text: known[text] if text in known else estimate(text)), bool(missing)
 
 
 def timeline_for(name_or_path: str, options: dict, library: loader.Library | None = None

@@ -7,6 +7,7 @@ other functions raise :class:`~voiceguide.errors.FileError` with all of them.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 import os
@@ -15,13 +16,15 @@ import stat
 import string
 import sys
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from voiceguide import paths
 from voiceguide.errors import FileError, InputError, Problem
-from voiceguide.model import (POSITIONS, Breath, Cycle, Exercise, Flow, Hold, Phrases,
-                              Routine, Step, Technique)
+from voiceguide.model import (EQUIPMENT, POSITIONS, Breath, Cycle, Exercise, Flow, Hold,
+                              Move, Phrases, Position, Positions, Routine, Step, Technique)
+from voiceguide.model import DEFAULT_PRIORITY
 from voiceguide.pacing import PARSERS
 
 if sys.version_info >= (3, 11):
@@ -238,7 +241,7 @@ def read_toml(path: Path) -> tuple[dict, str]:
 # ---------------------------------------------------------------------- techniques
 
 TECHNIQUE_KEYS = ("title", "position", "setup", "release", "safety", "source", "settle",
-                  "movement")
+                  "form", "needs", "movement")
 MOVEMENT_KEYS = {
     "hold": ("kind", "seconds", "range", "sides", "on_side", "reps", "reps_range",
              "reminders"),
@@ -261,6 +264,11 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
     safety = check.value(data, "safety", "lines", default=())
     source = check.value(data, "source", "str", default="")
     settle = check.value(data, "settle", "seconds", default=3.0)
+    form = check.value(data, "form", "str", default=None)
+    needs = check.value(data, "needs", "lines", default=())
+    for thing in needs:
+        if thing not in EQUIPMENT:
+            check.problem(f"unknown need {thing!r}; one of: {', '.join(EQUIPMENT)}", "needs")
     position = check.value(data, "position", "str", default="back")
     if position not in POSITIONS:
         check.problem(f"unknown position {position!r}; one of: {', '.join(POSITIONS)}",
@@ -277,7 +285,7 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
         return None
     return Technique(id=technique_id, title=title, setup=setup, movement=movement,
                      position=position, release=release, safety=safety, settle=settle,
-                     source=source, path=path)
+                     source=source, path=path, form=form, needs=needs)
 
 
 def _parse_movement(check: _Checker, data: dict):
@@ -357,7 +365,7 @@ def _check_in_range(check: _Checker, value, limits, key: str) -> None:
 # ------------------------------------------------------------------------ routines
 
 ROUTINE_KEYS = ("title", "description", "pacing", "exercise")
-EXERCISE_KEYS = ("technique", "hold", "reps", "sides", "skip")
+EXERCISE_KEYS = ("technique", "hold", "reps", "sides", "skip", "priority")
 
 
 def parse_routine(path: Path, data: dict, text: str, techniques: dict[str, Technique],
@@ -437,6 +445,10 @@ def _parse_exercise(check: _Checker, item, index: int, techniques: dict[str, Tec
     reps = check.value(item, "reps", "count", **opts)
     sides = check.value(item, "sides", "bool", **opts)
     skip = check.value(item, "skip", "bool", default=False, **opts)
+    priority = check.value(item, "priority", "count", default=DEFAULT_PRIORITY, **opts)
+    if not 1 <= priority <= 9:
+        check.problem(f"priority must be 1 (kept longest) to 9 (left out first), not {priority}",
+                      prefix + "priority", table, index)
     if technique_id is None:
         return None
     technique = techniques.get(technique_id)
@@ -461,25 +473,121 @@ def _parse_exercise(check: _Checker, item, index: int, techniques: dict[str, Tec
         if not isinstance(movement, Flow) and not low <= reps <= high:
             check.problem(f"reps {reps} is outside the safe range [{low}, {high}] for "
                           f"{technique_id}", prefix + "reps", table, index)
-    return Exercise(technique=technique, hold=hold, reps=reps, sides=sides, skip=skip)
+    return Exercise(technique=technique, hold=hold, reps=reps, sides=sides, skip=skip,
+                    priority=priority)
 
 
 # ------------------------------------------------------------------------- phrases
 
-def load_phrases(path: Path | None = None) -> Phrases:
-    """The words said around the exercises."""
+#: Phrases heard every session: each is a list of 2-4 variants in phrases.toml.
+VARIANT_KEYS = ("opening", "closing", "checkin_question", "stop_message")
+ACKNOWLEDGE_KEYS = ("good", "same", "none", "pain")
+
+
+def session_day() -> datetime.date:
+    """The session's date, which picks the phrase variants; ``VOICEGUIDE_DATE``
+    (``YYYY-MM-DD``) overrides it, so tests and recordings are repeatable."""
+    raw = os.environ.get("VOICEGUIDE_DATE")
+    if raw:
+        try:
+            return datetime.date.fromisoformat(raw)
+        except ValueError:
+            raise InputError(f"VOICEGUIDE_DATE: expected YYYY-MM-DD, not {raw!r}") from None
+    return datetime.date.today()
+
+
+def choose_variant(variants: tuple, key: str, day: datetime.date):
+    """One of ``variants``, the same all day and for every command (stable hash)."""
+    return variants[zlib.crc32(f"{day.isoformat()}:{key}".encode()) % len(variants)]
+
+
+def load_phrases(path: Path | None = None, day: datetime.date | None = None) -> Phrases:
+    """The words said around the exercises, with the variants of ``day`` (default:
+    :func:`session_day`)."""
     path = path or BUILTIN_DIR / "phrases.toml"
     data, text = read_toml(path)
     check = _Checker(path, text)
-    names = [f for f in Phrases.__dataclass_fields__]
+    names = [f for f in Phrases.__dataclass_fields__ if f != "variants"]
     check.unknown_keys(data, tuple(names))
-    values = {}
+    values, variants = {}, {}
     for name in names:
-        kind = "lines" if isinstance(data.get(name), list) else "str"
-        values[name] = check.value(data, name, kind, required=True)
+        if name == "acknowledge":
+            values[name] = _acknowledgements(check, data)
+        elif name in VARIANT_KEYS:
+            variants[name] = _variants(check, data, name)
+        else:
+            kind = "lines" if isinstance(data.get(name), list) else "str"
+            values[name] = check.value(data, name, kind, required=True)
     if check.problems:
         raise FileError(check.problems)
-    return Phrases(**values)
+    day = day or session_day()
+    values.update({k: choose_variant(v, k, day) for k, v in variants.items()})
+    return Phrases(**values, variants=variants)
+
+
+def _variants(check: _Checker, data: dict, name: str) -> tuple:
+    raw = data.get(name)
+    lines = isinstance(raw, list) and raw and isinstance(raw[0], list)
+    if not isinstance(raw, list) or not 2 <= len(raw) <= 4:
+        check.problem("expected a list of 2 to 4 variants", name)
+        return ("",)
+    try:
+        return tuple(_convert(v, "lines" if lines else "str") for v in raw)
+    except ValueError as err:
+        check.problem(f"each variant: {err}", name)
+        return ("",)
+
+
+def _acknowledgements(check: _Checker, data: dict) -> dict:
+    raw = data.get("acknowledge")
+    if not isinstance(raw, dict):
+        check.problem("missing required table [acknowledge]", "acknowledge")
+        return {}
+    check.unknown_keys(raw, ACKNOWLEDGE_KEYS, "acknowledge", prefix="acknowledge.")
+    return {key: check.value(raw, key, "str", table="acknowledge", prefix="acknowledge.",
+                             required=True) for key in ACKNOWLEDGE_KEYS}
+
+
+# ----------------------------------------------------------------------- positions
+
+def load_positions(path: Path | None = None) -> Positions:
+    """Positions and the moves between them (``library/positions.toml``)."""
+    path = path or BUILTIN_DIR / "positions.toml"
+    data, text = read_toml(path)
+    check = _Checker(path, text)
+    check.unknown_keys(data, ("position", "move"))
+    positions = {}
+    for pid, raw in (data.get("position") or {}).items():
+        table = f"position.{pid}"
+        if pid not in POSITIONS:
+            check.problem(f"unknown position; one of: {', '.join(POSITIONS)}", table)
+            continue
+        check.unknown_keys(raw, ("facts", "name", "settle", "rest", "finish", "needs"), table)
+        opts = {"table": table, "required": True}
+        positions[pid] = Position(
+            pid, check.value(raw, "name", "str", **opts), check.value(raw, "settle", "lines", **opts),
+            check.value(raw, "rest", "lines", **opts), check.value(raw, "finish", "lines", **opts),
+            check.value(raw, "needs", "lines", table=table, default=()))
+    moves = []
+    for index, raw in enumerate(data.get("move") or []):
+        opts = {"table": "move", "index": index, "required": True}
+        check.unknown_keys(raw, ("facts", "from", "to", "say", "seconds"), "move", index)
+        move = Move(check.value(raw, "from", "str", **opts), check.value(raw, "to", "str", **opts),
+                    check.value(raw, "say", "lines", **opts),
+                    check.value(raw, "seconds", "seconds", **opts))
+        if move.start not in POSITIONS or move.end not in POSITIONS:
+            check.problem("from and to must be positions", "move", "move", index)
+        moves.append(move)
+    missing = [p for p in POSITIONS if p not in positions]
+    if missing:
+        check.problem(f"positions missing: {', '.join(missing)}", "position")
+    if check.problems:
+        raise FileError(check.problems)
+    result = Positions(positions, tuple(moves))
+    for start in POSITIONS:
+        for end in POSITIONS:
+            result.path(start, end)   # every position reaches every other
+    return result
 
 
 # ------------------------------------------------------------------------- library
@@ -494,6 +602,7 @@ class Library:
     phrases: Phrases
     broken: dict[str, FileError] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    positions: Positions = field(default_factory=lambda: load_positions())
 
     def routine(self, name_or_path: str) -> Routine:
         """Load a routine by name, or from a path to a ``.toml`` file."""

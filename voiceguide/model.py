@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
-#: Positions a technique can be done in. ``wall`` and ``standing`` need no floor.
-POSITIONS = ("back", "side", "all-fours", "kneeling", "seated", "standing", "wall")
-FLOORLESS_POSITIONS = ("standing", "wall")
+#: Positions a technique can be done in. ``wall``, ``standing`` and ``chair`` need
+#: no floor.
+POSITIONS = ("back", "side", "all-fours", "kneeling", "seated", "standing", "wall", "chair")
+FLOORLESS_POSITIONS = ("standing", "wall", "chair")
+#: What a technique may ask to have ready, in the order the opening names them.
+EQUIPMENT = ("mat", "pillow", "towel", "wall", "chair")
+DEFAULT_PRIORITY = 5   # an exercise's priority when its routine states none
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class Technique:
     settle: float = 3
     source: str = ""
     path: Path | None = None
+    form: str | None = None            # the key form cue, spoken in every hold
+    needs: tuple[str, ...] = ()        # things to have ready (see EQUIPMENT)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class Exercise:
     reps: int | None = None
     sides: bool | None = None
     skip: bool = False
+    priority: int = DEFAULT_PRIORITY   # for --length: the highest number is left out first
 
 
 @dataclass(frozen=True)
@@ -111,8 +118,59 @@ class Routine:
 
 
 @dataclass(frozen=True)
+class Move:
+    """A spoken move from one position to a neighbouring one, and time to do it."""
+
+    start: str
+    end: str
+    say: tuple[str, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Position:
+    """A body position: how it is named, entered, rested in and left at the end."""
+
+    id: str
+    name: str                      # "on your back", spoken in the opening and previews
+    settle: tuple[str, ...]        # said when arriving in it
+    rest: tuple[str, ...]          # how to rest in it after a stop
+    finish: tuple[str, ...]        # the end of the routine, from this position
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Every position and the moves between neighbours (``library/positions.toml``)."""
+
+    positions: dict
+    moves: tuple[Move, ...]
+
+    def path(self, start: str, end: str) -> tuple[Move, ...]:
+        """The fewest moves from ``start`` to ``end`` (none when they are the same)."""
+        if start == end:
+            return ()
+        seen, frontier = {start: ()}, [start]
+        while frontier:
+            following = []
+            for here in frontier:
+                for move in self.moves:
+                    if move.start == here and move.end not in seen:
+                        seen[move.end] = seen[here] + (move,)
+                        following.append(move.end)
+            if end in seen:
+                return seen[end]
+            frontier = following
+        raise ValueError(f"no way from position {start!r} to {end!r}")
+
+
+@dataclass(frozen=True)
 class Phrases:
-    """The words said around the exercises (``library/phrases.toml``)."""
+    """The words said around the exercises (``library/phrases.toml``).
+
+    Lines heard every session have variants (``variants``: every variant of each
+    such key); the fields hold the one chosen for the session's day.
+    """
 
     opening: tuple[str, ...]
     closing: tuple[str, ...]
@@ -134,9 +192,13 @@ class Phrases:
     last_round: str
     release: tuple[str, ...]
     pain_question: str
-    stop_signs_question: str
-    cooldown: tuple[str, ...]
-    cooldown_end: tuple[str, ...]
     intro: tuple[str, ...]
     daily_limit: tuple[str, ...]
     daily_limit_question: str
+    notice: tuple[str, ...]
+    start_position: str
+    have_ready: str
+    preview: str
+    form_breath: str
+    acknowledge: dict
+    variants: dict = field(default_factory=dict)

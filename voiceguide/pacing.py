@@ -50,6 +50,7 @@ class Pacing:
     countdown: bool = True
     voice_guidance: str = "full"
     dose: float = 1.0           # from --length: scales holds, rounds and rests in range
+    beyond_doses: bool = False  # --beyond-doses: --hold and --reps may leave the ranges
 
     def as_dict(self) -> dict:
         """The pacing as plain JSON-friendly values."""

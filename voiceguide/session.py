@@ -8,18 +8,17 @@ into audio for the player or the exporter.
 from __future__ import annotations
 
 import collections
-import functools
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from voiceguide import loader
 from voiceguide.checkin import (CONTROL_WORDS, KEY_HELP, NO_ANSWER, NUMBERS, STOP, Answer,
-                                Inbox, Policy, accepts, key_answer)
-from voiceguide.compiler import (compile_message, compile_routine, estimated_speech,
-                                 fit_length, length_report)
+                                Inbox, Policy, accepts, acknowledgement, key_answer)
+from voiceguide.compiler import (LengthError, compile_message, compile_routine, dose_notes,
+                                 estimated_speech, fit_length, length_report)
 from voiceguide.cues import load_cues
 from voiceguide.errors import InputError
 from voiceguide.history import ENDINGS
@@ -50,7 +49,7 @@ class Prepared:
     cue_volume: float = 1.0
     notes: list[str] = field(default_factory=list)
     pending: "Synthesis | None" = None
-    gentler: frozenset[int] = frozenset()   # exercises made gentler after "worse"
+    notice: bool = True   # the spoken not-medical-advice notice starts the routine
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def synthesize(self, texts) -> None:
@@ -61,23 +60,13 @@ class Prepared:
         if self.pending is not None:
             self.pending.ready.update(texts)
 
-    def compile(self) -> Timeline:
-        """The routine (with its gentler exercises) in real clip lengths, synthesizing
-        what is missing; it becomes the routine's timeline."""
-        with self.lock:
-            self.timeline = compile_real(self.routine, self.pacing, self.speech,
-                                         self.library.phrases, self.gentler)
-        if self.pending is not None:
-            self.pending.ready.update(self.timeline.texts())
-        return self.timeline
-
     def message(self, name: str, title: str, lines, question=None, rest=0.0,
-                after=()) -> Timeline:
+                after=(), then: str | None = None) -> Timeline:
         """A spoken message in the same voice, as a timeline (see ``compile_message``)."""
         texts = list(lines) + list(after) + ([question[0]] if question else [])
         self.synthesize(texts)
         return compile_message(name, title, lines, self.speech.seconds, self.pacing.pace,
-                               question, rest, after)
+                               question, rest, after, then)
 
     def renderer(self, timeline: Timeline, preload: bool = False) -> Renderer:
         """The one renderer, for play (``preload``) and export alike.
@@ -96,26 +85,29 @@ class Prepared:
         return self.renderer(timeline, preload=True)
 
 
-def compile_real(routine, pacing, speech, phrases, gentler=frozenset(),
-                 progress=None) -> Timeline:
+def compile_real(routine, pacing, speech, phrases, notice=True, progress=None) -> Timeline:
     """Compile with real clip lengths.
 
     The texts a timeline needs are found from an estimate first and synthesized
     together (in parallel); a text that only fits with its real length is
     synthesized when the compiler asks for it.
     """
-    draft = compile_routine(routine, pacing, estimated_speech(pacing.rate), phrases, gentler)
+    draft = compile_routine(routine, pacing, estimated_speech(pacing.rate), phrases,
+                            notice=notice)
     speech.prepare(draft.texts(), progress, levelled=True)
-    return compile_routine(routine, pacing, speech.seconds, phrases, gentler)
+    return compile_routine(routine, pacing, speech.seconds, phrases, notice=notice)
 
 
 def prepare(name_or_path: str, options: dict, *,
             progress: Callable[[int, int], None] | None = None,
-            library: loader.Library | None = None, background: bool = False) -> Prepared:
+            library: loader.Library | None = None, background: bool = False,
+            notice: bool = True) -> Prepared:
     """Load, resolve and compile a routine with real speech lengths.
 
     ``options`` are the raw command-line values (``None`` when not given),
-    including ``voice`` and ``length`` (minutes to fit the routine to). With
+    including ``voice``, ``length`` (minutes to fit the routine to) and
+    ``beyond_doses``. ``notice`` starts the routine with the spoken
+    not-medical-advice notice (export, and play without check-ins). With
     ``background``, speech not in the cache yet is synthesized in the background,
     ahead of the playhead, and ``prepared.pending`` tracks it (for play).
     """
@@ -128,19 +120,28 @@ def prepare(name_or_path: str, options: dict, *,
     if voice is not None:
         voice = resolve_voice(voice)
     speech = Speech(voice=voice, rate=resolved.pacing.rate)
-    pacing, notes = resolved.pacing, []
+    pacing = replace(resolved.pacing, beyond_doses=bool(options.get("beyond_doses")))
+    notes = dose_notes(routine, pacing)
     minutes = options.get("length")
     if minutes is not None:
         minutes = parse_length(minutes)
-        pacing, notes = fit_length(routine, pacing, _known_lengths(speech, pacing.rate),
-                                   library.phrases, minutes)
+        try:
+            fitted = fit_length(routine, pacing, _known_lengths(speech, pacing.rate),
+                                library.phrases, minutes, notice=notice)
+        except LengthError as err:
+            raise InputError(f"--length {minutes:g}: the shortest safe version of "
+                             f"{routine.name} (its warm-up and last exercise) is "
+                             f"{err.shortest_seconds / 60:.1f} minutes") from None
+        routine, pacing = fitted.routine, fitted.pacing
+        notes += fitted.notes
     prepared = Prepared(library, routine, resolved, speech, None, pacing,
-                        resolved.values["volume"], resolved.values["cue_volume"], notes)
+                        resolved.values["volume"], resolved.values["cue_volume"], notes,
+                        notice=notice)
     if background:
         prepared.pending = Synthesis(prepared)
         prepared.timeline = prepared.pending.start()
     else:
-        prepared.timeline = compile_real(routine, pacing, speech, library.phrases,
+        prepared.timeline = compile_real(routine, pacing, speech, library.phrases, notice,
                                          progress=progress)
     if minutes is not None:
         notes += length_report(prepared.timeline.total_seconds, minutes)
@@ -196,11 +197,11 @@ class Synthesis:
         estimate = estimated_speech(prepared.pacing.rate)
         if first:
             texts = compile_routine(prepared.routine, prepared.pacing, estimate,
-                                    prepared.library.phrases).texts()
+                                    prepared.library.phrases, notice=prepared.notice).texts()
             missing = set(prepared.speech.missing(texts))
             self.ready.update(t for t in texts if t not in missing)
         return compile_routine(prepared.routine, prepared.pacing, self._length(estimate),
-                               prepared.library.phrases, prepared.gentler)
+                               prepared.library.phrases, notice=prepared.notice)
 
     def _want(self, timeline: Timeline) -> None:
         """Queue what ``timeline`` lacks, ahead of anything else still waiting."""
@@ -248,7 +249,7 @@ class Synthesis:
         """A newer routine timeline, when more clips are ready; else None.
 
         Only while the routine itself plays (``playing`` is its latest timeline):
-        a message (stop, cool-down, a question) is never swapped for the routine.
+        a message (stop, an acknowledgement, a question) is never swapped for the routine.
         """
         if self.error is not None:
             raise self.error
@@ -341,8 +342,9 @@ class Dialogue:
 
     Waits for the first answer that fits the question, from keys, voice or the
     timeout; records it in the history at once; and follows the
-    :class:`~voiceguide.checkin.Policy`: the stop path, the question about stop
-    signs, a gentler next exercise, or the cool-down.
+    :class:`~voiceguide.checkin.Policy`: stop (for stop and for worse) takes the
+    stop path; any other answer is acknowledged in a few words, and the routine
+    goes on with the preview of the next exercise.
     """
 
     def __init__(self, prepared: Prepared, options: PlayOptions, history=None,
@@ -356,21 +358,9 @@ class Dialogue:
         self.answers: list[tuple[str, Answer]] = []
         phrases = prepared.library.phrases
         if prepared.pending is not None:  # made in the background, after the routine
-            prepared.pending.also(phrases.stop_message + phrases.cooldown +
-                                  phrases.cooldown_end + (phrases.stop_signs_question,))
-
-    @functools.cached_property
-    def stop_message(self) -> Timeline:
-        """The safety message of the stop path."""
-        return self.prepared.message("stop", "Stopping",
-                                     self.prepared.library.phrases.stop_message)
-
-    @functools.cached_property
-    def stop_signs(self) -> Timeline:
-        """The yes-or-no question about stop signs."""
-        phrases = self.prepared.library.phrases
-        return self.prepared.message("stop-signs", "Stop signs", (),
-                                     question=(phrases.stop_signs_question, "stop-signs"))
+            prepared.pending.also(tuple(phrases.acknowledge.values()) + phrases.stop_message +
+                                  tuple(line for p in prepared.library.positions.positions.values()
+                                        for line in p.rest))
 
     def record(self, event: Event, answer: Answer) -> None:
         self.answers.append((event.gate, answer))
@@ -384,6 +374,8 @@ class Dialogue:
 
     # ------------------------------------------------------------ decisions
     def __call__(self, player, event: Event):
+        if event.gate == "continue":   # the end of an acknowledgement: go on
+            return self.prepared.timeline, self.resume_at
         answer = wait_for_answer(player, event.gate, self.options)
         if answer is None:
             return None
@@ -392,44 +384,64 @@ class Dialogue:
         trace("answer", gate=event.gate, word=answer.word, source=answer.source,
               decision=decision)
         if decision == "stop":
-            return self.stop(player)
-        if decision == "ask-stop-signs":
-            self.resume_at = event.end
-            self.next_exercise = event.section - 1
-            return self.stop_signs, 0
-        if decision == "cooldown":
-            player.ending = "stopped"
-            phrases = self.prepared.library.phrases
-            return self.prepared.message("cooldown", "Cool-down", phrases.cooldown,
-                                         rest=COOLDOWN_REST, after=phrases.cooldown_end), 0
-        if decision == "gentler":
-            self.prepared.gentler |= {self.next_exercise}
-            timeline = self.prepared.compile()
-            trace("gentler", exercise=self.next_exercise,
-                  holds=[h.to_json() for h in timeline.holds])
-            return timeline, self.resume_at
-        return None
+            return self.stop(player, event.start)
+        words = acknowledgement(event.gate, answer.word, self.prepared.library.phrases)
+        if words is None:
+            return None
+        self.resume_at = event.end
+        return self.prepared.message("ack", "Check-in", (), then=words), 0
 
-    def stop(self, player):
+    def stop(self, player, sample: int | None = None):
         """The stop path: the safety message, then nothing else."""
         player.ending = "stopped"
-        return self.stop_message, 0
+        lines = stop_lines(self.prepared, player.position if sample is None else sample)
+        trace("stop-path", lines=list(lines))
+        return self.prepared.message("stop", "Stopping", lines), 0
 
     def word(self, player, answer: Answer) -> None:
         """A word heard (or the s key) outside a check-in."""
         trace("word", word=answer.word, source=answer.source)
-        if player.timeline is self.stop_message or player.ending == "stopped":
+        if player.ending == "stopped":
             return
         if answer.word == STOP:
             if self.history is not None and self.session is not None:
                 self.history.checkin(self.session, "(during the routine)", STOP,
                                      answer.source, "stop")
-            player.seek(0, self.stop(player)[0])
+            playing = player.timeline is self.prepared.timeline
+            at = player.position if playing else (self.resume_at or 0)
+            player.seek(0, self.stop(player, at)[0])
         elif answer.word in CONTROL_WORDS:
             player.control(answer.word)
 
 
-COOLDOWN_REST = 30.0   # seconds of rest in the cool-down
+def stop_lines(prepared: Prepared, sample: int) -> tuple[str, ...]:
+    """The stop message, with how to rest in the position of the routine at ``sample``."""
+    phrases = prepared.library.phrases
+    rest = prepared.library.positions.positions[position_at(prepared, sample)].rest
+    return phrases.stop_message[:1] + rest + phrases.stop_message[1:]
+
+
+def position_at(prepared: Prepared, sample: int) -> str:
+    """Where the body is at ``sample`` of the routine: the position of the exercise
+    playing (until its transition is spoken, that of the exercise before)."""
+    timeline, exercises = prepared.timeline, prepared.routine.active_exercises
+    if not exercises:
+        return "back"
+    section = timeline.section_at(sample)
+    index = min(max(section - 1, 0), len(exercises) - 1)   # section 0 is the welcome
+    if section >= 1 and index > 0 and sample < _moved_at(timeline, section):
+        index -= 1
+    return exercises[index].technique.position
+
+
+def _moved_at(timeline: Timeline, section: int) -> int:
+    """The first sample after an exercise's check-in and preview (its transition)."""
+    events = [e for e in timeline.events if e.section == section]
+    checkins = [e for e in events if e.kind == "checkin"]
+    if not checkins:
+        return timeline.sections[section].start
+    after = [e for e in events if e.start >= checkins[0].end and e.kind == "speech"]
+    return after[1].start if len(after) > 1 else checkins[0].end
 
 
 def _quiet_listener(listener):

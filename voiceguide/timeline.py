@@ -41,7 +41,8 @@ class Event:
     A ``checkin`` event is its question (``text``) followed by ``pause`` samples of
     quiet: that is what an export holds, and where a player waits for an answer.
     Its ``gate`` says which question it is: ``baseline`` and ``final`` (pain from 0
-    to 10), ``between`` (good, same, worse or stop), ``stop-signs`` or
+    to 10), ``between`` (good, same, worse or stop), ``continue`` (the end of an
+    acknowledgement: back to the routine, no pause) or
     ``daily-limit`` (yes or no).
     """
 
