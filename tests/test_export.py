@@ -132,3 +132,73 @@ def test_clips_and_cues_land_on_their_exact_samples():
     assert clip[0] == 0.0 and abs(clip).max() > 0.3   # faded in, speech-level loud
     assert before.shape == (50,)
     prepared.speech.close()
+
+
+def _read_tags(path):
+    """(tags, [(start ms, title)]) read back with mutagen, whatever the format."""
+    import mutagen
+    from mutagen.wave import WAVE
+
+    audio = WAVE(str(path)) if path.suffix == ".wav" else mutagen.File(str(path))
+    if path.suffix in (".mp3", ".wav"):
+        tags = audio.tags
+        values = {"title": str(tags["TIT2"]), "routine": str(tags["TXXX:ROUTINE"]),
+                  "voice": str(tags["TXXX:VOICE"]), "date": str(tags["TDRC"])}
+        toc = tags.getall("CTOC")[0]
+        chaps = {c.element_id: c for c in tags.getall("CHAP")}
+        marks = [(chaps[cid].start_time, str(chaps[cid].sub_frames["TIT2"]))
+                 for cid in toc.child_element_ids]
+        return values, marks
+    comments = audio.tags
+    values = {key: comments[key.upper()][0] for key in ("title", "routine", "voice", "date")}
+    marks, number = [], 1
+    while f"CHAPTER{number:03d}" in comments:
+        hours, minutes, secs = comments[f"CHAPTER{number:03d}"][0].split(":")
+        start = round((int(hours) * 3600 + int(minutes) * 60 + float(secs)) * 1000)
+        marks.append((start, comments[f"CHAPTER{number:03d}NAME"][0]))
+        number += 1
+    return values, marks
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
+def test_export_carries_tags_and_chapters(tmp_path, two, suffix):
+    """Every format is tagged (title, routine, voice, date) and has a chapter per
+    section, read back with mutagen: chapter start = section start, in ms."""
+    import datetime
+
+    out = tmp_path / f"two{suffix}"
+    result = run_voiceguide("export", two, "-o", out)
+    assert result.returncode == 0, result.stderr
+    timeline = json.loads(run_voiceguide("show", two, "--json").stdout)
+    values, marks = _read_tags(out)
+    assert values == {"title": "Two", "routine": timeline["routine"], "voice": "default",
+                      "date": datetime.date.today().isoformat()}
+    assert marks == [(round(s["start"] * 1000), s["title"]) for s in timeline["sections"]]
+    assert [title for _, title in marks] == ["Welcome", "Rest on your back", "Child's pose",
+                                             "Closing"]
+    assert soundfile.info(str(out)).frames == timeline["total_samples"]  # still playable
+    assert (out.stat().st_mode & 0o777) == 0o600
+    assert (tmp_path / f"two{suffix}.vtt").exists()
+
+
+def test_tag_and_chapter_text_is_made_safe():
+    assert exporter.tag_text("Cat\x1b[31m and\ncow\x00") == "Cat [31m and cow"
+    assert exporter.tag_text("\n\t") == "-"
+
+
+def test_failed_tagging_leaves_nothing(tmp_path, two, monkeypatch):
+    """Tags are written into the temporary file before the rename: if tagging fails,
+    neither the audio nor the chapters file is left, nor any temporary file."""
+    from mutagen import MutagenError
+
+    def broken(*args):
+        raise MutagenError("cannot save tags")
+
+    monkeypatch.setattr(exporter, "write_tags", broken)
+    prepared = session.prepare(str(two), {})
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(exporter.StorageError, match="cannot write .*two.mp3: cannot save tags"):
+        session.export(prepared, folder / "two.mp3")
+    prepared.speech.close()
+    assert list(folder.iterdir()) == []

@@ -8,11 +8,18 @@ exports that died (``.*.part`` older than an hour) are removed by the next expor
 into that folder. Two exports to the same file cannot run at once (a lock), and a
 file made meanwhile by someone else is never replaced without ``--force``. New files
 are private (0600).
+
+The audio carries tags (title, routine, voice, date) and, where the format has them,
+one chapter per section, so a phone's player shows the exercise names: ID3 ``CHAP``
+and ``CTOC`` frames in MP3 (and in a WAV's ``id3`` chunk), ``CHAPTER001=`` /
+``CHAPTER001NAME=`` Vorbis comments in FLAC and Ogg. They are written into the
+temporary file, before it is renamed: a failure leaves nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import glob
 import os
@@ -90,9 +97,13 @@ def write_audio(path: Path, blocks: Iterable[np.ndarray], total: int,
 
 
 def export(path: Path, blocks: Iterable[np.ndarray], timeline: Timeline, force: bool = False,
-           progress: Callable[[int], None] | None = None) -> tuple[Path, Path]:
-    """Write the audio and ``FILE.vtt`` as one unit (see the module docstring); return
-    both paths. A failure to write is a :class:`StorageError` naming the file."""
+           progress: Callable[[int], None] | None = None,
+           voice: str | None = None) -> tuple[Path, Path]:
+    """Write the audio (tagged, with chapters) and ``FILE.vtt`` as one unit (see the
+    module docstring); return both paths. ``voice`` is named in the tags. A failure
+    to write is a :class:`StorageError` naming the file."""
+    from mutagen import MutagenError
+
     check_target(path, force)
     chapters = chapters_path(path)
     remove_stale_parts(path.parent)
@@ -101,8 +112,9 @@ def export(path: Path, blocks: Iterable[np.ndarray], timeline: Timeline, force: 
         parts: list[str] = []
         try:
             parts += [temporary_path(path), temporary_path(chapters)]
-            _write_samples(parts[0], audio_format(path, timeline.total_samples), blocks,
-                           progress)
+            fmt = audio_format(path, timeline.total_samples)
+            _write_samples(parts[0], fmt, blocks, progress)
+            write_tags(parts[0], fmt[0], timeline, voice)
             Path(parts[1]).write_text(webvtt(timeline), encoding="utf-8")
             for part in parts:
                 sync(part)
@@ -110,7 +122,7 @@ def export(path: Path, blocks: Iterable[np.ndarray], timeline: Timeline, force: 
         except FileExistsError as err:
             raise InputError(f"{err.filename or path} was just made by another program; "
                              f"use --force to overwrite it") from None
-        except (OSError, RuntimeError) as err:
+        except (OSError, RuntimeError, MutagenError) as err:
             raise StorageError(f"cannot write {path}: {_cause(err, path)}") from None
         finally:
             # every temporary file of this target, even one a signal interrupted between
@@ -120,6 +132,89 @@ def export(path: Path, blocks: Iterable[np.ndarray], timeline: Timeline, force: 
                 with contextlib.suppress(OSError):
                     os.unlink(part)
     return path, chapters
+
+
+def tag_text(text: str) -> str:
+    """A title as one safe line for a tag or a chapter: no control characters or line
+    breaks, spaces collapsed."""
+    return " ".join(safe_line(text).split()) or "-"
+
+
+def tags(timeline: Timeline, voice: str | None, day: datetime.date | None = None) -> dict:
+    """The tags of an export: title, routine, voice and date (ISO), all safe text."""
+    return {"title": tag_text(timeline.title), "routine": tag_text(timeline.routine),
+            "voice": tag_text(voice or "default"),
+            "date": (day or datetime.date.today()).isoformat()}
+
+
+def chapters(timeline: Timeline) -> list[tuple[int, int, str]]:
+    """(start ms, end ms, safe title) of every section: the embedded chapters."""
+    return [(_ms(section.start), _ms(section.end), tag_text(section.title))
+            for section in timeline.sections]
+
+
+def _ms(samples: int) -> int:
+    return int(round(seconds(samples) * 1000))
+
+
+def write_tags(tmp: str, fmt: str, timeline: Timeline, voice: str | None) -> None:
+    """Tag the audio file ``tmp`` (libsndfile format ``fmt``) with :func:`tags` and
+    :func:`chapters`. An RF64 WAV (over 4 GB) is left untagged: mutagen cannot
+    read it, and its ``.vtt`` holds the chapters."""
+    values, marks = tags(timeline, voice), chapters(timeline)
+    if fmt in ("FLAC", "OGG"):
+        from mutagen.flac import FLAC
+        from mutagen.oggvorbis import OggVorbis
+
+        audio = (FLAC if fmt == "FLAC" else OggVorbis)(tmp)
+        if audio.tags is None:
+            audio.add_tags()
+        for key, value in _vorbis_comments(values, marks).items():
+            audio.tags[key] = value
+        audio.save()
+    elif fmt in ("MP3", "WAV"):
+        from mutagen.mp3 import MP3
+        from mutagen.wave import WAVE
+
+        audio = (MP3 if fmt == "MP3" else WAVE)(tmp)
+        if audio.tags is None:
+            audio.add_tags()
+        for frame in _id3_frames(values, marks):
+            audio.tags.add(frame)
+        audio.save()
+
+
+def _vorbis_comments(values: dict, marks: list[tuple[int, int, str]]) -> dict[str, str]:
+    """Vorbis comments: TITLE, ALBUM (the routine's title, so players group exports),
+    ROUTINE, VOICE, DATE, and ``CHAPTERnnn`` / ``CHAPTERnnnNAME`` per section."""
+    comments = {"TITLE": values["title"], "ALBUM": values["title"], "ARTIST": "voiceguide",
+                "ROUTINE": values["routine"], "VOICE": values["voice"], "DATE": values["date"]}
+    for number, (start, _end, title) in enumerate(marks, start=1):
+        comments[f"CHAPTER{number:03d}"] = _vtt_time(start / 1000)
+        comments[f"CHAPTER{number:03d}NAME"] = title
+    return comments
+
+
+def _id3_frames(values: dict, marks: list[tuple[int, int, str]]) -> list:
+    """ID3 frames: TIT2, TALB, TPE1, TDRC, TXXX ROUTINE and VOICE, a ``CHAP`` frame per
+    section (its title in TIT2) and a top-level, ordered ``CTOC`` listing them."""
+    from mutagen.id3 import CHAP, CTOC, TALB, TDRC, TIT2, TPE1, TXXX, CTOCFlags
+
+    utf8 = 3
+    ids = [f"chp{number}" for number in range(1, len(marks) + 1)]
+    return [
+        TIT2(encoding=utf8, text=[values["title"]]),
+        TALB(encoding=utf8, text=[values["title"]]),
+        TPE1(encoding=utf8, text=["voiceguide"]),
+        TDRC(encoding=utf8, text=[values["date"]]),
+        TXXX(encoding=utf8, desc="ROUTINE", text=[values["routine"]]),
+        TXXX(encoding=utf8, desc="VOICE", text=[values["voice"]]),
+        CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+             child_element_ids=ids, sub_frames=[TIT2(encoding=utf8, text=[values["title"]])]),
+        *[CHAP(element_id=cid, start_time=start, end_time=end,
+               sub_frames=[TIT2(encoding=utf8, text=[title])])
+          for cid, (start, end, title) in zip(ids, marks)],
+    ]
 
 
 def _cause(err: BaseException, path: Path) -> str:

@@ -294,7 +294,8 @@ def export(prepared: Prepared, output: Path, force: bool = False,
     exporter.check_target(output, force)
     timeline = prepared.timeline
     blocks = prepared.renderer(timeline).blocks(block=exporter.EXPORT_BLOCK)
-    return exporter.export(output, blocks, timeline, force, progress)
+    return exporter.export(output, blocks, timeline, force, progress,
+                           voice=prepared.speech.voice)
 
 
 @dataclass
