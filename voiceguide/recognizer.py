@@ -88,28 +88,64 @@ STOP_WORDS = frozenset({"stop", "sharp", "shooting", "pain", "numb", "numbness",
 STOP_SIGNS = ("sharp pain", "shooting pain", "numb", "numbness", "tingling", "weak",
               "weakness")
 
-# What the language model knows: single answer words, and short phrases that
-# become one dictionary entry each (their words' pronunciations joined), so
-# that a lone carrier word ("the", "a", "it") can never be heard on its own.
-_PHRASES = [
-    *STOP_SIGNS[:2],
-    "please stop", "stop please", "stop it",
-    "it's tingling", "it's numb", "it's weak", "it is numb", "it is tingling",
-    "i feel weak", "feels weak", "feels numb", "i feel numb",
-    "i feel good", "feeling good", "it's good", "about the same", "the same", "it's the same",
-    "a bit worse", "it's worse", "getting worse", "yes please", "no thanks",
-]
-_CORPUS = [*_ANSWER_WORDS, *(w for w in STOP_SIGNS if " " not in w),
-           *(p.replace(" ", "_") for p in _PHRASES), "stop_stop"]
+#: Other words (and fixed word pairs) that give an answer.
+_SYNONYMS = {"okay": "good", "fine": "good", "go on": "resume", "continue": "resume",
+             "sharp pain": "stop", "shooting pain": "stop", "next one": "next",
+             "the same": "same"}
+
+# The language is made of *answers* (the words above) and *carrier phrases*
+# that carry no meaning of their own ("it feels", "a bit", "I do", "please").
+# Every multi-word item is one dictionary entry (its words' pronunciations
+# joined), so that a lone short word ("a", "it") never competes on its own.
+# Each carrier is paired in the training sentences with every answer of the
+# kind it goes with, stop signs and other answers alike: no carrier leans
+# towards stop ("feels numb" is no likelier than "feels good"), and the
+# answers alone are repeated so that an answer is always likelier than filler.
+_FEELINGS = ("good", "okay", "fine", "same", "the same", "worse", "numb", "weak",
+             "tingling", "sharp pain", "shooting pain", "numbness", "weakness")
+_COMMANDS = ("stop", "pause", "resume", "next", "repeat", "go on", "continue", "next one")
+_YES_NO = ("yes", "no")
+#: (carriers said before, the answers they go with, carriers said after)
+_CARRIERS = (
+    (("it feels", "i feel", "it's", "it is", "i'm", "feeling", "pretty", "a bit", "a little",
+      "about", "my leg is", "my leg feels", "my back is", "my foot is", "i have a",
+      "getting", "pretty much"), _FEELINGS, ("now", "thanks", "as before")),
+    (("please", "i want to"), _COMMANDS, ("please", "that", "again", "now")),
+    ((), _YES_NO, ("i do", "i don't", "it is", "thanks", "please", "not really")),
+)
+_ALONE_WEIGHT = 4               # how often each answer alone is in the training text
+
+
+def _token(text: str) -> str:
+    """The dictionary entry of a word or phrase (phrases joined with ``_``)."""
+    return text.replace(" ", "_")
+
+
+def _sentences() -> list[str]:
+    """The language model's training sentences (see the comment above)."""
+    answers = [*_ANSWER_WORDS, *(w for w in STOP_SIGNS if " " not in w), *_SYNONYMS]
+    out = [_token(a) for a in dict.fromkeys(answers) for _ in range(_ALONE_WEIGHT)]
+    for befores, kind, afters in _CARRIERS:
+        out += [f"{_token(c)} {_token(a)}" for c in befores for a in kind]
+        out += [f"{_token(a)} {_token(c)}" for c in afters for a in kind]
+    for number in _NUMBERS:
+        out += [f"about {number}", f"it's {number}", f"{number} now"]
+    out.append("stop stop")
+    return out
+
+
+_CORPUS = _sentences()
+_FILLER = frozenset(_token(c) for befores, _, afters in _CARRIERS for c in (*befores, *afters))
 
 # Thresholds (see the module docstring).  Scores are PocketSphinx path scores
 # converted to natural-log units, which are already normalized per frame by the
 # decoder, hence the small numbers.
 _MARGIN_TEMPERATURE = 0.03      # softmax temperature over the n-best answer scores
-_STOP_MARGIN = 0.055            # "stop" this close behind the winner in the n-best -> stop
-_STOP_GAP = -0.10               # stop-only search this much better than the winner -> stop
+_STOP_MARGIN = 0.07             # "stop" this close behind the winner in the n-best -> stop
+_STOP_GAP = -0.07               # stop-only search this much better than the winner -> stop
 _ACOUSTIC_CENTRE = -0.20        # per-100-frames score gap to the phone loop at conf 0.5
 _ACOUSTIC_SLOPE = 0.04
+_MIN_SHARE = 0.25               # the least answer share the margin is corrected for
 _MIN_CONFIDENCE = 0.20          # below: none
 _MIN_CONFIDENCE_GOOD = 0.60     # below, for good/same: none
 _MIN_DYNAMIC_RANGE_DB = 12.0    # loudest 20 ms frame vs. the quiet floor
@@ -188,9 +224,13 @@ def has_speech_energy(x: np.ndarray) -> bool:
 
 
 def _label(word: str) -> str | None:
+    """The answer one dictionary entry means, or None for a carrier phrase."""
     word = word.split("(")[0]
-    if "_" in word:
-        return label_of(word.replace("_", " "))
+    if word in _FILLER:
+        return None
+    text = word.replace("_", " ")
+    if text in _SYNONYMS:
+        return _SYNONYMS[text]
     if word in STOP_WORDS:
         return "stop"
     if word in _NUMBERS:
@@ -201,11 +241,13 @@ def _label(word: str) -> str | None:
 
 
 def label_of(text: str) -> str:
-    """The answer a decoded word sequence means (``stop`` wins; else the last answer word)."""
+    """The answer a decoded word sequence means: ``stop`` if any word means
+    stop, else its first answer word (people lead with the answer: "yes, I do",
+    "good, thanks"), else ``none``."""
     labels = [lab for lab in (_label(w) for w in text.split()) if lab and lab != "none"]
     if "stop" in labels:
         return "stop"
-    return labels[-1] if labels else "none"
+    return labels[0] if labels else "none"
 
 
 class _Engine:
@@ -223,7 +265,8 @@ class _Engine:
                 f.write("<s> SIL\n</s> SIL\n<sil> SIL\n")
             # A dictionary of just the words needed: with the whole CMU
             # dictionary, building each language-model search takes seconds.
-            words = {w for item in _CORPUS for w in item.replace("_", " ").split()}
+            tokens = {t for sentence in _CORPUS for t in sentence.split()}
+            words = {w for t in tokens for w in t.split("_")}
             prons: dict[str, list[str]] = {}
             with open(os.path.join(model, "en-us", "cmudict-en-us.dict"), encoding="utf-8") as f:
                 for line in f:
@@ -237,9 +280,9 @@ class _Engine:
             for word, alternatives in sorted(prons.items()):
                 for i, phones in enumerate(alternatives):
                     lines.append(f"{word if i == 0 else f'{word}({i + 1})'} {phones}")
-            for item in _CORPUS:
-                if "_" in item:  # a phrase: its words' first pronunciations joined
-                    lines.append(item + " " + " ".join(prons[w][0] for w in item.split("_")))
+            for token in sorted(tokens):
+                if "_" in token:  # a phrase: its words' first pronunciations joined
+                    lines.append(token + " " + " ".join(prons[w][0] for w in token.split("_")))
             dict_path = os.path.join(tmp, "answers.dict")
             with open(dict_path, "w", encoding="utf-8") as f:
                 f.write("\n".join(lines) + "\n")
@@ -301,6 +344,7 @@ class _Engine:
             lab = max(scores, key=scores.get)
             text, best_score = texts.get(lab, ""), scores[lab]
         n_frames = max(d.n_frames(), 1)
+        share = _answer_share(d.seg())
 
         stop_hyp = self._run(_STOPS, pcm)  # nothing but the ways of saying stop
         stop_score = self._score(stop_hyp.score) if stop_hyp and stop_hyp.hypstr else None
@@ -316,7 +360,21 @@ class _Engine:
             gap = 100.0 * (best_score - self._score(phone_hyp.score)) / \
                 max(speech_frames, n_frames // 4, 1)
         stop_gap = math.inf if stop_score is None else best_score - stop_score
-        return Decoding(text, scores, gap, stop_gap)
+        return Decoding(text, scores, gap, stop_gap, share)
+
+
+def _answer_share(segments) -> float:
+    """The share of spoken frames (not silence) that fall on answer words."""
+    spoken = answer = 0
+    for seg in segments:
+        word = seg.word.split("(")[0]
+        if word.startswith(("<", "[", "+")) or word in ("SIL",):
+            continue
+        frames = seg.end_frame - seg.start_frame + 1
+        spoken += frames
+        if _label(word) is not None:
+            answer += frames
+    return answer / spoken if spoken else 1.0
 
 
 @dataclass
@@ -331,12 +389,15 @@ class Decoding:
             about as well as any sequence of sounds).
         stop_gap: score of the best answer minus that of the best way of
             saying stop (0 when the best answer is stop).
+        answer_share: the share of the spoken frames taken by answer words
+            (1 for a lone answer, less when carrier phrases surround it).
     """
 
     text: str
     scores: dict
     gap: float
     stop_gap: float
+    answer_share: float = 1.0
 
 
 def _arpa(sentences: list[str]) -> str:
@@ -345,7 +406,7 @@ def _arpa(sentences: list[str]) -> str:
 
     from pocketsphinx.lm import ArpaBoLM
 
-    lm = ArpaBoLM(text="\n".join(sentences), add_start=True, discount_mass=0.5)
+    lm = ArpaBoLM(text="\n".join(sentences), add_start=True, discount_mass=0.01)
     lm.compute()
     buf = io.StringIO()
     lm.write(buf)
@@ -414,8 +475,11 @@ def _decide(dec: Decoding) -> Answer:
     # margin confidence: softmax over the answers' best scores
     if best in scores:
         top = max(scores.values())
-        z = sum(math.exp(max((s - top) / _MARGIN_TEMPERATURE, -50.0)) for s in scores.values())
-        margin_conf = math.exp(max((scores[best] - top) / _MARGIN_TEMPERATURE, -50.0)) / z
+        # Scores are per frame: carrier words dilute the answer word's lead
+        # over its rivals, so the temperature shrinks with the answer's share.
+        temperature = _MARGIN_TEMPERATURE * min(1.0, max(dec.answer_share, _MIN_SHARE))
+        z = sum(math.exp(max((s - top) / temperature, -50.0)) for s in scores.values())
+        margin_conf = math.exp(max((scores[best] - top) / temperature, -50.0)) / z
     else:
         margin_conf = 0.0
     acoustic_conf = _sigmoid((dec.gap - _ACOUSTIC_CENTRE) / _ACOUSTIC_SLOPE)
@@ -429,8 +493,9 @@ def _decide(dec: Decoding) -> Answer:
         # stop was close behind the winner in the n-best list
         p_stop = math.exp((scores["stop"] - top) / _MARGIN_TEMPERATURE)
         return Answer("stop", round(min(max(p_stop, 0.1), 1.0), 3), dec.text)
-    if dec.stop_gap <= _STOP_GAP:
-        # the stop-only search explained the audio clearly better than the winner
+    if dec.stop_gap <= _STOP_GAP or (dec.stop_gap < 0 and _incoherent(dec.text)):
+        # the stop-only search explained the audio clearly better than the
+        # winner, or better than a winner that makes no sense as a sentence
         return Answer("stop", 0.1, dec.text)
     if best == "none":
         return Answer("none", round(1.0 - confidence, 3), dec.text)
@@ -438,6 +503,12 @@ def _decide(dec: Decoding) -> Answer:
     if confidence < needed:
         return Answer("none", round(1.0 - confidence, 3), dec.text)
     return Answer(best, confidence, dec.text)
+
+
+def _incoherent(text: str) -> bool:
+    """True when a hypothesis holds more than one answer word ("same good",
+    "five five"): nobody answers like that, so the decoder was lost."""
+    return sum(1 for w in text.split() if _label(w) is not None) > 1
 
 
 def _sigmoid(z: float) -> float:
