@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 packages=(espeak-ng libportaudio2 libsndfile1 python3-venv)
 extras=""
 if [ "${1:-}" = "--test" ]; then
-    packages+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox)
+    packages+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox tmux)
     extras="[test]"
 fi
 

@@ -72,6 +72,9 @@ VOCABULARY = (
     "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "none",
 )
 
+#: A ``stop`` heard with less confidence than this is asked about, not obeyed at once.
+SURE_STOP = 0.5
+
 #: The decoder's sample rate.
 SAMPLE_RATE = 16000
 
@@ -169,6 +172,12 @@ class Answer:
     word: str
     confidence: float
     heard: str
+
+    @property
+    def sure(self) -> bool:
+        """False for a ``stop`` that only might be one (a safety rule's guess):
+        the player then pauses and asks "Did you say stop?"."""
+        return self.word != "stop" or self.confidence >= SURE_STOP
 
 
 def to_16k_mono(samples: np.ndarray, sample_rate: int) -> np.ndarray:

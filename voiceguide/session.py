@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Callable
 
 from voiceguide import loader
 from voiceguide.checkin import (CONTROL_WORDS, KEY_HELP, NO_ANSWER, NUMBERS, STOP, Answer,
-                                Inbox, Policy, accepts, key_answer)
+                                Inbox, Policy, accepts, is_yes_no, key_answer)
 from voiceguide.compiler import (compile_message, compile_routine, estimated_speech,
                                  fit_length, length_report)
 from voiceguide.cues import load_cues
@@ -26,6 +27,7 @@ from voiceguide.history import ENDINGS
 from voiceguide.model import Routine
 from voiceguide.pacing import Pacing
 from voiceguide.renderer import Renderer
+from voiceguide.screen import wrap
 from voiceguide.settings import Resolved, resolve
 from voiceguide.timeline import Event, Timeline
 from voiceguide.trace import trace
@@ -321,13 +323,27 @@ def wait_for_answer(player, gate: str, options: PlayOptions) -> Answer | None:
             if key in "qQ":
                 player.finish("quit")
                 return None
+            if key in "nN" and not is_yes_no(gate):
+                return Answer(NO_ANSWER, "key", time.monotonic())   # n: on to the next
         player.update_quiet()
         if player.status is not None:
             player.show_status()
         answer = inbox.wait(min(0.05, deadline - time.monotonic()))
         if answer is not None and accepts(gate, answer.word):
             return answer
+    if is_yes_no(gate):
+        player.yes_no_closed_at = time.monotonic()   # a late y/n is not "next"
     return Answer(NO_ANSWER, "timeout", time.monotonic())
+
+
+#: Asked when the recognizer may have heard "stop" but is not sure.
+CONFIRM_STOP_QUESTION = "Did you say stop? Say yes to stop, or no to go on."
+
+
+def confirmation(answer: Answer) -> str:
+    """How an answer is confirmed on screen: ``worse (key)``."""
+    word = "no answer" if answer.word == NO_ANSWER else answer.word
+    return f"{word} ({answer.source})"
 
 
 class Dialogue:
@@ -351,7 +367,9 @@ class Dialogue:
         phrases = prepared.library.phrases
         if prepared.pending is not None:  # made in the background, after the routine
             prepared.pending.also(phrases.stop_message + phrases.cooldown +
-                                  phrases.cooldown_end + (phrases.stop_signs_question,))
+                                  phrases.cooldown_end + (phrases.stop_signs_question,
+                                                          CONFIRM_STOP_QUESTION))
+        self.paused_at: tuple[Timeline, int] | None = None   # where "Did you say stop?" came
 
     @functools.cached_property
     def stop_message(self) -> Timeline:
@@ -365,6 +383,21 @@ class Dialogue:
         phrases = self.prepared.library.phrases
         return self.prepared.message("stop-signs", "Stop signs", (),
                                      question=(phrases.stop_signs_question, "stop-signs"))
+
+    @functools.cached_property
+    def confirm_stop(self) -> Timeline:
+        """The question asked when a stop was heard without confidence."""
+        return self.prepared.message("confirm-stop", "Did you say stop?", (),
+                                     question=(CONFIRM_STOP_QUESTION, "confirm-stop"))
+
+    def ask_confirm_stop(self, player, timeline: Timeline, position: int):
+        """Pause where play is and ask "Did you say stop?" (silence is safe)."""
+        self.paused_at = (timeline, position)
+        if self.history is not None and self.session is not None:
+            self.history.checkin(self.session, "(during the routine)", "unsure stop", "voice",
+                                 "confirm-stop")
+        trace("confirm-stop", position=position)
+        return self.confirm_stop, 0
 
     def record(self, event: Event, answer: Answer) -> None:
         self.answers.append((event.gate, answer))
@@ -381,7 +414,16 @@ class Dialogue:
         answer = wait_for_answer(player, event.gate, self.options)
         if answer is None:
             return None
+        if answer.word == STOP and not answer.sure and event.gate != "confirm-stop":
+            return self.ask_confirm_stop(player, player.timeline, event.start)
         self.record(event, answer)
+        if hasattr(player, "note"):
+            player.note(f"{event.text} {confirmation(answer)}")
+        if event.gate == "confirm-stop":
+            if answer.word in ("no", "resume") and self.paused_at is not None:
+                trace("answer", gate=event.gate, word=answer.word, decision="resume")
+                return self.paused_at
+            return self.stop(player)   # yes, stop, or no answer: stop
         decision = self.policy.after(event.gate, answer.word)
         trace("answer", gate=event.gate, word=answer.word, source=answer.source,
               decision=decision)
@@ -414,7 +456,11 @@ class Dialogue:
         trace("word", word=answer.word, source=answer.source)
         if player.timeline is self.stop_message or player.ending == "stopped":
             return
-        if answer.word == STOP:
+        if answer.word == STOP and not answer.sure:
+            if player.timeline is not self.confirm_stop:
+                player.seek(0, self.ask_confirm_stop(player, player.timeline,
+                                                     player.position)[0])
+        elif answer.word == STOP:
             if self.history is not None and self.session is not None:
                 self.history.checkin(self.session, "(during the routine)", STOP,
                                      answer.source, "stop")
@@ -452,7 +498,7 @@ def preroll(prepared: Prepared, options: PlayOptions, history) -> bool:
     """The first-run notice and the daily limit; False when the user does not go on."""
     phrases = prepared.library.phrases
     if options.intro:
-        options.say(" ".join(phrases.intro))
+        options.say(wrap(" ".join(phrases.intro), sys.stderr))
         _player(prepared, prepared.message("intro", "Before you begin", phrases.intro),
                 options, None).run()
         history.set_meta("intro_heard", time.strftime("%Y-%m-%d %H:%M:%S"))
@@ -535,7 +581,7 @@ def start_listening(options: PlayOptions):
     if options.listen == "auto" and not input_available():
         return None
     warm_up()
-    listener = Listener(lambda answer: options.inbox.put(answer.word, "voice"))
+    listener = Listener(lambda answer: options.inbox.put(answer.word, "voice", answer.sure))
     listener.start()
     listener.mute()  # the player speaks first
     return listener
