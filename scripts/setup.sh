@@ -2,7 +2,7 @@
 # Set up voiceguide: system packages when missing (Debian/Ubuntu), a virtual
 # environment in .venv, and the package in it.
 #   scripts/setup.sh          what playing and exporting need
-#   scripts/setup.sh --test   also what the tests need (PulseAudio, ALSA plugins, sox)
+#   scripts/setup.sh --test   also what the tests need (PulseAudio, ALSA plugins, sox, tmux)
 # On macOS and Windows no system packages are needed: create a venv and
 # `pip install .` there instead.
 set -euo pipefail

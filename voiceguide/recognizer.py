@@ -22,11 +22,17 @@ and dictionary that ship inside its wheel; nothing is fetched.
    seeded dither is added, so digital silence does not upset the features.
    A recording without any speech-like rise in energy (silence, steady noise)
    is ``none`` at once.
-2. The main pass decodes with PocketSphinx's n-gram search over a tiny
-   language model whose only "words" are the answers, the stop-sign words and
-   a few whole phrases ("it's tingling", "about the same", "a bit worse" ...,
-   each one dictionary entry), so that no lone carrier word ("the", "a") can
-   ever win.  PocketSphinx's noise words ([NOISE], [SPEECH]) are left out of
+2. The main pass decodes with PocketSphinx's n-gram search over a small
+   language model of *answers* and *carrier phrases*.  Answers are the words
+   above plus a few synonyms ("okay", "fine" -> good; "go on" -> resume).
+   Carriers carry no meaning ("it feels", "a bit", "my leg is", "I do",
+   "please") and each is one dictionary entry, so that no lone short word
+   ("a", "it") can win.  The training sentences pair each carrier evenly with
+   every answer of its kind (stop signs and other feelings alike), so no
+   carrier leans towards stop, and repeat each answer alone, so an answer is
+   always likelier than filler.  A hypothesis means ``stop`` when any of its
+   words does, else its first answer word ("yes, I do" is yes).
+   PocketSphinx's noise words ([NOISE], [SPEECH]) are left out of
    the noise dictionary: they could swallow a spoken "stop".  The n-gram
    search, with its lattice and n-best list, proved more robust here than the
    JSGF/FSG grammar search (which often ended without reaching the grammar's
@@ -34,6 +40,9 @@ and dictionary that ship inside its wheel; nothing is fetched.
    per-phrase thresholds cannot be tuned without recordings of real people).
 3. The n-best list gives the best score of each answer; their softmax is the
    *margin* confidence (is the winner clearly ahead of the next answer?).
+   Scores are per frame, so carriers dilute the answer word's lead: the
+   softmax temperature is scaled by the share of spoken frames that fall on
+   answer words.
 4. A second pass decodes the same audio with a language model of only the
    ways of saying stop, and a third with a free phone loop.  How much worse
    the winner explains the audio than the phone loop does, per frame of
@@ -43,8 +52,11 @@ and dictionary that ship inside its wheel; nothing is fetched.
 
    * anything that is or might be ``stop`` is ``stop``: a stop word in the best
      hypothesis, ``stop`` close behind the winner in the n-best list, or the
-     stop-only pass explaining the audio clearly better than the winner.
-     False alarms are preferred over misses;
+     stop-only pass explaining the audio clearly better than the winner (or
+     at all better, when the winner holds two answer words, which nobody
+     says: the decoder was lost).  False alarms are preferred over misses;
+     such a guessed stop has a confidence under :data:`SURE_STOP`
+     (``Answer.sure`` is False), and the player asks "Did you say stop?";
    * ``good`` and ``same`` need a confidence of 0.6, any other answer 0.2;
      below it the answer is ``none`` (so a mumble never becomes ``good``).
 
