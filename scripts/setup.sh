@@ -2,7 +2,8 @@
 # Set up voiceguide: system packages when missing (Debian/Ubuntu), a virtual
 # environment in .venv, and the package in it.
 #   scripts/setup.sh          what playing and exporting need
-#   scripts/setup.sh --test   also what the tests need (PulseAudio, ALSA plugins, sox, tmux)
+#   scripts/setup.sh --test   also what the tests need (PulseAudio, ALSA plugins, sox, tmux,
+#                             speexdsp for the echo canceller's tests)
 # On macOS and Windows no system packages are needed: create a venv and
 # `pip install .` there instead.
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 packages=(espeak-ng libportaudio2 libsndfile1 python3-venv)
 extras=""
 if [ "${1:-}" = "--test" ]; then
-    packages+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox tmux)
+    packages+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox tmux libspeexdsp1)
     extras="[test]"
 fi
 
