@@ -417,8 +417,7 @@ class Dialogue:
         if answer.word == STOP and not answer.sure and event.gate != "confirm-stop":
             return self.ask_confirm_stop(player, player.timeline, event.start)
         self.record(event, answer)
-        if hasattr(player, "note"):
-            player.note(f"{event.text} {confirmation(answer)}")
+        player.note(f"{event.text} {confirmation(answer)}")
         if event.gate == "confirm-stop":
             if answer.word in ("no", "resume") and self.paused_at is not None:
                 trace("answer", gate=event.gate, word=answer.word, decision="resume")
