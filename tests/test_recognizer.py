@@ -125,6 +125,50 @@ def test_answers_are_well_formed(results):
         assert isinstance(a.heard, str)
 
 
+# --- Whole-phrase answers ---------------------------------------------------
+#
+# The phrases a person says instead of one word ("it feels good", "yes, I do",
+# "my leg is numb"), spoken by three espeak-ng Klatt voices each at pitches and
+# speeds the guide never uses, all with white or pink noise at 20 dB SNR.
+
+
+@pytest.fixture(scope="session")
+def phrase_results(tmp_path_factory):
+    """(sample, answer) for every phrase, through ``voiceguide hear --file``."""
+    assert voice_samples.espeak_available(), "espeak-ng is needed (scripts/setup.sh installs it)"
+    samples = voice_samples.generate_phrases(tmp_path_factory.mktemp("phrases"))
+    args = [a for s in samples for a in ("--file", str(s.path))]
+    run = run_voiceguide("hear", "--json", *args, timeout=600)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(lines) == len(samples)
+    return [(s, Answer(line["answer"], line["confidence"], line["heard"]))
+            for s, line in zip(samples, lines)]
+
+
+def test_phrases_give_the_right_answer(phrase_results):
+    wrong = [f"{s.text!r} ({s.voice} p{s.pitch} s{s.speed}): {a.word} <- {a.heard!r}"
+             for s, a in phrase_results if a.word != s.label]
+    right = len(phrase_results) - len(wrong)
+    print(f"\nphrases: {right}/{len(phrase_results)} = {right / len(phrase_results):.1%}")
+    print("\n".join(wrong))
+    assert len(phrase_results) >= 100
+    assert right / len(phrase_results) >= 0.97, wrong
+
+
+def test_stop_inside_a_phrase_is_never_missed(phrase_results):
+    stops = [(s, a) for s, a in phrase_results if s.label == "stop"]
+    assert len(stops) >= 30
+    assert [(s.text, a.word, a.heard) for s, a in stops if a.word != "stop"] == []
+
+
+def test_phrases_around_an_answer_are_rarely_heard_as_stop(phrase_results):
+    others = [(s, a) for s, a in phrase_results if s.label != "stop"]
+    false_stops = [(s.text, a.heard) for s, a in others if a.word == "stop"]
+    print(f"\nfalse stops: {len(false_stops)}/{len(others)}")
+    assert len(false_stops) <= 0.02 * len(others), false_stops
+
+
 @needs_espeak
 def test_recognize_takes_any_rate_type_and_layout(tmp_path):
     wav = tmp_path / "stop.wav"

@@ -201,6 +201,66 @@ def generate(folder: Path | str, seed: int = 1234, variant: int = 0) -> list[Sam
     return samples
 
 
+
+#: Whole-phrase answers, as a person would say them (text, expected answer).
+#: Answers inside carrier phrases, stop signs inside phrases, and commands.
+PHRASE_SET = [
+    ("it feels good", "good"), ("I feel good", "good"), ("feeling good", "good"),
+    ("pretty good", "good"), ("I'm okay", "good"), ("I'm fine", "good"),
+    ("about the same", "same"), ("the same", "same"), ("it's the same", "same"),
+    ("same as before", "same"), ("pretty much the same", "same"),
+    ("a bit worse", "worse"), ("it's worse", "worse"), ("getting worse", "worse"),
+    ("a little worse", "worse"), ("it feels worse", "worse"),
+    ("yes, I do", "yes"), ("yes please", "yes"), ("yes it is", "yes"),
+    ("no, I don't", "no"), ("no thanks", "no"), ("no, not really", "no"),
+    ("go on", "resume"), ("please go on", "resume"), ("pause please", "pause"),
+    ("next one", "next"), ("repeat that", "repeat"),
+    ("please stop", "stop"), ("stop please", "stop"), ("I want to stop", "stop"),
+    ("my leg is numb", "stop"), ("sharp pain", "stop"), ("I have a sharp pain", "stop"),
+    ("shooting pain", "stop"), ("it's tingling", "stop"), ("my foot is tingling", "stop"),
+    ("my leg feels weak", "stop"), ("I feel numb", "stop"), ("stop it", "stop"),
+]
+
+#: Voices for the phrase set: espeak-ng Klatt variants at pitches and speeds
+#: the guide never speaks with (it speaks with espeak-ng's default voice).
+PHRASE_VOICES = [("en-us+klatt", 40), ("en-us+klatt2", 62), ("en-us+klatt3", 50),
+                 ("en-us+klatt4", 70), ("en-us+klatt5", 35), ("en-us+klatt6", 55),
+                 ("en-us-nyc+klatt", 45)]
+PHRASE_SPEEDS = [130, 150, 170]
+
+
+def generate_phrases(folder: Path | str, seed: int = 4321, voices: int = 3,
+                     offset: int = 0) -> list[Sample]:
+    """Write :data:`PHRASE_SET` spoken by ``voices`` voices each, every recording
+    with white or pink noise at 20 dB SNR, into ``folder``.
+
+    ``offset`` shifts which voices, pitches and speeds each phrase gets (0 for
+    the test set; other values give tuning sets that do not overlap it much).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed + offset)
+    samples: list[Sample] = []
+    for n, (text, label) in enumerate(PHRASE_SET):
+        for v in range(voices):
+            k = n * voices + v + offset
+            voice, pitch = PHRASE_VOICES[(n + v * 3 + offset) % len(PHRASE_VOICES)]
+            speed = PHRASE_SPEEDS[k % len(PHRASE_SPEEDS)]
+            raw = folder / f"_raw{k:04d}.wav"
+            _speak(text, voice, speed, pitch, raw)
+            x, sr = sf.read(str(raw), dtype="float64")
+            raw.unlink()
+            pad = np.zeros(int(0.3 * sr))
+            x = np.concatenate([pad, x, pad])
+            noise = "white" if k % 2 else "pink"
+            x = _add_noise(x, noise, 20.0, rng)
+            slug = "".join(c if c.isalnum() else "_" for c in text)[:24]
+            path = folder / f"p{len(samples):03d}_{label}_{slug}.wav"
+            _write(path, x, sr, 1)
+            samples.append(Sample(path, label, text, voice, speed, pitch, noise, sr))
+    return samples
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: voice_samples.py OUT_DIR")

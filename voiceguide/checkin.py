@@ -27,6 +27,7 @@ ANSWERS = {
     "baseline": NUMBERS + (STOP,),
     "final": NUMBERS + (STOP,),
     "daily-limit": ("yes", "no", STOP),
+    "confirm-stop": ("yes", "no", "resume", STOP),
 }
 
 #: Keys at a check-in, by question.
@@ -36,6 +37,7 @@ KEYS = {
     "baseline": {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP},
     "final": {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP},
     "daily-limit": {"y": "yes", "n": "no", "\n": "yes", "\r": "yes", "s": STOP},
+    "confirm-stop": {"y": "yes", "n": "no", "s": STOP},
 }
 
 #: How the keys are shown on the status line.
@@ -44,6 +46,7 @@ KEY_HELP = {
     "baseline": "0-9, t for 10, s stop",
     "final": "0-9, t for 10, s stop",
     "daily-limit": "y yes, n no",
+    "confirm-stop": "y yes, n no",
 }
 
 
@@ -54,6 +57,7 @@ class Answer:
     word: str
     source: str
     at: float = 0.0
+    sure: bool = True     # False: the recognizer only thinks it may be this word
 
 
 class Inbox:
@@ -62,9 +66,9 @@ class Inbox:
     def __init__(self):
         self._queue: queue.Queue[Answer] = queue.Queue()
 
-    def put(self, word: str, source: str) -> None:
-        """Offer a word."""
-        self._queue.put(Answer(word, source, time.monotonic()))
+    def put(self, word: str, source: str, sure: bool = True) -> None:
+        """Offer a word (``sure`` False when the recognizer is unsure of it)."""
+        self._queue.put(Answer(word, source, time.monotonic(), sure))
 
     def clear(self) -> None:
         """Forget words heard before the question was asked."""
@@ -90,6 +94,11 @@ def key_answer(gate: str, key: str) -> str | None:
     """The answer a key gives at a ``gate`` question, if any."""
     keys = KEYS[gate]
     return keys.get(key, keys.get(key.lower()))
+
+
+def is_yes_no(gate: str) -> bool:
+    """True for a question answered yes or no (where ``n`` means no, not next)."""
+    return "y" in KEYS.get(gate, {})
 
 
 def accepts(gate: str, word: str) -> bool:

@@ -1,4 +1,8 @@
-"""Single keys from the terminal, without Enter, read in a background thread."""
+"""Single keys from the terminal, without Enter, read in a background thread.
+
+On POSIX the terminal is switched to cbreak mode (termios) and restored on
+stop; on Windows the console is read with ``msvcrt``, which needs no mode.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ import threading
 class KeyReader:
     """Puts each key pressed on ``keys`` while active; restores the terminal on stop.
 
-    Only works when standard input is a terminal; :meth:`start` returns False
-    otherwise and nothing is read.
+    Only works when standard input is a terminal (a console on Windows);
+    :meth:`start` returns False otherwise and nothing is read.
     """
 
     def __init__(self, stream=None):
@@ -26,16 +30,23 @@ class KeyReader:
     def start(self) -> bool:
         """Switch the terminal to single-key mode and start reading."""
         try:
-            import termios
-            import tty
             fd = self.stream.fileno()
             if not os.isatty(fd):
                 return False
-            self._saved = termios.tcgetattr(fd)
-            tty.setcbreak(fd)
-        except (ImportError, OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError):
             return False
-        self._thread = threading.Thread(target=self._run, args=(fd,), daemon=True,
+        if sys.platform == "win32":
+            target, args = self._run_windows, ()
+        else:
+            try:
+                import termios
+                import tty
+                self._saved = termios.tcgetattr(fd)
+                tty.setcbreak(fd)
+            except (ImportError, OSError, ValueError):
+                return False
+            target, args = self._run, (fd,)
+        self._thread = threading.Thread(target=target, args=args, daemon=True,
                                         name="voiceguide-keys")
         self._thread.start()
         return True
@@ -52,6 +63,19 @@ class KeyReader:
                         self.keys.put(char)
             except (OSError, ValueError):
                 return
+
+    def _run_windows(self) -> None:
+        import msvcrt
+
+        while not self._stop.is_set():
+            if not msvcrt.kbhit():
+                self._stop.wait(0.05)
+                continue
+            char = msvcrt.getwch()
+            if char in ("\x00", "\xe0"):   # a function or arrow key: two codes, no meaning
+                msvcrt.getwch()
+                continue
+            self.keys.put(char)
 
     def stop(self) -> None:
         """Stop reading and put the terminal back as it was."""

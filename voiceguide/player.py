@@ -28,11 +28,13 @@ import numpy as np
 from voiceguide.devices import NO_DEVICE, resolve_output, sounddevice
 from voiceguide.errors import DeviceError
 from voiceguide.renderer import Renderer
+from voiceguide.screen import StatusLine
 from voiceguide.timeline import SAMPLE_RATE, Event, Timeline, clock, seconds
 from voiceguide.trace import trace
 
 CALLBACK_FRAMES = 1024    # 46 ms: a pause takes effect within ~100 ms
 TICK = 0.02               # control loop period in seconds
+LATE_KEY_WINDOW = 5.0     # seconds after a yes/no question timed out: y/n are ignored
 SILENT_DEVICE = 3.0       # seconds without a callback: the device has gone away
 CLOSE_WAIT = 1.0          # seconds to wait for PortAudio to let go of a dead device
 
@@ -153,6 +155,9 @@ class Player:
         self.on_gate = on_gate
         self.keys = keys
         self.status = status
+        self._status_line = StatusLine(status) if status is not None else None
+        self.yes_no_closed_at = -1e9   # when a yes/no question last timed out
+        self._asked: Event | None = None   # the check-in waiting for its answer
         self.pending = pending
         self.inbox = inbox
         self.on_word = on_word
@@ -277,14 +282,32 @@ class Player:
 
     def _handle_key(self, key: str) -> None:
         trace("key", key=key, position=self.position)
-        action = {" ": "toggle", "n": "next", "b": "back", "q": "quit"}.get(key.lower())
+        lower = key.lower()
+        if lower in ("y", "n") and self._asking_yes_no():
+            self._early_keys.append(key)  # the answer to the question being asked
+            return
+        if lower in ("y", "n") and time.monotonic() - self.yes_no_closed_at < LATE_KEY_WINDOW:
+            trace("late-key", key=key)    # meant for a question that timed out
+            return
+        action = {" ": "toggle", "n": "next", "b": "back", "q": "quit"}.get(lower)
         if action:
             self.control(action)
-        elif key.lower() == "s" and self.on_word is not None:
+        elif lower == "s" and self.on_word is not None:
             from voiceguide.checkin import Answer
             self.on_word(self, Answer("stop", "key", time.monotonic()))
         elif self._asking():
             self._early_keys.append(key)  # an answer given while the question is asked
+
+    def _asking_yes_no(self) -> bool:
+        """True while a yes-or-no question is asked (before its gate opens)."""
+        from voiceguide.checkin import is_yes_no
+
+        if not self._asking():
+            return False
+        for event in self.timeline.events[self.timeline.event_index_at(self.position):]:
+            if event.kind == "checkin":
+                return is_yes_no(event.gate)
+        return False
 
     def _asking(self) -> bool:
         """True during a check-in's chime and question, before its gate opens."""
@@ -409,14 +432,17 @@ class Player:
             _close(stream)
             trace("stopped", position=self.position, ending=self.ending,
                   first_sound=self.first_sound_at)
-            if self.status is not None:
-                self.status.write("\r\x1b[2K")
-                self.status.flush()
+            if self._status_line is not None:
+                self._status_line.clear()
         return self.ending
 
     def _gate(self, event: Event) -> None:
         trace("gate", position=self.position, question=event.text, gate=event.gate)
-        result = self.on_gate(self, event)
+        self._asked = event
+        try:
+            result = self.on_gate(self, event)
+        finally:
+            self._asked = None
         if self._stopping:
             return
         if result is None:
@@ -426,13 +452,23 @@ class Player:
             self.seek(position, timeline)
 
     def show_status(self) -> None:
+        """Draw the status line (only when its text changed): the exercise, the
+        time, and at a check-in the question in words with its keys."""
+        if self._status_line is None:
+            return
         timeline = self.timeline
         section = timeline.sections[timeline.section_at(self.position)]
         left = seconds(timeline.total_samples - self.position)
         state = "  [paused: space resumes]" if self.paused else ""
-        if self.at_gate:
-            state = f"  [check-in: {self.gate_help}]"
-        line = (f"{section.title} · {clock(seconds(self.position))} / "
-                f"{clock(timeline.total_seconds)} · {clock(left)} left{state}")
-        self.status.write("\r\x1b[2K" + line[:200])
-        self.status.flush()
+        if self._asked is not None:
+            question = self._asked.text or ""
+            line = f"check-in: {question}  [{self.gate_help}]"
+        else:
+            line = (f"{section.title} · {clock(seconds(self.position))} / "
+                    f"{clock(timeline.total_seconds)} · {clock(left)} left{state}")
+        self._status_line.show(line)
+
+    def note(self, text: str) -> None:
+        """Print a line above the status line (an answer confirmed, a question)."""
+        if self._status_line is not None:
+            self._status_line.note(text)

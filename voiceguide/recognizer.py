@@ -22,11 +22,17 @@ and dictionary that ship inside its wheel; nothing is fetched.
    seeded dither is added, so digital silence does not upset the features.
    A recording without any speech-like rise in energy (silence, steady noise)
    is ``none`` at once.
-2. The main pass decodes with PocketSphinx's n-gram search over a tiny
-   language model whose only "words" are the answers, the stop-sign words and
-   a few whole phrases ("it's tingling", "about the same", "a bit worse" ...,
-   each one dictionary entry), so that no lone carrier word ("the", "a") can
-   ever win.  PocketSphinx's noise words ([NOISE], [SPEECH]) are left out of
+2. The main pass decodes with PocketSphinx's n-gram search over a small
+   language model of *answers* and *carrier phrases*.  Answers are the words
+   above plus a few synonyms ("okay", "fine" -> good; "go on" -> resume).
+   Carriers carry no meaning ("it feels", "a bit", "my leg is", "I do",
+   "please") and each is one dictionary entry, so that no lone short word
+   ("a", "it") can win.  The training sentences pair each carrier evenly with
+   every answer of its kind (stop signs and other feelings alike), so no
+   carrier leans towards stop, and repeat each answer alone, so an answer is
+   always likelier than filler.  A hypothesis means ``stop`` when any of its
+   words does, else its first answer word ("yes, I do" is yes).
+   PocketSphinx's noise words ([NOISE], [SPEECH]) are left out of
    the noise dictionary: they could swallow a spoken "stop".  The n-gram
    search, with its lattice and n-best list, proved more robust here than the
    JSGF/FSG grammar search (which often ended without reaching the grammar's
@@ -34,6 +40,9 @@ and dictionary that ship inside its wheel; nothing is fetched.
    per-phrase thresholds cannot be tuned without recordings of real people).
 3. The n-best list gives the best score of each answer; their softmax is the
    *margin* confidence (is the winner clearly ahead of the next answer?).
+   Scores are per frame, so carriers dilute the answer word's lead: the
+   softmax temperature is scaled by the share of spoken frames that fall on
+   answer words.
 4. A second pass decodes the same audio with a language model of only the
    ways of saying stop, and a third with a free phone loop.  How much worse
    the winner explains the audio than the phone loop does, per frame of
@@ -43,8 +52,11 @@ and dictionary that ship inside its wheel; nothing is fetched.
 
    * anything that is or might be ``stop`` is ``stop``: a stop word in the best
      hypothesis, ``stop`` close behind the winner in the n-best list, or the
-     stop-only pass explaining the audio clearly better than the winner.
-     False alarms are preferred over misses;
+     stop-only pass explaining the audio clearly better than the winner (or
+     at all better, when the winner holds two answer words, which nobody
+     says: the decoder was lost).  False alarms are preferred over misses;
+     such a guessed stop has a confidence under :data:`SURE_STOP`
+     (``Answer.sure`` is False), and the player asks "Did you say stop?";
    * ``good`` and ``same`` need a confidence of 0.6, any other answer 0.2;
      below it the answer is ``none`` (so a mumble never becomes ``good``).
 
@@ -72,6 +84,9 @@ VOCABULARY = (
     "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "none",
 )
 
+#: A ``stop`` heard with less confidence than this is asked about, not obeyed at once.
+SURE_STOP = 0.5
+
 #: The decoder's sample rate.
 SAMPLE_RATE = 16000
 
@@ -88,28 +103,64 @@ STOP_WORDS = frozenset({"stop", "sharp", "shooting", "pain", "numb", "numbness",
 STOP_SIGNS = ("sharp pain", "shooting pain", "numb", "numbness", "tingling", "weak",
               "weakness")
 
-# What the language model knows: single answer words, and short phrases that
-# become one dictionary entry each (their words' pronunciations joined), so
-# that a lone carrier word ("the", "a", "it") can never be heard on its own.
-_PHRASES = [
-    *STOP_SIGNS[:2],
-    "please stop", "stop please", "stop it",
-    "it's tingling", "it's numb", "it's weak", "it is numb", "it is tingling",
-    "i feel weak", "feels weak", "feels numb", "i feel numb",
-    "i feel good", "feeling good", "it's good", "about the same", "the same", "it's the same",
-    "a bit worse", "it's worse", "getting worse", "yes please", "no thanks",
-]
-_CORPUS = [*_ANSWER_WORDS, *(w for w in STOP_SIGNS if " " not in w),
-           *(p.replace(" ", "_") for p in _PHRASES), "stop_stop"]
+#: Other words (and fixed word pairs) that give an answer.
+_SYNONYMS = {"okay": "good", "fine": "good", "go on": "resume", "continue": "resume",
+             "sharp pain": "stop", "shooting pain": "stop", "next one": "next",
+             "the same": "same"}
+
+# The language is made of *answers* (the words above) and *carrier phrases*
+# that carry no meaning of their own ("it feels", "a bit", "I do", "please").
+# Every multi-word item is one dictionary entry (its words' pronunciations
+# joined), so that a lone short word ("a", "it") never competes on its own.
+# Each carrier is paired in the training sentences with every answer of the
+# kind it goes with, stop signs and other answers alike: no carrier leans
+# towards stop ("feels numb" is no likelier than "feels good"), and the
+# answers alone are repeated so that an answer is always likelier than filler.
+_FEELINGS = ("good", "okay", "fine", "same", "the same", "worse", "numb", "weak",
+             "tingling", "sharp pain", "shooting pain", "numbness", "weakness")
+_COMMANDS = ("stop", "pause", "resume", "next", "repeat", "go on", "continue", "next one")
+_YES_NO = ("yes", "no")
+#: (carriers said before, the answers they go with, carriers said after)
+_CARRIERS = (
+    (("it feels", "i feel", "it's", "it is", "i'm", "feeling", "pretty", "a bit", "a little",
+      "about", "my leg is", "my leg feels", "my back is", "my foot is", "i have a",
+      "getting", "pretty much"), _FEELINGS, ("now", "thanks", "as before")),
+    (("please", "i want to"), _COMMANDS, ("please", "that", "again", "now")),
+    ((), _YES_NO, ("i do", "i don't", "it is", "thanks", "please", "not really")),
+)
+_ALONE_WEIGHT = 4               # how often each answer alone is in the training text
+
+
+def _token(text: str) -> str:
+    """The dictionary entry of a word or phrase (phrases joined with ``_``)."""
+    return text.replace(" ", "_")
+
+
+def _sentences() -> list[str]:
+    """The language model's training sentences (see the comment above)."""
+    answers = [*_ANSWER_WORDS, *(w for w in STOP_SIGNS if " " not in w), *_SYNONYMS]
+    out = [_token(a) for a in dict.fromkeys(answers) for _ in range(_ALONE_WEIGHT)]
+    for befores, kind, afters in _CARRIERS:
+        out += [f"{_token(c)} {_token(a)}" for c in befores for a in kind]
+        out += [f"{_token(a)} {_token(c)}" for c in afters for a in kind]
+    for number in _NUMBERS:
+        out += [f"about {number}", f"it's {number}", f"{number} now"]
+    out.append("stop stop")
+    return out
+
+
+_CORPUS = _sentences()
+_FILLER = frozenset(_token(c) for befores, _, afters in _CARRIERS for c in (*befores, *afters))
 
 # Thresholds (see the module docstring).  Scores are PocketSphinx path scores
 # converted to natural-log units, which are already normalized per frame by the
 # decoder, hence the small numbers.
 _MARGIN_TEMPERATURE = 0.03      # softmax temperature over the n-best answer scores
-_STOP_MARGIN = 0.055            # "stop" this close behind the winner in the n-best -> stop
-_STOP_GAP = -0.10               # stop-only search this much better than the winner -> stop
+_STOP_MARGIN = 0.07             # "stop" this close behind the winner in the n-best -> stop
+_STOP_GAP = -0.07               # stop-only search this much better than the winner -> stop
 _ACOUSTIC_CENTRE = -0.20        # per-100-frames score gap to the phone loop at conf 0.5
 _ACOUSTIC_SLOPE = 0.04
+_MIN_SHARE = 0.25               # the least answer share the margin is corrected for
 _MIN_CONFIDENCE = 0.20          # below: none
 _MIN_CONFIDENCE_GOOD = 0.60     # below, for good/same: none
 _MIN_DYNAMIC_RANGE_DB = 12.0    # loudest 20 ms frame vs. the quiet floor
@@ -133,6 +184,12 @@ class Answer:
     word: str
     confidence: float
     heard: str
+
+    @property
+    def sure(self) -> bool:
+        """False for a ``stop`` that only might be one (a safety rule's guess):
+        the player then pauses and asks "Did you say stop?"."""
+        return self.word != "stop" or self.confidence >= SURE_STOP
 
 
 def to_16k_mono(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -188,9 +245,13 @@ def has_speech_energy(x: np.ndarray) -> bool:
 
 
 def _label(word: str) -> str | None:
+    """The answer one dictionary entry means, or None for a carrier phrase."""
     word = word.split("(")[0]
-    if "_" in word:
-        return label_of(word.replace("_", " "))
+    if word in _FILLER:
+        return None
+    text = word.replace("_", " ")
+    if text in _SYNONYMS:
+        return _SYNONYMS[text]
     if word in STOP_WORDS:
         return "stop"
     if word in _NUMBERS:
@@ -201,11 +262,13 @@ def _label(word: str) -> str | None:
 
 
 def label_of(text: str) -> str:
-    """The answer a decoded word sequence means (``stop`` wins; else the last answer word)."""
+    """The answer a decoded word sequence means: ``stop`` if any word means
+    stop, else its first answer word (people lead with the answer: "yes, I do",
+    "good, thanks"), else ``none``."""
     labels = [lab for lab in (_label(w) for w in text.split()) if lab and lab != "none"]
     if "stop" in labels:
         return "stop"
-    return labels[-1] if labels else "none"
+    return labels[0] if labels else "none"
 
 
 class _Engine:
@@ -223,7 +286,8 @@ class _Engine:
                 f.write("<s> SIL\n</s> SIL\n<sil> SIL\n")
             # A dictionary of just the words needed: with the whole CMU
             # dictionary, building each language-model search takes seconds.
-            words = {w for item in _CORPUS for w in item.replace("_", " ").split()}
+            tokens = {t for sentence in _CORPUS for t in sentence.split()}
+            words = {w for t in tokens for w in t.split("_")}
             prons: dict[str, list[str]] = {}
             with open(os.path.join(model, "en-us", "cmudict-en-us.dict"), encoding="utf-8") as f:
                 for line in f:
@@ -237,9 +301,9 @@ class _Engine:
             for word, alternatives in sorted(prons.items()):
                 for i, phones in enumerate(alternatives):
                     lines.append(f"{word if i == 0 else f'{word}({i + 1})'} {phones}")
-            for item in _CORPUS:
-                if "_" in item:  # a phrase: its words' first pronunciations joined
-                    lines.append(item + " " + " ".join(prons[w][0] for w in item.split("_")))
+            for token in sorted(tokens):
+                if "_" in token:  # a phrase: its words' first pronunciations joined
+                    lines.append(token + " " + " ".join(prons[w][0] for w in token.split("_")))
             dict_path = os.path.join(tmp, "answers.dict")
             with open(dict_path, "w", encoding="utf-8") as f:
                 f.write("\n".join(lines) + "\n")
@@ -301,6 +365,7 @@ class _Engine:
             lab = max(scores, key=scores.get)
             text, best_score = texts.get(lab, ""), scores[lab]
         n_frames = max(d.n_frames(), 1)
+        share = _answer_share(d.seg())
 
         stop_hyp = self._run(_STOPS, pcm)  # nothing but the ways of saying stop
         stop_score = self._score(stop_hyp.score) if stop_hyp and stop_hyp.hypstr else None
@@ -316,7 +381,21 @@ class _Engine:
             gap = 100.0 * (best_score - self._score(phone_hyp.score)) / \
                 max(speech_frames, n_frames // 4, 1)
         stop_gap = math.inf if stop_score is None else best_score - stop_score
-        return Decoding(text, scores, gap, stop_gap)
+        return Decoding(text, scores, gap, stop_gap, share)
+
+
+def _answer_share(segments) -> float:
+    """The share of spoken frames (not silence) that fall on answer words."""
+    spoken = answer = 0
+    for seg in segments:
+        word = seg.word.split("(")[0]
+        if word.startswith(("<", "[", "+")) or word in ("SIL",):
+            continue
+        frames = seg.end_frame - seg.start_frame + 1
+        spoken += frames
+        if _label(word) is not None:
+            answer += frames
+    return answer / spoken if spoken else 1.0
 
 
 @dataclass
@@ -331,12 +410,15 @@ class Decoding:
             about as well as any sequence of sounds).
         stop_gap: score of the best answer minus that of the best way of
             saying stop (0 when the best answer is stop).
+        answer_share: the share of the spoken frames taken by answer words
+            (1 for a lone answer, less when carrier phrases surround it).
     """
 
     text: str
     scores: dict
     gap: float
     stop_gap: float
+    answer_share: float = 1.0
 
 
 def _arpa(sentences: list[str]) -> str:
@@ -345,7 +427,7 @@ def _arpa(sentences: list[str]) -> str:
 
     from pocketsphinx.lm import ArpaBoLM
 
-    lm = ArpaBoLM(text="\n".join(sentences), add_start=True, discount_mass=0.5)
+    lm = ArpaBoLM(text="\n".join(sentences), add_start=True, discount_mass=0.01)
     lm.compute()
     buf = io.StringIO()
     lm.write(buf)
@@ -414,8 +496,11 @@ def _decide(dec: Decoding) -> Answer:
     # margin confidence: softmax over the answers' best scores
     if best in scores:
         top = max(scores.values())
-        z = sum(math.exp(max((s - top) / _MARGIN_TEMPERATURE, -50.0)) for s in scores.values())
-        margin_conf = math.exp(max((scores[best] - top) / _MARGIN_TEMPERATURE, -50.0)) / z
+        # Scores are per frame: carrier words dilute the answer word's lead
+        # over its rivals, so the temperature shrinks with the answer's share.
+        temperature = _MARGIN_TEMPERATURE * min(1.0, max(dec.answer_share, _MIN_SHARE))
+        z = sum(math.exp(max((s - top) / temperature, -50.0)) for s in scores.values())
+        margin_conf = math.exp(max((scores[best] - top) / temperature, -50.0)) / z
     else:
         margin_conf = 0.0
     acoustic_conf = _sigmoid((dec.gap - _ACOUSTIC_CENTRE) / _ACOUSTIC_SLOPE)
@@ -429,8 +514,9 @@ def _decide(dec: Decoding) -> Answer:
         # stop was close behind the winner in the n-best list
         p_stop = math.exp((scores["stop"] - top) / _MARGIN_TEMPERATURE)
         return Answer("stop", round(min(max(p_stop, 0.1), 1.0), 3), dec.text)
-    if dec.stop_gap <= _STOP_GAP:
-        # the stop-only search explained the audio clearly better than the winner
+    if dec.stop_gap <= _STOP_GAP or (dec.stop_gap < 0 and _incoherent(dec.text)):
+        # the stop-only search explained the audio clearly better than the
+        # winner, or better than a winner that makes no sense as a sentence
         return Answer("stop", 0.1, dec.text)
     if best == "none":
         return Answer("none", round(1.0 - confidence, 3), dec.text)
@@ -438,6 +524,12 @@ def _decide(dec: Decoding) -> Answer:
     if confidence < needed:
         return Answer("none", round(1.0 - confidence, 3), dec.text)
     return Answer(best, confidence, dec.text)
+
+
+def _incoherent(text: str) -> bool:
+    """True when a hypothesis holds more than one answer word ("same good",
+    "five five"): nobody answers like that, so the decoder was lost."""
+    return sum(1 for w in text.split() if _label(w) is not None) > 1
 
 
 def _sigmoid(z: float) -> float:

@@ -8,6 +8,8 @@ into audio for the player or the exporter.
 from __future__ import annotations
 
 import collections
+import functools
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -16,7 +18,8 @@ from typing import Callable
 
 from voiceguide import loader
 from voiceguide.checkin import (CONTROL_WORDS, KEY_HELP, NO_ANSWER, NUMBERS, STOP, Answer,
-                                Inbox, Policy, accepts, acknowledgement, key_answer)
+                                Inbox, Policy, accepts, acknowledgement, is_yes_no,
+                                key_answer)
 from voiceguide.compiler import (LengthError, compile_message, compile_routine, dose_notes,
                                  estimated_speech, fit_length, length_report)
 from voiceguide.cues import load_cues
@@ -26,6 +29,7 @@ from voiceguide.loudness import CUE_GAIN
 from voiceguide.model import Routine
 from voiceguide.pacing import Pacing
 from voiceguide.renderer import Renderer
+from voiceguide.screen import wrap
 from voiceguide.settings import Resolved, resolve
 from voiceguide.timeline import Event, Timeline
 from voiceguide.trace import trace
@@ -329,13 +333,27 @@ def wait_for_answer(player, gate: str, options: PlayOptions) -> Answer | None:
             if key in "qQ":
                 player.finish("quit")
                 return None
+            if key in "nN" and not is_yes_no(gate):
+                return Answer(NO_ANSWER, "key", time.monotonic())   # n: on to the next
         player.update_quiet()
         if player.status is not None:
             player.show_status()
         answer = inbox.wait(min(0.05, deadline - time.monotonic()))
         if answer is not None and accepts(gate, answer.word):
             return answer
+    if is_yes_no(gate):
+        player.yes_no_closed_at = time.monotonic()   # a late y/n is not "next"
     return Answer(NO_ANSWER, "timeout", time.monotonic())
+
+
+#: Asked when the recognizer may have heard "stop" but is not sure.
+CONFIRM_STOP_QUESTION = "Did you say stop? Say yes to stop, or no to go on."
+
+
+def confirmation(answer: Answer) -> str:
+    """How an answer is confirmed on screen: ``worse (key)``."""
+    word = "no answer" if answer.word == NO_ANSWER else answer.word
+    return f"{word} ({answer.source})"
 
 
 class Dialogue:
@@ -361,7 +379,23 @@ class Dialogue:
         if prepared.pending is not None:  # made in the background, after the routine
             prepared.pending.also(tuple(phrases.acknowledge.values()) + phrases.stop_message +
                                   tuple(line for p in prepared.library.positions.positions.values()
-                                        for line in p.rest))
+                                        for line in p.rest) + (CONFIRM_STOP_QUESTION,))
+        self.paused_at: tuple[Timeline, int] | None = None   # where "Did you say stop?" came
+
+    @functools.cached_property
+    def confirm_stop(self) -> Timeline:
+        """The question asked when a stop was heard without confidence."""
+        return self.prepared.message("confirm-stop", "Did you say stop?", (),
+                                     question=(CONFIRM_STOP_QUESTION, "confirm-stop"))
+
+    def ask_confirm_stop(self, player, timeline: Timeline, position: int):
+        """Pause where play is and ask "Did you say stop?" (silence is safe)."""
+        self.paused_at = (timeline, position)
+        if self.history is not None and self.session is not None:
+            self.history.checkin(self.session, "(during the routine)", "unsure stop", "voice",
+                                 "confirm-stop")
+        trace("confirm-stop", position=position)
+        return self.confirm_stop, 0
 
     def record(self, event: Event, answer: Answer) -> None:
         self.answers.append((event.gate, answer))
@@ -380,7 +414,15 @@ class Dialogue:
         answer = wait_for_answer(player, event.gate, self.options)
         if answer is None:
             return None
+        if answer.word == STOP and not answer.sure and event.gate != "confirm-stop":
+            return self.ask_confirm_stop(player, player.timeline, event.start)
         self.record(event, answer)
+        player.note(f"{event.text} {confirmation(answer)}")
+        if event.gate == "confirm-stop":
+            if answer.word in ("no", "resume") and self.paused_at is not None:
+                trace("answer", gate=event.gate, word=answer.word, decision="resume")
+                return self.paused_at
+            return self.stop(player, self.routine_sample(player))   # yes, stop, no answer
         decision = self.policy.after(event.gate, answer.word)
         trace("answer", gate=event.gate, word=answer.word, source=answer.source,
               decision=decision)
@@ -391,6 +433,15 @@ class Dialogue:
             return None
         self.resume_at = event.end
         return self.prepared.message("ack", "Check-in", (), then=words), 0
+
+    def routine_sample(self, player) -> int:
+        """Where in the routine the body is: the playhead while the routine plays, else
+        where a "Did you say stop?" paused it, else where an acknowledgement goes on."""
+        if player.timeline is self.prepared.timeline:
+            return player.position
+        if self.paused_at is not None and self.paused_at[0] is self.prepared.timeline:
+            return self.paused_at[1]
+        return self.resume_at or 0
 
     def stop(self, player, sample: int | None = None):
         """The stop path: the safety message, then nothing else."""
@@ -404,13 +455,15 @@ class Dialogue:
         trace("word", word=answer.word, source=answer.source)
         if player.ending == "stopped":
             return
-        if answer.word == STOP:
+        if answer.word == STOP and not answer.sure:
+            if player.timeline is not self.confirm_stop:
+                player.seek(0, self.ask_confirm_stop(player, player.timeline,
+                                                     player.position)[0])
+        elif answer.word == STOP:
             if self.history is not None and self.session is not None:
                 self.history.checkin(self.session, "(during the routine)", STOP,
                                      answer.source, "stop")
-            playing = player.timeline is self.prepared.timeline
-            at = player.position if playing else (self.resume_at or 0)
-            player.seek(0, self.stop(player, at)[0])
+            player.seek(0, self.stop(player, self.routine_sample(player))[0])
         elif answer.word in CONTROL_WORDS:
             player.control(answer.word)
 
@@ -471,7 +524,7 @@ def preroll(prepared: Prepared, options: PlayOptions, history) -> bool:
     """The first-run notice and the daily limit; False when the user does not go on."""
     phrases = prepared.library.phrases
     if options.intro:
-        options.say(" ".join(phrases.intro))
+        options.say(wrap(" ".join(phrases.intro), sys.stderr))
         _player(prepared, prepared.message("intro", "Before you begin", phrases.intro),
                 options, None).run()
         history.set_meta("intro_heard", time.strftime("%Y-%m-%d %H:%M:%S"))
@@ -554,7 +607,7 @@ def start_listening(options: PlayOptions):
     if options.listen == "auto" and not input_available():
         return None
     warm_up()
-    listener = Listener(lambda answer: options.inbox.put(answer.word, "voice"))
+    listener = Listener(lambda answer: options.inbox.put(answer.word, "voice", answer.sure))
     listener.start()
     listener.mute()  # the player speaks first
     return listener

@@ -1,0 +1,72 @@
+"""Unsure is a pause: a stop the recognizer only guessed asks "Did you say stop?".
+
+The dialogue and the player are real (real speech, real SQLite history); no
+stream is opened, so the player's playhead is set by hand. The unsure stop is
+put in the inbox as the listener puts it (``sure=False`` is what
+``recognizer.Answer.sure`` gives for a guessed stop).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from voiceguide import history as log
+from voiceguide import session
+from voiceguide.checkin import Answer
+from voiceguide.player import Player
+from voiceguide.timeline import SAMPLE_RATE
+
+
+def _setup(two):
+    prepared = session.prepare(str(two), {})
+    history = log.History()
+    sid = history.start(prepared.routine.name, prepared.routine.title, prepared.pacing.as_dict())
+    options = session.PlayOptions(checkin_timeout=1.0)
+    dialogue = session.Dialogue(prepared, options, history, sid)
+    player = Player(prepared.timeline, prepared.preloaded_renderer, on_gate=dialogue,
+                    inbox=options.inbox, on_word=dialogue.word)
+    player._commands.clear()              # no callback runs: the first seek is taken as done
+    player.position = 5 * SAMPLE_RATE
+    return prepared, history, sid, options, dialogue, player
+
+
+def _question(dialogue):
+    return next(e for e in dialogue.confirm_stop.events if e.gate == "confirm-stop")
+
+
+def test_unsure_stop_asks_and_no_resumes_where_it_paused(two):
+    prepared, history, sid, options, dialogue, player = _setup(two)
+    try:
+        dialogue.word(player, Answer("stop", "voice", time.monotonic(), sure=False))
+        assert player.timeline is dialogue.confirm_stop      # the routine's sound is gone
+        assert "Did you say stop?" in _question(dialogue).text
+        # answered after the question (the inbox is emptied when it is asked)
+        threading.Timer(0.2, options.inbox.put, ("no", "voice")).start()
+        assert dialogue(player, _question(dialogue)) == (prepared.timeline, 5 * SAMPLE_RATE)
+        assert player.ending == "completed"
+        rows = [(c["answer"], c["source"]) for c in history.sessions()[0].checkins]
+        assert rows == [("unsure stop", "voice"), ("no", "voice")]
+    finally:
+        history.close()
+
+
+def test_unsure_stop_with_no_answer_stops(two):
+    prepared, history, sid, options, dialogue, player = _setup(two)
+    try:
+        dialogue.word(player, Answer("stop", "voice", time.monotonic(), sure=False))
+        timeline, position = dialogue(player, _question(dialogue))
+        assert timeline is dialogue.stop_message and player.ending == "stopped"
+        rows = [(c["answer"], c["source"]) for c in history.sessions()[0].checkins]
+        assert rows == [("unsure stop", "voice"), ("none", "timeout")]
+    finally:
+        history.close()
+
+
+def test_a_sure_stop_stops_at_once(two):
+    prepared, history, sid, options, dialogue, player = _setup(two)
+    try:
+        dialogue.word(player, Answer("stop", "voice", time.monotonic()))
+        assert player.timeline is dialogue.stop_message and player.ending == "stopped"
+    finally:
+        history.close()

@@ -1,0 +1,169 @@
+"""The screen and the keys: a status line that never wraps, the question in
+words, and one meaning per key (``n`` is next, except at an open yes/no question)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import queue
+import shutil
+import struct
+import subprocess
+import termios
+import time
+
+import pytest
+
+from tests.conftest import voiceguide_command
+from voiceguide import loader
+from voiceguide.compiler import compile_message, compile_routine, estimated_speech
+from voiceguide.pacing import Pacing
+from voiceguide.player import Player
+from voiceguide.screen import ELLIPSIS, StatusLine, fit, wrap
+from voiceguide.timeline import SAMPLE_RATE
+
+
+def _pty(columns: int):
+    """A pseudo-terminal ``columns`` wide: (master fd, slave file)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    return master, os.fdopen(slave, "w", encoding="utf-8")
+
+
+def _resize(stream, columns: int) -> None:
+    fcntl.ioctl(stream.fileno(), termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+
+
+def test_fit_cuts_with_an_ellipsis_and_never_fills_the_last_column():
+    assert fit("short", 40) == "short"
+    long = "Knee to chest · 01:02 / 14:03 · 13:01 left  [paused: space resumes]"
+    cut = fit(long, 30)
+    assert len(cut) == 29 and cut.endswith(ELLIPSIS)
+    assert "\n" not in fit("two\nlines", 40)
+
+
+def test_status_line_redraws_only_on_change_and_follows_a_resize():
+    master, stream = _pty(60)
+    try:
+        status = StatusLine(stream)
+        text = "Cat-cow · 00:10 / 05:00 · 04:50 left  [paused: space resumes]  " * 2
+        assert status.show(text) is True
+        assert status.show(text) is False                  # same text: nothing written
+        drawn = os.read(master, 4096).decode()
+        assert drawn.count(ELLIPSIS) == 1
+        assert len(drawn.split("\x1b[2K")[-1]) == 59
+        _resize(stream, 100)
+        assert status.show(text) is True                   # re-measured after the resize
+        wider = os.read(master, 4096).decode().split("\x1b[2K")[-1]
+        assert 90 < len(wider) <= 99 and wider.endswith(ELLIPSIS)
+    finally:
+        stream.close()
+        os.close(master)
+
+
+def test_notice_wraps_at_word_boundaries():
+    master, stream = _pty(60)
+    try:
+        text = ("voiceguide is for gentle self-care, not a treatment. Stop at once if you "
+                "feel sharp or shooting pain, numbness, tingling, or weakness.")
+        lines = wrap(text, stream).splitlines()
+        assert len(lines) > 1 and all(len(line) <= 59 for line in lines)
+        assert " ".join(lines) == text                     # no word was cut
+    finally:
+        stream.close()
+        os.close(master)
+
+
+def _player_at_question(gate: str):
+    """A player (no stream opened) with its playhead inside a ``gate`` question."""
+    library = loader.load_library()
+    if gate == "between":
+        timeline = compile_routine(library.routine("quick"), Pacing(), estimated_speech(160),
+                                   library.phrases)
+    else:
+        timeline = compile_message("q", "Question", (), estimated_speech(160), 1.0,
+                                   ("Do you feel any of these signs?", gate))
+    keys = queue.Queue()
+    player = Player(timeline, lambda t: None, keys=keys)
+    question = next(e for e in timeline.events if e.gate == gate)
+    player._commands.clear()        # no callback runs: the first seek is taken as done
+    player.position = question.start + 100
+    return player, keys
+
+
+def _press(player, keys, key):
+    keys.put(key)
+    for k in player.poll_keys():
+        player._handle_key(k)
+
+
+def test_n_is_no_while_a_yes_no_question_is_open():
+    player, keys = _player_at_question("stop-signs")
+    _press(player, keys, "n")
+    assert player.poll_keys() == ["n"]                    # kept as the answer, not "next"
+
+
+def test_n_is_next_at_any_other_question():
+    player, keys = _player_at_question("between")
+    section = player.timeline.section_at(player.position)
+    _press(player, keys, "n")
+    assert player.poll_keys() == []
+    assert player.timeline.section_at(player._heading()) == section + 1
+
+
+def test_a_late_yes_no_key_is_ignored():
+    player, keys = _player_at_question("between")
+    player.position = SAMPLE_RATE                         # in the opening, no question
+    player.yes_no_closed_at = time.monotonic()            # a yes/no question just timed out
+    before = player._heading()
+    _press(player, keys, "n")
+    _press(player, keys, "y")
+    assert player._heading() == before and player.poll_keys() == []
+    player.yes_no_closed_at = time.monotonic() - 60       # long ago: n is next again
+    _press(player, keys, "n")
+    assert player._heading() != before
+
+
+# --- the whole screen, in tmux -------------------------------------------------
+
+def _status_copies(screen: str) -> int:
+    return sum(1 for line in screen.splitlines() if " left" in line or "check-in:" in line)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is needed (scripts/setup.sh --test)")
+@pytest.mark.parametrize("columns", [60, 100])
+def test_tmux_screen_never_holds_two_status_lines(pulse, tmp_path, two, user_dirs, columns):
+    user_dirs["config"].mkdir(parents=True, exist_ok=True)
+    (user_dirs["config"] / "settings.toml").write_text('intro = "never"\nlisten = "off"\n')
+    socket = tmp_path / "tmux.sock"
+    env = pulse.env()
+    env.pop("TMUX", None)
+    command = " ".join(voiceguide_command() + ["play", str(two), "--checkin-timeout", "3"])
+    tmux = ["tmux", "-S", str(socket)]
+    subprocess.run(tmux + ["-f", "/dev/null", "new-session", "-d", "-x", str(columns), "-y",
+                           "20", f"env XDG_CONFIG_HOME={env['XDG_CONFIG_HOME']} "
+                           f"XDG_DATA_HOME={env['XDG_DATA_HOME']} "
+                           f"XDG_CACHE_HOME={env['XDG_CACHE_HOME']} {command}; sleep 30"],
+                   env=env, check=True)
+    try:
+        seen_status = seen_question = 0
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            screen = subprocess.run(tmux + ["capture-pane", "-p"], env=env, capture_output=True,
+                                    text=True).stdout
+            assert _status_copies(screen) <= 1, screen
+            assert all(len(line) <= columns for line in screen.splitlines())
+            if " left" in screen and not seen_status:
+                for _ in range(2):                          # on to the check-in at once
+                    subprocess.run(tmux + ["send-keys", "n"], env=env, check=True)
+                    time.sleep(0.3)
+            seen_status += " left" in screen
+            seen_question += "check-in:" in screen
+            if "How is your back" in screen and "(timeout)" in screen:
+                break                                       # the answer is confirmed
+            time.sleep(0.2)
+        assert seen_status and seen_question, screen
+        assert "no answer (timeout)" in screen.replace("\n", " ")
+    finally:
+        subprocess.run(tmux + ["kill-server"], env=env, capture_output=True)
