@@ -612,21 +612,32 @@ def fit_length(routine: Routine, pacing: Pacing, speech_length: SpeechLength,
     if shortest > target * 1.05:
         raise LengthError(shortest)
     circuits = 1
-    while total(repeated(candidate, circuits), high_dose) < target * 0.95 and circuits < 60:
+    while total(repeated(candidate, circuits), high_dose) < target and circuits < 60:
         circuits += 1
+    # the fewest rounds that reach the target, or one fewer when that comes closer
+    options = []
+    for count in sorted({max(1, circuits - 1), circuits}):
+        version = repeated(candidate, count)
+        dose = _best_dose(lambda d, version=version: total(version, d), target)
+        options.append((abs(total(version, dose) - target), count, version, dose))
+    _, circuits, candidate, dose = min(options, key=lambda option: option[:2])
     if circuits > 1:
-        candidate = repeated(candidate, circuits)
         notes.append(f"the exercises after the warm-up are done {circuits} times")
-    low, high = low_dose, high_dose
+    fitted = replace(pacing, dose=dose)
+    return Fitted(candidate, fitted, notes + _changes(candidate, pacing, fitted))
+
+
+def _best_dose(total: Callable[[float], float], target: float) -> float:
+    """The dose within :data:`LENGTH_DOSES` whose length comes closest to ``target``
+    (lengths grow with the dose)."""
+    low, high = LENGTH_DOSES
     for _ in range(12):
         middle = (low + high) / 2
-        if total(candidate, middle) < target:
+        if total(middle) < target:
             low = middle
         else:
             high = middle
-    dose = min((low, high), key=lambda d: abs(total(candidate, d) - target))
-    fitted = replace(pacing, dose=dose)
-    return Fitted(candidate, fitted, notes + _changes(candidate, pacing, fitted))
+    return min((low, high), key=lambda d: abs(total(d) - target))
 
 
 def length_report(total_seconds: float, minutes: float) -> list[str]:
