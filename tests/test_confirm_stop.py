@@ -56,7 +56,7 @@ def test_unsure_stop_with_no_answer_stops(two):
     try:
         dialogue.word(player, Answer("stop", "voice", time.monotonic(), sure=False))
         timeline, position = dialogue(player, _question(dialogue))
-        assert timeline is dialogue.stop_message and player.ending == "stopped"
+        assert timeline.routine == "stop" and player.ending == "stopped"   # the stop path
         rows = [(c["answer"], c["source"]) for c in history.sessions()[0].checkins]
         assert rows == [("unsure stop", "voice"), ("none", "timeout")]
     finally:
@@ -67,6 +67,6 @@ def test_a_sure_stop_stops_at_once(two):
     prepared, history, sid, options, dialogue, player = _setup(two)
     try:
         dialogue.word(player, Answer("stop", "voice", time.monotonic()))
-        assert player.timeline is dialogue.stop_message and player.ending == "stopped"
+        assert player.timeline.routine == "stop" and player.ending == "stopped"
     finally:
         history.close()

@@ -83,7 +83,7 @@ def _player_at_question(gate: str):
                                    library.phrases)
     else:
         timeline = compile_message("q", "Question", (), estimated_speech(160), 1.0,
-                                   ("Do you feel any of these signs?", gate))
+                                   ("Did you say stop?", gate))
     keys = queue.Queue()
     player = Player(timeline, lambda t: None, keys=keys)
     question = next(e for e in timeline.events if e.gate == gate)
@@ -99,7 +99,7 @@ def _press(player, keys, key):
 
 
 def test_n_is_no_while_a_yes_no_question_is_open():
-    player, keys = _player_at_question("stop-signs")
+    player, keys = _player_at_question("confirm-stop")
     _press(player, keys, "n")
     assert player.poll_keys() == ["n"]                    # kept as the answer, not "next"
 
