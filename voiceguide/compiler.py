@@ -25,7 +25,7 @@ from typing import Callable
 
 from voiceguide.cues import CUE_SECONDS
 from voiceguide.model import (EQUIPMENT, Breath, Cycle, Exercise, Flow, Hold, Phrases,
-                              Position, Positions, Routine)
+                              Positions, Routine)
 from voiceguide.pacing import CHECKIN_PAUSE, HOLD_LIMITS, Pacing
 from voiceguide.timeline import Event, HoldSpan, Section, Timeline, samples
 

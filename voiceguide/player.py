@@ -9,7 +9,7 @@ no clock, and what plays is sample for sample what ``export`` writes.
 The control loop (the caller's thread) handles keys, check-in gates, the status
 line and the end. It talks to the callback through a ``collections.deque`` of
 commands (append and popleft are atomic): a seek, or a new timeline to play
-(a gentler rest of the routine, or the stop message).
+(an acknowledgement, a "Did you say stop?" question, or the stop message).
 """
 
 from __future__ import annotations
