@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from voiceguide import pacing, settings
 from voiceguide.cli import cli
 from tests.conftest import run_voiceguide
 
@@ -64,12 +65,12 @@ def test_show_hold_option_sets_every_hold():
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--hold", "0"], "--hold: hold must be between 5 and 300"),
-    (["--hold", "1200"], "--hold: hold must be between 5 and 300"),
-    (["--rate", "5"], "--rate: speech rate"),
+    (["--hold", "0"], "Invalid value for '--hold': 0.0 is not in the range 5<=x<=300"),
+    (["--hold", "1200"], "Invalid value for '--hold': 1200.0 is not in the range 5<=x<=300"),
+    (["--rate", "5"], "Invalid value for '--rate': 5 is not in the range 80<=x<=300"),
     (["--pace", "zippy"], "--pace: expected a pace"),
     (["--breath", "4"], "--breath: breath pattern must look like 4-6"),
-    (["--reps", "2.5"], "--reps: reps must be a whole number"),
+    (["--reps", "2.5"], "Invalid value for '--reps': '2.5' is not a valid integer range"),
 ])
 def test_out_of_range_pacing_is_refused(args, words):
     result = invoke("show", "morning", *args)
@@ -111,3 +112,39 @@ def test_python_dash_m():
     result = subprocess.run([sys.executable, "-m", "voiceguide", "list", "--json"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "morning" in result.stdout
+
+
+NUMERIC_OPTIONS = [
+    ("show", "--hold", pacing.HOLD_LIMITS, "FLOAT RANGE"),
+    ("show", "--reps", pacing.REPS_LIMITS, "INTEGER RANGE"),
+    ("show", "--rate", pacing.RATE_LIMITS, "INTEGER RANGE"),
+    ("show", "--rest", pacing.REST_LIMITS, "FLOAT RANGE"),
+    ("show", "--length", pacing.LENGTH_LIMITS, "FLOAT RANGE"),
+    ("play", "--checkin-timeout", settings.CHECKIN_TIMEOUT_LIMITS, "FLOAT RANGE"),
+    ("voices", "--rate", pacing.RATE_LIMITS, "INTEGER RANGE"),
+]
+
+
+@pytest.mark.parametrize("command, option, limits, kind", NUMERIC_OPTIONS)
+def test_numeric_options_are_typed_ranges_equal_to_the_settings_limits(command, option,
+                                                                       limits, kind):
+    """Help shows the type and the range, which are the ones the settings file obeys."""
+    low, high = limits
+    text = " ".join(invoke(command, "--help").output.split())
+    assert f"{option} {kind}" in text
+    assert f"[{low}<=x<={high}]" in text
+
+
+def test_out_of_range_numbers_are_one_line_through_the_installed_command():
+    """Below, above, not a number, NaN: exit 2, one line naming the option, in click's
+    style, no traceback, for every numeric option."""
+    for command, option, (low, high), kind in NUMERIC_OPTIONS:
+        for value in (str(low - 1), str(high + 1), "many", "nan"):
+            args = [command, "quick", option, value] if command != "voices" else \
+                [command, option, value]
+            result = run_voiceguide(*args)
+            assert result.returncode == 2, (args, result.stderr)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "Traceback" not in result.stderr, (args, lines)
+            assert lines[0].startswith(f"voiceguide: Invalid value for '{option}': "), lines
+            assert f"(see 'voiceguide {command} --help')" in lines[0]

@@ -44,7 +44,7 @@ def test_length_leaves_out_or_repeats_exercises_and_stays_safe():
 
 def test_length_refuses_nonsense():
     result = run_voiceguide("show", "quick", "--length", "0")
-    assert result.returncode == 2 and "--length: must be between 1 and 120" in result.stderr
+    assert result.returncode == 2 and "Invalid value for '--length': 0.0 is not in the range 1<=x<=120" in result.stderr
 
 
 def test_new_then_check_then_show_round_trip(user_dirs):

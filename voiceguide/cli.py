@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -13,6 +14,9 @@ import click
 from voiceguide import __version__
 from voiceguide.errors import (EXIT_INTERRUPTED, StorageError, Terminated, VoiceguideError,
                                os_error_message, safe_line)
+from voiceguide.pacing import (HOLD_LIMITS, LENGTH_LIMITS, RATE_LIMITS, REPS_LIMITS,
+                               REST_LIMITS)
+from voiceguide.settings import CHECKIN_TIMEOUT_LIMITS
 from voiceguide.timeline import clock
 
 VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
@@ -26,17 +30,37 @@ ENDINGS = {
 }
 
 
+class FloatRange(click.FloatRange):
+    """click's FloatRange, refusing NaN too (which compares false with both ends)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
+
+
+# Typed ranges for the numeric options: the same limits the settings file is held to
+HOLD = FloatRange(*HOLD_LIMITS)
+REPS = click.IntRange(*REPS_LIMITS)
+RATE = click.IntRange(*RATE_LIMITS)
+REST = FloatRange(*REST_LIMITS)
+LENGTH = FloatRange(*LENGTH_LIMITS)
+CHECKIN_TIMEOUT = FloatRange(*CHECKIN_TIMEOUT_LIMITS)
+
+
 def timeline_options(func):
     """The options every command that builds a timeline takes (show, play, export)."""
     options = [
         click.option("--pace", help="slow, normal, fast, or a factor such as 1.3 (bigger is slower)."),
-        click.option("--hold", help="Seconds for every timed hold (5-300)."),
-        click.option("--reps", help="Rounds of breath-paced and repeated exercises (1-30)."),
+        click.option("--hold", type=HOLD, help="Seconds for every timed hold (5-300)."),
+        click.option("--reps", type=REPS, help="Rounds of breath-paced and repeated exercises (1-30)."),
         click.option("--breath", help="Breath pattern: 4-6 (in 4 s, out 6 s) or 4-2-6-0 (with holds)."),
-        click.option("--rate", help="Speech rate in words per minute (80-300)."),
-        click.option("--rest", help="Seconds of quiet between exercises (0-120)."),
-        click.option("--length", help="Fit the routine to about this many minutes, within safe "
-                                      "doses (leaving out or repeating whole exercises if need be)."),
+        click.option("--rate", type=RATE, help="Speech rate in words per minute (80-300)."),
+        click.option("--rest", type=REST, help="Seconds of quiet between exercises (0-120)."),
+        click.option("--length", type=LENGTH,
+                     help="Fit the routine to about this many minutes, within safe doses "
+                          "(leaving out or repeating whole exercises if need be)."),
         click.option("--beyond-doses", is_flag=True,
                      help="Let --hold and --reps go outside each technique's dose range "
                           "(outside the sources' doses; by default they are clamped)."),
@@ -85,13 +109,32 @@ class UserError(click.ClickException):
         click.echo(f"voiceguide: {safe_line(self.message)}", err=True)
 
 
+class BadValue(click.ClickException):
+    """A bad option or argument value (click's message, with the option's name), shown
+    as one line like every other error, exit 2."""
+
+    exit_code = 2
+
+    def __init__(self, error: click.BadParameter):
+        message = error.format_message()
+        if error.ctx is not None:
+            message += f" (see '{error.ctx.command_path} --help')"
+        super().__init__(message)
+
+    def show(self, file=None) -> None:
+        click.echo(f"voiceguide: {safe_line(self.message)}", err=True)
+
+
 class Group(click.Group):
     """Turns library errors, and any I/O error, into :class:`UserError` for every
-    command: one line, never a traceback."""
+    command, and a bad option value into :class:`BadValue`: one line, never a
+    traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.BadParameter as err:
+            raise BadValue(err) from None
         except VoiceguideError as err:
             raise UserError(err) from None
         except OSError as err:  # disk full, permission denied, read-only...: one line
@@ -220,7 +263,7 @@ def export(routine, output, force, **options):
 @click.option("--device", help="Output device number or part of its name (see 'voiceguide devices').")
 @click.option("--no-checkins", is_flag=True,
               help="Do not wait at check-ins: play exactly what 'export' writes.")
-@click.option("--checkin-timeout", help="Seconds to wait for an answer at a check-in (default 8).")
+@click.option("--checkin-timeout", type=CHECKIN_TIMEOUT, help="Seconds to wait for an answer at a check-in (default 8).")
 @click.option("--listen/--no-listen", default=None,
               help="Answer check-ins by voice (default: when a microphone exists).")
 @click.option("--intro", is_flag=True, help="Play the not-medical-advice notice again.")
@@ -452,7 +495,7 @@ def config_unset(key):
 @click.option("--lang", help="Only voices for this language (such as en, en-gb).")
 @click.option("--say", help="Say this text with --voice, as a preview.")
 @click.option("--voice", help=VOICE_HELP)
-@click.option("--rate", help="Speech rate in words per minute (80-300).")
+@click.option("--rate", type=RATE, help="Speech rate in words per minute (80-300).")
 @click.option("--device", help="Output device for --say.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--add", "add", metavar="PATH",

@@ -17,6 +17,7 @@ HOLD_LIMITS = (5, 300)        # seconds; a hold of 0 or of 20 minutes is refused
 REPS_LIMITS = (1, 30)
 RATE_LIMITS = (80, 300)       # words per minute
 REST_LIMITS = (0, 120)        # seconds between exercises
+LENGTH_LIMITS = (1, 120)      # minutes, for --length
 BREATH_PHASE_LIMITS = (0, 12)  # seconds per phase; inhale and exhale need >= 1
 CHECKIN_PAUSE = 5.0           # seconds of quiet after a check-in question in an export
 
@@ -158,6 +159,11 @@ def _number(raw, what: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"expected {what}, not {raw!r}")
     return value
+
+
+def span(limits: tuple[float, float]) -> str:
+    """``limits`` as the documents write them: ``5-300``."""
+    return f"{_num(limits[0])}-{_num(limits[1])}"
 
 
 def _within(value: float, limits: tuple[float, float], what: str) -> float:

@@ -267,13 +267,16 @@ class Synthesis:
 
 
 def parse_length(raw) -> float:
-    """``--length`` in minutes, 1 to 120."""
+    """``--length`` in minutes, within :data:`~voiceguide.pacing.LENGTH_LIMITS`."""
+    from voiceguide.pacing import LENGTH_LIMITS
+
     try:
         minutes = float(raw)
     except (TypeError, ValueError):
         raise InputError(f"--length: expected a number of minutes, not {raw!r}") from None
-    if not 1 <= minutes <= 120:
-        raise InputError(f"--length: must be between 1 and 120 minutes, not {raw}")
+    low, high = LENGTH_LIMITS
+    if not low <= minutes <= high:
+        raise InputError(f"--length: must be between {low} and {high} minutes, not {raw}")
     return minutes
 
 

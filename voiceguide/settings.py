@@ -15,22 +15,27 @@ from typing import Callable
 from voiceguide import paths
 from voiceguide.atomic import write_text
 from voiceguide.errors import FileError, InputError, Problem
-from voiceguide.pacing import PACE_NAMES, PARSERS, Pacing, parse_bool
+from voiceguide.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LIMITS, REPS_LIMITS,
+                               REST_LIMITS, Pacing, parse_bool, span)
 
 SETTINGS_FILE = "settings.toml"
+VOLUME_LIMITS = (0, 1)             # volume and cue_volume, a fraction
+CHECKIN_TIMEOUT_LIMITS = (1, 120)  # seconds
 
 
 def _fraction(raw) -> float:
     value = _number(raw)
-    if not 0 <= value <= 1:
-        raise ValueError(f"must be between 0 and 1, not {raw!r}")
+    low, high = VOLUME_LIMITS
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high}, not {raw!r}")
     return value
 
 
 def _timeout(raw) -> float:
     value = _number(raw)
-    if not 1 <= value <= 120:
-        raise ValueError(f"must be between 1 and 120 seconds, not {raw!r}")
+    low, high = CHECKIN_TIMEOUT_LIMITS
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high} seconds, not {raw!r}")
     return value
 
 
@@ -77,19 +82,22 @@ class Key:
 KEYS: dict[str, Key] = {k.name: k for k in [
     Key("pace", PARSERS["pace"], 1.0, "slow, normal, fast, or a factor 0.5-2.0",
         "Scales holds, rests and breaths (bigger is slower)."),
-    Key("hold", PARSERS["hold"], None, "5-300 (seconds)", "Seconds for every timed hold."),
-    Key("reps", PARSERS["reps"], None, "1-30", "Rounds of breath-paced and repeated exercises."),
+    Key("hold", PARSERS["hold"], None, f"{span(HOLD_LIMITS)} (seconds)",
+        "Seconds for every timed hold."),
+    Key("reps", PARSERS["reps"], None, span(REPS_LIMITS),
+        "Rounds of breath-paced and repeated exercises."),
     Key("breath", PARSERS["breath"], "4-6", "4-6 or 4-2-6-0 style, 0-12 s a phase",
         "Breath pattern: inhale, (hold,) exhale, (hold)."),
-    Key("rate", PARSERS["rate"], 160, "80-300 (words per minute)", "Speech rate."),
-    Key("rest", PARSERS["rest"], None, "0-120 (seconds)",
+    Key("rate", PARSERS["rate"], 160, f"{span(RATE_LIMITS)} (words per minute)", "Speech rate."),
+    Key("rest", PARSERS["rest"], None, f"{span(REST_LIMITS)} (seconds)",
         "Quiet between exercises (default: 5 s scaled by pace)."),
     Key("voice", _voice, None, "a voice id, part of its name, or a Piper .onnx file "
         "(voiceguide voices)",
         "The speaking voice (default: the engine's)."),
-    Key("volume", _fraction, 1.0, "0-1", "Loudness of everything."),
-    Key("cue_volume", _fraction, 1.0, "0-1", "Loudness of chimes and tones, on top of volume."),
-    Key("checkin_timeout", _timeout, 8.0, "1-120 (seconds)",
+    Key("volume", _fraction, 1.0, span(VOLUME_LIMITS), "Loudness of everything."),
+    Key("cue_volume", _fraction, 1.0, span(VOLUME_LIMITS),
+        "Loudness of chimes and tones, on top of volume."),
+    Key("checkin_timeout", _timeout, 8.0, f"{span(CHECKIN_TIMEOUT_LIMITS)} (seconds)",
         "How long a check-in waits for an answer."),
     Key("listen", _listen, "auto", "auto, on, off",
         "Answer check-ins by voice (auto: when a microphone exists)."),
