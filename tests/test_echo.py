@@ -83,3 +83,17 @@ def test_stop_under_a_louder_echo_is_heard_after_cancellation(room):
     print(f"\nraw: {raw.word} {raw.confidence} {raw.heard!r}; "
           f"cleaned: {clean.word} {clean.confidence} {clean.heard!r}")
     assert clean.word == "stop" and clean.sure
+
+
+def test_reference_tap_gives_what_was_heard_at_a_time_resampled():
+    tap = echo.ReferenceTap(22050, seconds=2.0)
+    signal = np.sin(np.arange(22050 * 3) * 2 * np.pi * 440 / 22050).astype(np.float32)
+    block = 1024
+    for i in range(0, len(signal) - block, block):   # wraps the 2 s ring
+        tap.write(signal[i:i + block], 100.0 + i / 22050)
+    got = tap.read(101.5, 1600, 16000)                 # 0.1 s from 1.5 s into the signal
+    want = np.interp(1.5 * 22050 + np.arange(1600) * 22050 / 16000,
+                     np.arange(len(signal)), signal)
+    assert np.abs(got - want).max() < 0.13             # within one sample (0.125 per sample at 440 Hz)
+    assert tap.read(104.0, 160, 16000) is None         # not played yet
+    assert not tap.read(99.0, 160, 16000).any()        # before anything played: silence

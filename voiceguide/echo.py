@@ -8,7 +8,7 @@ the device's latency). This module wraps the echo canceller of speexdsp
 speexdsp's pre-processor after it to suppress the residual echo the adaptive
 filter leaves.
 
-The listener does not use it yet: while the guide speaks the microphone is
+The player does not feed it (ReferenceTap) and the listener does not use it yet: while the guide speaks the microphone is
 still muted. What is missing for hearing "stop" during speech is a
 double-talk gate, because what is left of the guide's own safety line ("...
 numbness or tingling, stop and rest") can still be recognized as a stop sign.
@@ -129,3 +129,64 @@ class EchoCanceller:
 
     def __del__(self):
         self.close()
+
+
+class ReferenceTap:
+    """What the player sends to the device, kept for the echo canceller.
+
+    Written by the audio callback (one producer) and read by the listener's
+    thread (one consumer). :meth:`write` never blocks and never allocates: it
+    copies the block into a preallocated ring and then advances a counter; the
+    reader only looks at samples the counter says are complete. Each block is
+    stamped with the ``time.monotonic()`` at which its first sample is heard
+    (the callback's DAC time, taken from the stream's time info).
+
+    Not connected to the player yet (see the module docstring).
+    """
+
+    def __init__(self, rate: float, seconds: float = 8.0, marks: int = 1024):
+        self.rate = float(rate)
+        self._ring = np.zeros(int(rate * seconds), np.float32)
+        self._mark_sample = np.zeros(marks, np.int64)   # ring counter at a block's start
+        self._mark_time = np.zeros(marks, np.float64)   # when that sample is heard
+        self.written = 0       # samples written so far (published last)
+        self._marks = 0
+
+    def write(self, block: np.ndarray, heard_at: float) -> None:
+        """Append one output block (float32, device rate) heard from ``heard_at``."""
+        n, size = len(block), len(self._ring)
+        start = self.written % size
+        first = min(n, size - start)
+        self._ring[start:start + first] = block[:first]
+        if first < n:
+            self._ring[:n - first] = block[first:n]
+        index = self._marks % len(self._mark_sample)
+        self._mark_sample[index] = self.written
+        self._mark_time[index] = heard_at
+        self._marks += 1
+        self.written += n      # published after the samples are in place
+
+    def read(self, at: float, count: int, rate: float) -> np.ndarray | None:
+        """``count`` samples at ``rate`` of what was heard from time ``at``.
+
+        Zeros where nothing was played; None when that audio is not written yet
+        (or no longer in the ring).
+        """
+        marks = min(self._marks, len(self._mark_sample))
+        if marks == 0:
+            return np.zeros(count, np.float32)
+        order = np.argsort(self._mark_time[:marks])
+        times, samples = self._mark_time[:marks][order], self._mark_sample[:marks][order]
+        wanted = at + np.arange(count) / rate
+        # the sample heard at each wanted time: from the latest block started before it
+        index = np.searchsorted(times, wanted, side="right") - 1
+        position = samples[np.maximum(index, 0)] + (wanted - times[np.maximum(index, 0)]) * self.rate
+        if position[-1] >= self.written:
+            return None
+        size = len(self._ring)
+        valid = (index >= 0) & (position >= 0) & (position > self.written - size)
+        # beyond a block's end and before the next block: silence was played
+        out = np.zeros(count, np.float32)
+        pos = position[valid].astype(np.int64)
+        out[valid] = self._ring[pos % size]
+        return out
