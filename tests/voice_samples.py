@@ -115,6 +115,21 @@ def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     return np.fft.irfft(out_spec, n_out) * (n_out / len(x))
 
 
+def _recorded(text: str, voice: str, speed: int, pitch: int, raw: Path):
+    """``text`` spoken by espeak-ng, with a little leading and trailing silence as a
+    microphone would record it: (samples, rate). ``raw`` is a scratch file."""
+    _speak(text, voice, speed, pitch, raw)
+    x, sr = sf.read(str(raw), dtype="float64")
+    raw.unlink()
+    pad = np.zeros(int(0.3 * sr))
+    return np.concatenate([pad, x, pad]), sr
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe start of ``text``."""
+    return "".join(c if c.isalnum() else "_" for c in text)[:24]
+
+
 def _write(path: Path, x: np.ndarray, rate: int, channels: int) -> None:
     x = np.clip(x, -1.0, 1.0)
     if channels == 2:
@@ -164,19 +179,12 @@ def generate(folder: Path | str, seed: int = 1234, variant: int = 0) -> list[Sam
     rng = np.random.default_rng(seed + variant)
     samples: list[Sample] = []
     for n, (text, label, voice, speed, pitch, noise, rate, channels) in enumerate(plan(variant)):
-        raw = folder / f"_raw{n:03d}.wav"
-        _speak(text, voice, speed, pitch, raw)
-        x, sr = sf.read(str(raw), dtype="float64")
-        raw.unlink()
-        # a little leading and trailing silence, as a microphone would record
-        pad = np.zeros(int(0.3 * sr))
-        x = np.concatenate([pad, x, pad])
+        x, sr = _recorded(text, voice, speed, pitch, folder / f"_raw{n:03d}.wav")
         if noise:
             x = _add_noise(x, noise, 20.0, rng)
         out_rate = rate or sr
         x = _resample(x, sr, out_rate)
-        slug = "".join(c if c.isalnum() else "_" for c in text)[:24]
-        path = folder / f"{n:03d}_{label}_{slug}.wav"
+        path = folder / f"{n:03d}_{label}_{_slug(text)}.wav"
         _write(path, x, out_rate, channels)
         samples.append(Sample(path, label, text, voice, speed, pitch, noise, out_rate, channels))
 
@@ -246,16 +254,10 @@ def generate_phrases(folder: Path | str, seed: int = 4321, voices: int = 3,
             k = n * voices + v + offset
             voice, pitch = PHRASE_VOICES[(n + v * 3 + offset) % len(PHRASE_VOICES)]
             speed = PHRASE_SPEEDS[k % len(PHRASE_SPEEDS)]
-            raw = folder / f"_raw{k:04d}.wav"
-            _speak(text, voice, speed, pitch, raw)
-            x, sr = sf.read(str(raw), dtype="float64")
-            raw.unlink()
-            pad = np.zeros(int(0.3 * sr))
-            x = np.concatenate([pad, x, pad])
+            x, sr = _recorded(text, voice, speed, pitch, folder / f"_raw{k:04d}.wav")
             noise = "white" if k % 2 else "pink"
             x = _add_noise(x, noise, 20.0, rng)
-            slug = "".join(c if c.isalnum() else "_" for c in text)[:24]
-            path = folder / f"p{len(samples):03d}_{label}_{slug}.wav"
+            path = folder / f"p{len(samples):03d}_{label}_{_slug(text)}.wav"
             _write(path, x, sr, 1)
             samples.append(Sample(path, label, text, voice, speed, pitch, noise, sr))
     return samples
