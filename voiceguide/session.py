@@ -446,10 +446,11 @@ class Dialogue:
             return self.paused_at[1]
         return self.resume_at or 0
 
-    def stop(self, player, sample: int | None = None):
-        """The stop path: the safety message, then nothing else."""
+    def stop(self, player, sample: int):
+        """The stop path: the safety message for the position at routine ``sample``,
+        then nothing else."""
         player.ending = "stopped"
-        lines = stop_lines(self.prepared, player.position if sample is None else sample)
+        lines = stop_lines(self.prepared, sample)
         trace("stop-path", lines=list(lines))
         return self.prepared.message("stop", "Stopping", lines), 0
 
