@@ -425,6 +425,27 @@ class Bench:
         return result
 
 
+def bargein_cost(routine: str = "quick") -> dict:
+    """CPU the listener spends hearing "stop" over the guide: the echo canceller,
+    the endpointer and the recognizer on a simulated room (tests/room.py),
+    per second of the routine, on one core."""
+    import numpy as np
+
+    from tests import room
+    from voiceguide import echo, session
+
+    if not echo.available():
+        raise BenchError("libspeexdsp1 is not installed")
+    prepared = session.prepare(routine, {}, notice=False)
+    played = np.concatenate(list(prepared.renderer(prepared.timeline).blocks()))
+    started = time.process_time()
+    result = room.offline(played.astype(np.float32), 22050)
+    cpu = time.process_time() - started
+    return {"routine": routine, "seconds": result.seconds, "cpu_s": cpu,
+            "cpu_share": cpu / result.seconds, "self_stops": len(result.answers),
+            "dropped_as_echo": result.dropped_as_echo}
+
+
 def _read_trace(path: Path) -> list[dict]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -561,6 +582,13 @@ def report(data: dict) -> str:
             rows.append(["play ~3 s", "-", "-", fmt(first, ".3f", " s"),
                          fmt(rss, ".0f", " MB") + mark(rss < lim), f"<{lim:g} MB"])
         out.append(table(["", "time", "RTF", "first sound", "peak RSS", "goal"], rows))
+    listening = data.get("bargein")
+    if listening:
+        out += ["", f"barge-in (echo canceller, endpointer, recognizer) over {listening['routine']}"
+                f" ({clock(listening['seconds'])}, simulated room): {listening['cpu_s']:.1f} s of "
+                f"CPU, {100 * listening['cpu_share']:.1f} % of one core; "
+                f"{listening['self_stops']} self-stops, {listening['dropped_as_echo']} "
+                "utterances dropped as the guide's own echo"]
     if data["notes"]:
         out += ["", "notes:"] + [f"  - {n}" for n in data["notes"]]
     out += ["", f"benchmark took {data['elapsed_s']:.0f} s"]
@@ -619,6 +647,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in bench.routines():
                 log(f"routine {name}")
                 results.append(bench.routine(name))
+            log("barge-in: the listener's cost over the quick routine")
+            try:
+                listening = bargein_cost()
+            except BenchError as err:
+                listening = None
+                bench.notes.append(f"barge-in: {err}")
             hour = None
             if not args.skip_hour:
                 try:
@@ -637,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     model = bench.piper_model()
     data = {"machine": machine(), "goals": GOALS, "routines": results, "hour": hour,
+            "bargein": listening,
             "voice": args.voice, "baseline": "piper" if model else "espeak-ng",
             "voice_id": model or args.voice,
             "runs": {"cold": args.cold_runs, "warm": args.warm_runs, "play": args.play_runs,

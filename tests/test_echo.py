@@ -85,15 +85,19 @@ def test_stop_under_a_louder_echo_is_heard_after_cancellation(room):
     assert clean.word == "stop" and clean.sure
 
 
-def test_reference_tap_gives_what_was_heard_at_a_time_resampled():
-    tap = echo.ReferenceTap(22050, seconds=2.0)
-    signal = np.sin(np.arange(22050 * 3) * 2 * np.pi * 440 / 22050).astype(np.float32)
+def test_reference_stream_gives_what_was_heard_at_a_time_resampled():
+    tap = echo.ReferenceTap(seconds=4.0)
+    tap.start(22050)
+    signal = np.sin(np.arange(22050 * 5) * 2 * np.pi * 440 / 22050).astype(np.float32)
     block = 1024
-    for i in range(0, len(signal) - block, block):   # wraps the 2 s ring
+    for i in range(0, len(signal) - block, block):   # wraps the 4 s ring
         tap.write(signal[i:i + block], 100.0 + i / 22050)
-    got = tap.read(101.5, 1600, 16000)                 # 0.1 s from 1.5 s into the signal
-    want = np.interp(1.5 * 22050 + np.arange(1600) * 22050 / 16000,
-                     np.arange(len(signal)), signal)
-    assert np.abs(got - want).max() < 0.13             # within one sample (0.125 per sample at 440 Hz)
-    assert tap.read(104.0, 160, 16000) is None         # not played yet
-    assert not tap.read(99.0, 160, 16000).any()        # before anything played: silence
+    stream = echo.ReferenceStream(tap, 16000, lead=0.0)
+    # ten 30 ms blocks from 3.5 s into the signal, read one after the other
+    got = np.concatenate([stream.next(103.5 + k * 0.03, 480) for k in range(10)])
+    want = np.sin(2 * np.pi * 440 * (3.5 + np.arange(4800) / 16000))
+    assert np.abs(got[100:] - want[100:]).max() < 0.01    # after the resampler's first samples
+    assert abs(tap.position_at(101.0) - 22050) < 1e-6
+    assert not tap.samples(int(22050 * 5.5), 100).any()   # not played (yet): silence
+    assert not tap.samples(0, 100).any()                  # no longer kept: silence
+    assert echo.ReferenceTap().position_at(5.0) is None   # nothing played at all

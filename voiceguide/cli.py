@@ -302,7 +302,7 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
         play_options = session.PlayOptions(
             device=device, checkins=not no_checkins,
             checkin_timeout=values["checkin_timeout"], listen=values["listen"],
-            keys=reader.keys if interactive else None,
+            barge_in=values["barge_in"], keys=reader.keys if interactive else None,
             status=sys.stdout if interactive and sys.stdout.isatty() else None,
             say=lambda text: click.echo(text, err=True))
         ending = session.play_session(prepared, play_options,

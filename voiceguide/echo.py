@@ -8,10 +8,10 @@ the device's latency). This module wraps the echo canceller of speexdsp
 speexdsp's pre-processor after it to suppress the residual echo the adaptive
 filter leaves.
 
-The player does not feed it (ReferenceTap) and the listener does not use it yet: while the guide speaks the microphone is
-still muted. What is missing for hearing "stop" during speech is a
-double-talk gate, because what is left of the guide's own safety line ("...
-numbness or tingling, stop and rest") can still be recognized as a stop sign.
+The player writes every block it plays into a :class:`ReferenceTap`, stamped
+with the time it is heard; a :class:`ReferenceStream` gives the listener, for
+each microphone block, what was heard when that block was captured, at the
+microphone's rate. :mod:`voiceguide.bargein` puts the pieces together.
 
 Why speexdsp: it is a small, long-maintained C library that Debian ships, so
 it needs no compiler and no download at install time. WebRTC's audio
@@ -54,6 +54,7 @@ def _speexdsp():
     lib.speex_echo_state_init.restype = ctypes.c_void_p
     lib.speex_echo_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
     lib.speex_echo_state_destroy.argtypes = [ctypes.c_void_p]
+    lib.speex_echo_state_reset.argtypes = [ctypes.c_void_p]
     lib.speex_echo_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
     lib.speex_echo_cancellation.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                             ctypes.c_void_p]
@@ -88,10 +89,12 @@ class EchoCanceller:
     time as well as the output latency is known, to :meth:`process`.
     """
 
-    def __init__(self, rate: int = 16000, frame: int = 160, tail: float = 0.2):
+    def __init__(self, rate: int = 16000, frame: int = 160, tail: float = 0.2,
+                 suppress: bool = True):
         lib = _speexdsp()
         self.rate = rate
         self.frame = frame
+        self.suppress = suppress
         self._lib = lib
         self._echo = lib.speex_echo_state_init(frame, int(tail * rate))
         self._pre = lib.speex_preprocess_state_init(frame, rate)
@@ -111,8 +114,13 @@ class EchoCanceller:
         out = np.empty(self.frame, np.int16)
         self._lib.speex_echo_cancellation(self._echo, mic.ctypes.data, reference.ctypes.data,
                                           out.ctypes.data)
-        self._lib.speex_preprocess_run(self._pre, out.ctypes.data)
+        if self.suppress:
+            self._lib.speex_preprocess_run(self._pre, out.ctypes.data)
         return out
+
+    def reset(self) -> None:
+        """Forget what was learnt of the echo path (it changed)."""
+        self._lib.speex_echo_state_reset(self._echo)
 
     def process_all(self, mic: np.ndarray, reference: np.ndarray) -> np.ndarray:
         """A whole recording, frame by frame (the tail shorter than a frame is dropped)."""
@@ -139,22 +147,35 @@ class ReferenceTap:
     copies the block into a preallocated ring and then advances a counter; the
     reader only looks at samples the counter says are complete. Each block is
     stamped with the ``time.monotonic()`` at which its first sample is heard
-    (the callback's DAC time, taken from the stream's time info).
+    (the callback's DAC time, taken from the stream's time info), so the
+    reader can find what was heard at any moment.
 
-    Not connected to the player yet (see the module docstring).
+    One tap serves every player of a session (the intro, the daily-limit
+    question, the routine): each calls :meth:`start` with its stream's rate.
     """
 
-    def __init__(self, rate: float, seconds: float = 8.0, marks: int = 1024):
-        self.rate = float(rate)
-        self._ring = np.zeros(int(rate * seconds), np.float32)
+    def __init__(self, seconds: float = 16.0, marks: int = 1024):
+        self.seconds = seconds
+        self.rate = 0.0
+        self._ring = np.zeros(0, np.float32)
         self._mark_sample = np.zeros(marks, np.int64)   # ring counter at a block's start
         self._mark_time = np.zeros(marks, np.float64)   # when that sample is heard
         self.written = 0       # samples written so far (published last)
         self._marks = 0
 
+    def start(self, rate: float) -> None:
+        """Get ready for a stream at ``rate`` Hz (before it starts; not from the callback)."""
+        if float(rate) != self.rate:
+            self._ring = np.zeros(int(rate * self.seconds), np.float32)
+            self._marks = 0
+            self.written = 0
+            self.rate = float(rate)
+
     def write(self, block: np.ndarray, heard_at: float) -> None:
-        """Append one output block (float32, device rate) heard from ``heard_at``."""
+        """Append one output block (float32, the stream's rate) heard from ``heard_at``."""
         n, size = len(block), len(self._ring)
+        if n == 0 or size == 0:
+            return
         start = self.written % size
         first = min(n, size - start)
         self._ring[start:start + first] = block[:first]
@@ -166,27 +187,82 @@ class ReferenceTap:
         self._marks += 1
         self.written += n      # published after the samples are in place
 
-    def read(self, at: float, count: int, rate: float) -> np.ndarray | None:
-        """``count`` samples at ``rate`` of what was heard from time ``at``.
+    def position_at(self, at: float) -> float | None:
+        """The (fractional) sample counter heard at time ``at``; None before anything.
 
-        Zeros where nothing was played; None when that audio is not written yet
-        (or no longer in the ring).
+        Between blocks (after a stream ended, before the next began) it runs on
+        past :attr:`written`, where :meth:`samples` gives silence.
         """
         marks = min(self._marks, len(self._mark_sample))
         if marks == 0:
-            return np.zeros(count, np.float32)
-        order = np.argsort(self._mark_time[:marks])
-        times, samples = self._mark_time[:marks][order], self._mark_sample[:marks][order]
-        wanted = at + np.arange(count) / rate
-        # the sample heard at each wanted time: from the latest block started before it
-        index = np.searchsorted(times, wanted, side="right") - 1
-        position = samples[np.maximum(index, 0)] + (wanted - times[np.maximum(index, 0)]) * self.rate
-        if position[-1] >= self.written:
             return None
-        size = len(self._ring)
-        valid = (index >= 0) & (position >= 0) & (position > self.written - size)
-        # beyond a block's end and before the next block: silence was played
+        times = self._mark_time[:marks]
+        earlier = np.flatnonzero(times <= at)
+        if len(earlier) == 0:
+            return float(self._mark_sample[:marks].min()) - (times.min() - at) * self.rate
+        index = earlier[np.argmax(times[earlier])]
+        return float(self._mark_sample[index]) + (at - times[index]) * self.rate
+
+    def samples(self, start: int, count: int) -> np.ndarray:
+        """``count`` samples from counter ``start``: silence where nothing is (or still) kept."""
         out = np.zeros(count, np.float32)
-        pos = position[valid].astype(np.int64)
-        out[valid] = self._ring[pos % size]
+        size, written = len(self._ring), self.written
+        # the oldest half of the ring may be being overwritten by the writer right now
+        lo, hi = max(start, written - size // 2, 0), min(start + count, written)
+        if hi > lo:
+            index = np.arange(lo, hi) % size
+            out[lo - start:hi - start] = self._ring[index]
+        return out
+
+
+class ReferenceStream:
+    """The reference for each microphone block: what was heard when it was captured.
+
+    Reads the tap contiguously and resamples it to the microphone's rate with a
+    streaming resampler (no clicks between blocks). Whenever the capture time
+    and the read position disagree by more than ``tolerance`` seconds (a new
+    player started, or the two devices' clocks drifted), it re-anchors.
+
+    The reference is taken ``lead`` seconds ahead of the capture time: the
+    echo canceller can only model an echo that comes after its reference, and
+    the latencies devices report are estimates, so the reference is made to
+    come a little early (the filter's tail covers the rest of the path).
+    """
+
+    def __init__(self, tap: ReferenceTap, rate: int, lead: float = 0.04,
+                 tolerance: float = 0.02):
+        self.tap = tap
+        self.rate = rate
+        self.lead = lead
+        self.tolerance = tolerance
+        self._resampler = None
+        self._tap_rate = 0.0
+        self._cursor = 0          # next tap sample to resample
+        self._anchor = 0.0        # tap position of the first output after re-anchoring
+        self._given = 0           # outputs given since re-anchoring
+        self._fifo = np.zeros(0, np.float32)
+
+    def next(self, captured_at: float, count: int) -> np.ndarray:
+        """``count`` reference samples heard from ``captured_at`` on (float32)."""
+        import soxr
+
+        wanted = self.tap.position_at(captured_at + self.lead)
+        if wanted is None:
+            return np.zeros(count, np.float32)
+        tap_rate = self.tap.rate
+        here = self._anchor + self._given * tap_rate / self.rate
+        if self._resampler is None or tap_rate != self._tap_rate or \
+                abs(here - wanted) > self.tolerance * tap_rate:
+            self._tap_rate = tap_rate
+            self._resampler = soxr.ResampleStream(tap_rate, self.rate, 1, dtype="float32")
+            self._cursor = int(round(wanted))
+            self._anchor, self._given = float(self._cursor), 0
+            self._fifo = np.zeros(0, np.float32)
+        step = int(np.ceil(count * tap_rate / self.rate)) + 16
+        while len(self._fifo) < count:
+            chunk = self.tap.samples(self._cursor, step)
+            self._cursor += step
+            self._fifo = np.concatenate([self._fifo, self._resampler.resample_chunk(chunk)])
+        out, self._fifo = self._fifo[:count], self._fifo[count:]
+        self._given += count
         return out

@@ -141,14 +141,16 @@ class Player:
     timeline whose speech is still being synthesized: ``pending.horizon(t)`` is
     the first sample of ``t`` that cannot be played yet, and ``pending.refresh(t)``
     a newer timeline when more speech is ready (``None`` otherwise, and whenever
-    ``t``, the timeline playing, is not the routine's).
+    ``t``, the timeline playing, is not the routine's). ``reference`` (an
+    :class:`~voiceguide.echo.ReferenceTap`) receives every block played, stamped
+    with when it is heard, for the listener's echo canceller.
     """
 
     def __init__(self, timeline: Timeline, make_renderer: Callable[[Timeline], Renderer], *,
                  device: str | None = None, checkins: bool = True,
                  on_gate: Callable[["Player", Event], object] | None = None,
                  keys=None, status=None, inbox=None, on_word=None, on_quiet=None,
-                 pending=None):
+                 pending=None, reference=None):
         self.make_renderer = make_renderer
         self.device = device
         self.checkins = checkins and on_gate is not None
@@ -159,6 +161,8 @@ class Player:
         self.yes_no_closed_at = -1e9   # when a yes/no question last timed out
         self._asked: Event | None = None   # the check-in waiting for its answer
         self.pending = pending
+        self.reference = reference
+        self.switched_at: float | None = None   # when the latest seek was first heard
         self.inbox = inbox
         self.on_word = on_word
         self.on_quiet = on_quiet
@@ -184,8 +188,19 @@ class Player:
 
     # ------------------------------------------------------------------ callback
     def _callback(self, outdata, frames, time_info, status) -> None:
-        self._heartbeat = time.monotonic()
+        self._heartbeat = now = time.monotonic()
         out = outdata[:, 0]
+        switched = bool(self._commands)
+        self._fill(out, frames)
+        if self.reference is not None or switched:
+            delay = time_info.outputBufferDacTime - time_info.currentTime
+            heard_at = now + (delay if 0.0 <= delay < 2.0 else self._latency)
+            if switched:
+                self.switched_at = heard_at
+            if self.reference is not None:
+                self.reference.write(out, heard_at)
+
+    def _fill(self, out, frames) -> None:
         while self._commands:
             self._segment = self._commands.popleft()
             if self._segment.start != CONTINUE:
@@ -384,9 +399,12 @@ class Player:
     def _run(self) -> str:
         stream = self._open_stream()
         last_status = 0.0
+        last_switch = None
+        self._latency = stream.latency
+        if self.reference is not None:
+            self.reference.start(stream.samplerate)
         try:
             stream.start()
-            self._latency = stream.latency
             self._heartbeat = time.monotonic()
             trace("stream-started", rate=stream.samplerate)
             while not self._stopping:
@@ -403,6 +421,9 @@ class Player:
                     if self.on_word is not None:
                         self.on_word(self, word)
                 self.update_quiet()
+                if self.switched_at != last_switch:
+                    last_switch = self.switched_at
+                    trace("heard-switch", at=last_switch, timeline=self.timeline.routine)
                 if self.pending is not None:
                     self._extend()
                 reached = self._reached

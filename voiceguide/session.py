@@ -315,7 +315,9 @@ class PlayOptions:
     keys: object = None           # a queue of key presses, or None
     status: object = None         # a stream for the status line, or None
     listener: object = None       # a started Listener (voice answers), or None
+    reference: object = None      # the ReferenceTap the player feeds the listener's echo canceller
     listen: str = "auto"          # on, off, or auto (when a microphone exists)
+    barge_in: bool = False        # hear stop while the guide speaks (echo cancellation)
     intro: bool = False           # play the not-medical-advice notice
     say: Callable[[str], None] = lambda text: None   # print a line for the user
     inbox: Inbox = field(default_factory=Inbox)
@@ -503,7 +505,8 @@ def _moved_at(timeline: Timeline, section: int) -> int:
 
 
 def _quiet_listener(listener):
-    """An ``on_quiet`` that lets the microphone listen only while the player is quiet."""
+    """An ``on_quiet`` that tells the microphone when the player sounds: only "stop"
+    counts then (or, without echo cancellation, nothing)."""
     if listener is None:
         return None
 
@@ -521,7 +524,7 @@ def _player(prepared: Prepared, timeline: Timeline, options: PlayOptions, on_gat
                   checkins=on_gate is not None, on_gate=on_gate, keys=options.keys,
                   status=options.status, inbox=options.inbox if on_word else None,
                   on_word=on_word, on_quiet=_quiet_listener(options.listener),
-                  pending=prepared.pending)
+                  pending=prepared.pending, reference=options.reference)
 
 
 def preroll(prepared: Prepared, options: PlayOptions, history) -> bool:
@@ -601,17 +604,22 @@ def play_session(prepared: Prepared, options: PlayOptions, intro: str = "first",
 def start_listening(options: PlayOptions):
     """A muted, started :class:`~voiceguide.listener.Listener` feeding the inbox.
 
-    ``auto`` listens when a microphone exists; ``on`` insists on one.
+    ``auto`` listens when a microphone exists; ``on`` insists on one. With
+    ``barge_in``, the players get a reference tap (``options.reference``) for
+    the listener's echo canceller, so "stop" is heard while the guide speaks.
     """
     if options.listen == "off":
         return None
+    from voiceguide import echo
     from voiceguide.listener import Listener, input_available
     from voiceguide.recognizer import warm_up
 
     if options.listen == "auto" and not input_available():
         return None
     warm_up()
-    listener = Listener(lambda answer: options.inbox.put(answer.word, "voice", answer.sure))
+    options.reference = echo.ReferenceTap() if options.barge_in and echo.available() else None
+    listener = Listener(lambda answer: options.inbox.put(answer.word, "voice", answer.sure),
+                        reference=options.reference)
     listener.start()
     listener.mute()  # the player speaks first
     return listener

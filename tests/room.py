@@ -1,0 +1,108 @@
+"""A simulated room: the guide's voice comes back into the microphone.
+
+The microphone hears what the player sent, ``delay`` seconds after it was
+heard at the loudspeaker (the sound's path), through a short room impulse
+response, ``echo_db`` louder than the user, plus the user's words and a little
+noise. :func:`offline` writes the player's output into a real
+:class:`~voiceguide.echo.ReferenceTap`, stamped on a virtual clock, and feeds
+the microphone blocks to a real :class:`~voiceguide.bargein.BargeIn` (real
+speexdsp, real PocketSphinx), faster than real time, so whole routines fit in
+a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MIC_RATE = 16000
+BLOCK = 480                     # the listener's 30 ms block at 16 kHz
+
+
+def impulse_response(rate: int, seed: int = 7) -> np.ndarray:
+    """A short room: a direct path and 50 ms of exponentially decaying reflections."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(0.05 * rate))
+    impulse = rng.normal(0, 1, len(t)) * np.exp(-t / (0.012 * rate))
+    impulse[0] = 3.0
+    return impulse / np.sqrt(np.sum(impulse ** 2))
+
+
+def loudness(x: np.ndarray) -> float:
+    """RMS of the part of ``x`` that is not near-silent (speech level)."""
+    x = np.asarray(x, dtype=np.float64)
+    if not x.any():
+        return 0.0
+    return float(np.sqrt(np.mean(x[np.abs(x) > 0.01 * np.max(np.abs(x))] ** 2)))
+
+
+def speech_level(played: np.ndarray) -> float:
+    """The level of the guide's speech in a rendered routine (its louder half)."""
+    frames = np.asarray(played[:len(played) // 1024 * 1024], np.float64).reshape(-1, 1024)
+    rms = np.sqrt(np.mean(frames ** 2, axis=1))
+    voiced = rms[rms > 0.01]
+    return float(np.median(voiced)) if len(voiced) else 0.0
+
+
+@dataclass
+class Result:
+    """What the barge-in made of one simulated session."""
+
+    answers: list = field(default_factory=list)      # (time in s, Answer)
+    dropped_as_echo: int = 0
+    seconds: float = 0.0
+
+
+def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] = (), *,
+            delay: float = 0.03, echo_db: float = 6.0, user_level: float | None = None,
+            noise_db: float = -60.0, seed: int = 1, speaking=None) -> Result:
+    """Run a real BargeIn over a simulated room, faster than real time.
+
+    ``played``: what the player sends (float32 at ``rate``); ``user``: (second,
+    16 kHz float samples) the user says; ``speaking(second)``: the player's own
+    "I sound" flag (default: never, so only the reference tells).
+    """
+    import soxr
+
+    from voiceguide import echo
+    from voiceguide.bargein import BargeIn
+
+    rng = np.random.default_rng(seed)
+    at16 = soxr.resample(np.asarray(played, np.float64), rate, MIC_RATE)
+    lag = int(delay * MIC_RATE)
+    heard_echo = np.convolve(np.concatenate([np.zeros(lag), at16]),
+                             impulse_response(MIC_RATE))[:len(at16) + lag]
+    level = user_level if user_level is not None else \
+        speech_level(heard_echo) / 10 ** (echo_db / 20)
+    mic = heard_echo.copy()
+    for second, words in user:
+        words = words * level / max(loudness(words), 1e-9)
+        start = int(second * MIC_RATE)
+        end = min(len(mic), start + len(words))
+        mic[start:end] += words[:end - start]
+    mic += rng.normal(0, 10 ** (noise_db / 20), len(mic))
+    mic16 = (np.clip(mic, -1, 1) * 32767).astype(np.int16)
+
+    tap = echo.ReferenceTap()
+    tap.start(rate)
+    t0 = 1000.0
+    bargein = BargeIn(MIC_RATE, tap)
+    result = Result(seconds=len(mic16) / MIC_RATE)
+    written = 0
+    out_block = 1024
+    for i in range(0, len(mic16) - BLOCK + 1, BLOCK):
+        second = i / MIC_RATE
+        while written < len(played) and written / rate < second + 0.5:
+            tap.write(np.asarray(played[written:written + out_block], np.float32),
+                      t0 + written / rate)
+            written += out_block
+        if written >= len(played) and written / rate < second + 0.5:
+            tap.write(np.zeros(out_block, np.float32), t0 + written / rate)
+            written += out_block
+        flag = bool(speaking(second)) if speaking is not None else False
+        answer = bargein.feed(mic16[i:i + BLOCK], t0 + second, flag)
+        if answer is not None:
+            result.answers.append((second + BLOCK / MIC_RATE, answer))
+    result.dropped_as_echo = bargein.dropped_as_echo
+    return result

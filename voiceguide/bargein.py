@@ -1,0 +1,205 @@
+"""Barge-in: "stop" is heard at any moment, even while the guide speaks.
+
+The microphone hears the guide's own voice as well as the person on the floor.
+:class:`BargeIn` takes each microphone block with the time it was captured,
+asks the :class:`~voiceguide.echo.ReferenceStream` what the player was sounding
+at that moment, and lets the :class:`~voiceguide.echo.EchoCanceller` take that
+out. What is left is cut into utterances (:class:`~voiceguide.endpointer.Endpointer`)
+and each is decided:
+
+* **while the guide sounds** (speech or cues, or the player says it is about to;
+  plus :data:`ECHO_TAIL` for the room's echo) only the stop vocabulary is
+  active: an utterance counts only if the recognizer is sure it heard ``stop``
+  or a stop sign (an unsure stop over the guide's voice is too often the guide
+  itself);
+* **while it is quiet** every answer and command counts, as before.
+
+The guide says "stop" itself, in its safety lines, so it must never stop
+itself on what is left of its own voice. The echo canceller takes a guide-only
+signal down by 20-30 dB once it has adapted; a person's voice goes through it
+almost untouched. So an utterance during the guide's sound whose loud part the
+canceller reduced by :data:`ECHO_GATE_DB` or more is the guide's own voice, and
+is dropped before the recognizer hears it. For the first seconds of the
+guide's voice in a session the canceller is still learning the room (it takes
+about 4 s of speech): until its running reduction reaches :data:`ADAPTED_DB`,
+utterances over the guide's voice are dropped too. A stop is then heard at the
+guide's next pause, and the ``s`` key works at any moment.
+
+Speed: a stop said over the guide is looked for as soon as :data:`EARLY_QUIET`
+seconds of quiet follow it, not after the endpointer's full hangover, so the
+sound stops within half a second of the end of the word.
+
+Without a reference (no player, or no speexdsp library) the listener is deaf
+while the guide sounds, as it must be: it would hear itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+from typing import Callable
+
+import numpy as np
+
+from voiceguide import echo
+from voiceguide.endpointer import Endpointer
+from voiceguide.recognizer import Answer, recognize
+
+log = logging.getLogger(__name__)
+
+#: Seconds after the guide's last sound during which the room may still echo it.
+ECHO_TAIL = 0.3
+#: Reference level (dB full scale, RMS of a block) above which the guide sounds.
+SOUNDING_DB = -55.0
+#: Seconds of quiet after a stop said over the guide before it is looked for.
+EARLY_QUIET = 0.15
+#: An utterance the canceller reduced by this much (dB) is the guide's own echo.
+ECHO_GATE_DB = 16.0
+#: Until the canceller takes the guide's voice down this much (dB), it has not
+#: learnt the room yet, and what it lets through cannot be told from a person.
+ADAPTED_DB = 12.0
+#: Seconds over which that echo reduction is averaged.
+ADAPT_SECONDS = 1.5
+#: Seconds of echo the adaptive filter covers (room reverberation and latency error).
+ECHO_FILTER_TAIL = 0.25
+#: Seconds the reference is taken ahead of the capture time: the canceller only
+#: models an echo that comes after its reference, and device latencies are estimates.
+REFERENCE_LEAD = 0.05
+#: Seconds in one echo-canceller frame; a microphone block holds two.
+FRAME_SECONDS = 0.015
+SUPPRESS = True
+
+
+def block_size(rate: int) -> int:
+    """Samples in one microphone block at ``rate`` (two canceller frames, about 30 ms)."""
+    return 2 * int(rate * FRAME_SECONDS)
+
+
+def _energy(block: np.ndarray) -> float:
+    x = block.astype(np.float64)
+    return float(np.dot(x, x))
+
+
+class BargeIn:
+    """Microphone blocks in, answers out (see the module docstring).
+
+    Args:
+        rate: the microphone's sample rate.
+        reference: the player's :class:`~voiceguide.echo.ReferenceTap`, or None.
+        recognize: the recognizer (``recognize(samples, rate) -> Answer``).
+    """
+
+    def __init__(self, rate: int, reference: echo.ReferenceTap | None = None,
+                 recognize: Callable[[np.ndarray, int], Answer] = recognize):
+        self.rate = rate
+        self.recognize = recognize
+        self.endpointer = Endpointer(rate)
+        self.frame = int(rate * FRAME_SECONDS)
+        self.canceller = None
+        self.reference = None
+        if reference is not None and echo.available():
+            self.canceller = echo.EchoCanceller(rate, self.frame, ECHO_FILTER_TAIL,
+                                                suppress=SUPPRESS)
+            self.reference = echo.ReferenceStream(reference, rate, lead=REFERENCE_LEAD)
+        self._blocks: collections.deque = collections.deque(maxlen=int(8 * rate / self.frame))
+        self._sounding_until = -math.inf
+        self._looked = False
+        self._echo_energy = [0.0, 0.0]   # running mic and cleaned energy while the guide sounds
+        self._adapted_at_start = False
+        self.dropped_as_echo = 0      # utterances taken for the guide's own voice
+
+    @property
+    def cancels_echo(self) -> bool:
+        """True when the guide's voice is cancelled (and stop heard over it)."""
+        return self.canceller is not None
+
+    def feed(self, block: np.ndarray, captured_at: float, speaking: bool) -> Answer | None:
+        """One int16 block captured from ``captured_at``; ``speaking``: the player
+        says it sounds (or is about to). Returns an answer to act on, or None."""
+        if self.canceller is None:
+            if speaking:          # deaf: it would hear itself
+                self.endpointer.reset()
+                return None
+            return self._endpoint(block, block, guide=False)
+        reference = self.reference.next(captured_at, len(block))
+        end = captured_at + len(block) / self.rate
+        if _energy(reference) > len(reference) * 10 ** (SOUNDING_DB / 10):
+            self._sounding_until = end + ECHO_TAIL
+        clean = self._cancel(block, reference)
+        return self._endpoint(block, clean, guide=speaking or captured_at < self._sounding_until)
+
+    def _cancel(self, mic: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        ref16 = (np.clip(reference, -1.0, 1.0) * 32767).astype(np.int16)
+        out = mic.copy()
+        for i in range(0, len(mic) - self.frame + 1, self.frame):
+            out[i:i + self.frame] = self.canceller.process(mic[i:i + self.frame],
+                                                           ref16[i:i + self.frame])
+        return out
+
+    @property
+    def adapted(self) -> bool:
+        """True once the canceller takes the guide's voice down by :data:`ADAPTED_DB`."""
+        mic, clean = self._echo_energy
+        return mic > 0 and 10 * math.log10(mic / max(clean, 1.0)) >= ADAPTED_DB
+
+    def _endpoint(self, mic: np.ndarray, clean: np.ndarray, guide: bool) -> Answer | None:
+        ep = self.endpointer
+        if guide and self.canceller is not None:
+            keep = math.exp(-len(mic) / (ADAPT_SECONDS * self.rate))
+            self._echo_energy = [keep * self._echo_energy[0] + _energy(mic),
+                                 keep * self._echo_energy[1] + _energy(clean)]
+        if not ep.in_speech:   # judged before the utterance: the user's voice does not count
+            self._adapted_at_start = self.adapted
+        utterance = ep.feed(clean)
+        self._blocks.append((len(clean), _energy(mic), _energy(clean), guide, ep.last_loud))
+        if utterance is not None:
+            self._looked = False
+            return self._decide(utterance, final=True)
+        if not ep.in_speech or ep.last_loud:
+            self._looked = False
+            return None
+        if not self._looked and ep.quiet_seconds >= EARLY_QUIET:
+            self._looked = True
+            answer = self._decide(ep.so_far(), final=False)
+            if answer is not None:
+                ep.reset()
+                return answer
+        return None
+
+    def _span(self, samples: int):
+        """The kept blocks that make up the last ``samples`` samples."""
+        span, total = [], 0
+        for item in reversed(self._blocks):
+            if total >= samples:
+                break
+            span.append(item)
+            total += item[0]
+        return span
+
+    def echo_reduction_db(self, samples: int) -> float:
+        """How much the canceller took out of the loud part of the last ``samples``."""
+        loud = [(m, c) for _, m, c, _, is_loud in self._span(samples) if is_loud]
+        mic, clean = sum(m for m, _ in loud), sum(c for _, c in loud)
+        if not loud or mic <= 0:
+            return 0.0
+        return 10 * math.log10(mic / max(clean, 1.0))
+
+    def _decide(self, utterance: np.ndarray, final: bool) -> Answer | None:
+        span = self._span(len(utterance) + int(ECHO_TAIL * self.rate))
+        stop_only = any(guide for _, _, _, guide, _ in span)
+        if stop_only and self.cancels_echo and (
+                not self._adapted_at_start or
+                self.echo_reduction_db(len(utterance)) >= ECHO_GATE_DB):
+            self.dropped_as_echo += 1
+            return None
+        try:
+            answer = self.recognize(utterance, self.rate)
+        except Exception:  # noqa: BLE001 - keep listening whatever happens
+            log.exception("recognition failed")
+            return None
+        if answer.word == "stop" and (answer.sure or (final and not stop_only)):
+            return answer
+        if stop_only or not final or answer.word == "none":
+            return None
+        return answer

@@ -1,0 +1,114 @@
+"""Cutting a stream of microphone blocks into utterances, by their energy."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+
+class Endpointer:
+    """Energy-based utterance detection on a stream of mono float blocks.
+
+    A block is *loud* when its RMS level is both ``start_db`` above the tracked
+    noise floor and above ``min_level_db`` (dB full scale).  An utterance starts
+    after ``start_blocks`` loud blocks in a row (``preroll`` seconds before it
+    are kept), and ends after ``hangover`` seconds without a loud block, or when
+    it reaches ``max_seconds``.  Utterances with less than ``min_speech``
+    seconds of loud audio are dropped as clicks or bumps.
+    """
+
+    def __init__(self, rate: int, *, start_db: float = 10.0, min_level_db: float = -50.0,
+                 start_blocks: int = 2, preroll: float = 0.3, hangover: float = 0.6,
+                 max_seconds: float = 6.0, min_speech: float = 0.12):
+        self.rate = rate
+        self.start_db = start_db
+        self.min_level_db = min_level_db
+        self.start_blocks = start_blocks
+        self.preroll = preroll
+        self.hangover = hangover
+        self.max_seconds = max_seconds
+        self.min_speech = min_speech
+        self.floor_db: float | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget any utterance in progress (the noise floor is kept)."""
+        self._pre: collections.deque[np.ndarray] = collections.deque()
+        self._pre_len = 0
+        self._utt: list[np.ndarray] = []
+        self._utt_len = 0
+        self._loud_run = 0
+        self._loud_total = 0
+        self._quiet = 0
+        self.in_speech = False
+        self.last_loud = False
+
+    @property
+    def quiet_seconds(self) -> float:
+        """Seconds of quiet since the last loud block of the utterance in progress."""
+        block = len(self._utt[-1]) if self._utt else 0
+        return self._quiet * block / self.rate if self.in_speech else 0.0
+
+    def so_far(self) -> np.ndarray:
+        """The utterance in progress, as it is now (empty when there is none)."""
+        return np.concatenate(self._utt) if self.in_speech and self._utt else np.zeros(0)
+
+    def _level(self, block: np.ndarray) -> float:
+        x = block.astype(np.float64)
+        if block.dtype.kind == "i":
+            x /= 32768.0
+        return 10.0 * float(np.log10(np.mean(x ** 2) + 1e-12))
+
+    def feed(self, block: np.ndarray) -> np.ndarray | None:
+        """Add one block (int16, or float in -1..1); returns a finished utterance or None."""
+        block = np.asarray(block).reshape(-1)
+        level = self._level(block)
+        if self.floor_db is None:
+            self.floor_db = level
+        loud = level >= self.floor_db + self.start_db and level >= self.min_level_db
+        self.last_loud = loud
+        if not self.in_speech:
+            # the floor follows quiet audio quickly downwards, slowly upwards
+            if level < self.floor_db:
+                self.floor_db = 0.7 * self.floor_db + 0.3 * level
+            elif not loud:
+                self.floor_db = 0.98 * self.floor_db + 0.02 * level
+            self._pre.append(block)
+            self._pre_len += len(block)
+            while self._pre_len - len(self._pre[0]) >= self.preroll * self.rate + \
+                    self.start_blocks * len(block):
+                self._pre_len -= len(self._pre.popleft())
+            self._loud_run = self._loud_run + 1 if loud else 0
+            if self._loud_run >= self.start_blocks:
+                self.in_speech = True
+                self._utt = list(self._pre)
+                self._utt_len = self._pre_len
+                self._pre.clear()
+                self._pre_len = 0
+                self._loud_total = self._loud_run
+                self._quiet = 0
+            return None
+        self._utt.append(block)
+        self._utt_len += len(block)
+        if loud:
+            self._loud_total += 1
+            self._quiet = 0
+        else:
+            self._quiet += 1
+        if self._quiet * len(block) >= self.hangover * self.rate or \
+                self._utt_len >= self.max_seconds * self.rate:
+            return self._finish(len(block))
+        return None
+
+    def flush(self) -> np.ndarray | None:
+        """End of input: the utterance in progress, if any (else None)."""
+        if self.in_speech and self._utt:
+            return self._finish(len(self._utt[-1]))
+        return None
+
+    def _finish(self, block_len: int) -> np.ndarray | None:
+        utt = np.concatenate(self._utt)
+        speech = self._loud_total * block_len / self.rate
+        self.reset()
+        return utt if speech >= self.min_speech else None
