@@ -226,18 +226,27 @@ def test_endpointer_finds_one_utterance():
 
 
 def test_listener_drops_what_it_hears_while_muted():
-    """Blocks fed through the stream callback while muted never reach recognition."""
+    """Blocks fed through the stream callback while muted are marked muted, with
+    their capture time, and without echo cancellation never reach recognition."""
+    from types import SimpleNamespace
+
+    from voiceguide.bargein import BargeIn
     from voiceguide.listener import Listener
 
     listener = Listener()
+    times = SimpleNamespace(currentTime=10.0, inputBufferAdcTime=9.97)
     listener.mute()
     block = np.full((480, 1), 9000, dtype=np.int16)
     for _ in range(20):
-        listener._callback(block, 480, None, None)
-    assert listener._blocks.empty()
+        listener._callback(block, 480, times, None)
     listener.unmute()
-    listener._callback(block, 480, None, None)
-    assert listener._blocks.qsize() == 1
+    listener._callback(block, 480, times, None)
+    queued = [listener._blocks.get_nowait() for _ in range(21)]
+    assert [muted for _, muted, _ in queued] == [True] * 20 + [False]
+    assert all(abs(time.monotonic() - 0.03 - at) < 1.0 for at, _, _ in queued)
+    bargein = BargeIn(16000, None)
+    assert not any(bargein.feed(b, at, muted) for at, muted, b in queued[:20])
+    assert not bargein.endpointer.in_speech
 
 
 def test_input_available_never_raises(monkeypatch):

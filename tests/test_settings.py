@@ -28,6 +28,7 @@ LAYERS = {
     "cue_volume": (0.3, None, None, 0.3, None, None),
     "checkin_timeout": (12, None, "20", 12.0, None, 20.0),
     "listen": ("off", None, "on", "off", None, "on"),
+    "barge_in": (True, None, None, True, None, None),
     "countdown": (False, None, None, False, None, None),
     "voice_guidance": ("cues-only", None, None, "cues-only", None, None),
     "intro": ("never", None, None, "never", None, None),
