@@ -56,12 +56,16 @@ class Result:
 
 def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] = (), *,
             delay: float = 0.03, echo_db: float = 6.0, user_level: float | None = None,
-            noise_db: float = -60.0, seed: int = 1, speaking=None) -> Result:
+            noise_db: float = -60.0, seed: int = 1, speaking=None,
+            stop_words=((), ())) -> Result:
     """Run a real BargeIn over a simulated room, faster than real time.
 
     ``played``: what the player sends (float32 at ``rate``); ``user``: (second,
     16 kHz float samples) the user says; ``speaking(second)``: the player's own
-    "I sound" flag (default: never, so only the reference tells).
+    "I sound" flag (default: never, so only the reference tells);
+    ``stop_words``: (starts, ends) in samples of ``played`` of the lines in
+    which the guide says a stop word, marked in the tap as the player marks them
+    (``voiceguide.player.stop_word_spans``).
     """
     import soxr
 
@@ -94,8 +98,10 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
     for i in range(0, len(mic16) - BLOCK + 1, BLOCK):
         second = i / MIC_RATE
         while written < len(played) and written / rate < second + 0.5:
+            starts, ends = stop_words
+            says = any(a < written + out_block and b > written for a, b in zip(starts, ends))
             tap.write(np.asarray(played[written:written + out_block], np.float32),
-                      t0 + written / rate)
+                      t0 + written / rate, says)
             written += out_block
         if written >= len(played) and written / rate < second + 0.5:
             tap.write(np.zeros(out_block, np.float32), t0 + written / rate)

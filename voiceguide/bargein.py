@@ -19,7 +19,14 @@ itself on what is left of its own voice. The echo canceller takes a guide-only
 signal down by 20-30 dB once it has adapted; a person's voice goes through it
 almost untouched. So an utterance during the guide's sound whose loud part the
 canceller reduced by :data:`ECHO_GATE_DB` or more is the guide's own voice, and
-is dropped before the recognizer hears it. For the first seconds of the
+is dropped before the recognizer hears it, and so is any utterance over the
+guide longer than :data:`BARGE_IN_SECONDS` (a canceller that lost the echo's
+timing, after the sound system stalled, lets long stretches of the guide
+through; a person saying stop is shorter). Last, the player marks the blocks in
+which the guide says a stop word or stop sign itself ("stop if anything
+hurts", "numbness or tingling"): what is heard over those lines may be the
+guide, so it is dropped too; a stop said then is heard when said again, or at
+the guide's next pause. For the first seconds of the
 guide's voice in a session the canceller is still learning the room (it takes
 about 4 s of speech): until its running reduction reaches :data:`ADAPTED_DB`,
 utterances over the guide's voice are dropped too. A stop is then heard at the
@@ -46,6 +53,7 @@ import numpy as np
 from voiceguide import echo
 from voiceguide.endpointer import Endpointer
 from voiceguide.recognizer import Answer, recognize
+from voiceguide.trace import trace
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,9 @@ ECHO_GATE_DB = 16.0
 ADAPTED_DB = 12.0
 #: Seconds over which that echo reduction is averaged.
 ADAPT_SECONDS = 1.5
+#: An utterance over the guide longer than this (s) is not a person saying stop
+#: but what a canceller that lost the echo's timing lets through.
+BARGE_IN_SECONDS = 2.5
 #: Seconds of echo the adaptive filter covers (room reverberation and latency error).
 ECHO_FILTER_TAIL = 0.25
 #: Seconds the reference is taken ahead of the capture time: the canceller only
@@ -99,10 +110,13 @@ class BargeIn:
         self.frame = int(rate * FRAME_SECONDS)
         self.canceller = None
         self.reference = None
+        self.tap = None
         if reference is not None and echo.available():
             self.canceller = echo.EchoCanceller(rate, self.frame, ECHO_FILTER_TAIL,
                                                 suppress=SUPPRESS)
             self.reference = echo.ReferenceStream(reference, rate, lead=REFERENCE_LEAD)
+            self.tap = reference
+        self._now = 0.0   # capture time of the end of the latest block
         self._blocks: collections.deque = collections.deque(maxlen=int(8 * rate / self.frame))
         self._sounding_until = -math.inf
         self._looked = False
@@ -124,7 +138,7 @@ class BargeIn:
                 return None
             return self._endpoint(block, block, guide=False)
         reference = self.reference.next(captured_at, len(block))
-        end = captured_at + len(block) / self.rate
+        end = self._now = captured_at + len(block) / self.rate
         if _energy(reference) > len(reference) * 10 ** (SOUNDING_DB / 10):
             self._sounding_until = end + ECHO_TAIL
         clean = self._cancel(block, reference)
@@ -186,19 +200,34 @@ class BargeIn:
             return 0.0
         return 10 * math.log10(mic / max(clean, 1.0))
 
+    def _guide_said_stop_word(self, samples: int) -> bool:
+        """Whether the guide said a stop word during the last ``samples`` (or in the
+        echo tail before them): what is heard then may be the guide itself."""
+        start = self._now - samples / self.rate - ECHO_TAIL - REFERENCE_LEAD
+        return self.tap.says_stop_word(start, self._now + REFERENCE_LEAD)
+
     def _decide(self, utterance: np.ndarray, final: bool) -> Answer | None:
         span = self._span(len(utterance) + int(ECHO_TAIL * self.rate))
         stop_only = any(guide for _, _, _, guide, _ in span)
+        reduction = self.echo_reduction_db(len(utterance))
         if stop_only and self.cancels_echo and (
-                not self._adapted_at_start or
-                self.echo_reduction_db(len(utterance)) >= ECHO_GATE_DB):
+                not self._adapted_at_start or reduction >= ECHO_GATE_DB or
+                len(utterance) > BARGE_IN_SECONDS * self.rate or
+                self._guide_said_stop_word(len(utterance))):
             self.dropped_as_echo += 1
+            trace("utterance", seconds=len(utterance) / self.rate, final=final,
+                  reduction=round(reduction, 1), adapted=self._adapted_at_start,
+                  decision="echo")
             return None
         try:
             answer = self.recognize(utterance, self.rate)
         except Exception:  # noqa: BLE001 - keep listening whatever happens
             log.exception("recognition failed")
             return None
+        trace("utterance", seconds=len(utterance) / self.rate, final=final,
+              reduction=round(reduction, 1), adapted=self._adapted_at_start,
+              stop_only=stop_only, word=answer.word, confidence=answer.confidence,
+              heard=answer.heard)
         if answer.word == "stop" and (answer.sure or (final and not stop_only)):
             return answer
         if stop_only or not final or answer.word == "none":

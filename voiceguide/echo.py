@@ -24,12 +24,14 @@ printed by ``tests/test_echo.py``.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import ctypes.util
 
 import numpy as np
 
 from voiceguide.errors import DeviceError
+from voiceguide.trace import trace
 
 _SET_SAMPLING_RATE = 24          # SPEEX_ECHO_SET_SAMPLING_RATE (speex_echo.h)
 _PREPROCESS_SET_DENOISE = 0      # SPEEX_PREPROCESS_SET_DENOISE (speex_preprocess.h)
@@ -160,6 +162,7 @@ class ReferenceTap:
         self._ring = np.zeros(0, np.float32)
         self._mark_sample = np.zeros(marks, np.int64)   # ring counter at a block's start
         self._mark_time = np.zeros(marks, np.float64)   # when that sample is heard
+        self._mark_stop_word = np.zeros(marks, bool)    # the guide says a stop word in it
         self.written = 0       # samples written so far (published last)
         self._marks = 0
 
@@ -171,8 +174,9 @@ class ReferenceTap:
             self.written = 0
             self.rate = float(rate)
 
-    def write(self, block: np.ndarray, heard_at: float) -> None:
-        """Append one output block (float32, the stream's rate) heard from ``heard_at``."""
+    def write(self, block: np.ndarray, heard_at: float, stop_word: bool = False) -> None:
+        """Append one output block (float32, the stream's rate) heard from ``heard_at``;
+        ``stop_word``: the guide says a stop word (or a stop sign) in it."""
         n, size = len(block), len(self._ring)
         if n == 0 or size == 0:
             return
@@ -184,6 +188,7 @@ class ReferenceTap:
         index = self._marks % len(self._mark_sample)
         self._mark_sample[index] = self.written
         self._mark_time[index] = heard_at
+        self._mark_stop_word[index] = stop_word
         self._marks += 1
         self.written += n      # published after the samples are in place
 
@@ -203,6 +208,15 @@ class ReferenceTap:
         index = earlier[np.argmax(times[earlier])]
         return float(self._mark_sample[index]) + (at - times[index]) * self.rate
 
+    def says_stop_word(self, start: float, end: float) -> bool:
+        """Whether a block heard between ``start`` and ``end`` (monotonic times) holds
+        a line in which the guide says a stop word."""
+        marks = min(self._marks, len(self._mark_sample))
+        times = self._mark_time[:marks]
+        block = 0.2    # longer than any output block: a block started before start
+        within = (times >= start - block) & (times <= end)
+        return bool(np.any(self._mark_stop_word[:marks][within]))
+
     def samples(self, start: int, count: int) -> np.ndarray:
         """``count`` samples from counter ``start``: silence where nothing is (or still) kept."""
         out = np.zeros(count, np.float32)
@@ -219,9 +233,13 @@ class ReferenceStream:
     """The reference for each microphone block: what was heard when it was captured.
 
     Reads the tap contiguously and resamples it to the microphone's rate with a
-    streaming resampler (no clicks between blocks). Whenever the capture time
-    and the read position disagree by more than ``tolerance`` seconds (a new
-    player started, or the two devices' clocks drifted), it re-anchors.
+    streaming resampler (no clicks between blocks). The times devices report
+    jitter by tens of milliseconds from one callback to the next (a sound
+    server delivers blocks in bursts), and every jump of the reference makes
+    the echo canceller start learning again; so it only re-anchors when the
+    capture time and the read position disagree by more than ``jump`` seconds
+    at once (a new player started), or by more than ``drift`` seconds on
+    average over the last two seconds (the two devices' clocks drifted apart).
 
     The reference is taken ``lead`` seconds ahead of the capture time: the
     echo canceller can only model an echo that comes after its reference, and
@@ -230,17 +248,20 @@ class ReferenceStream:
     """
 
     def __init__(self, tap: ReferenceTap, rate: int, lead: float = 0.04,
-                 tolerance: float = 0.02):
+                 jump: float = 0.25, drift: float = 0.015, window: int = 64):
         self.tap = tap
         self.rate = rate
         self.lead = lead
-        self.tolerance = tolerance
+        self.jump = jump
+        self.drift = drift
         self._resampler = None
         self._tap_rate = 0.0
         self._cursor = 0          # next tap sample to resample
         self._anchor = 0.0        # tap position of the first output after re-anchoring
         self._given = 0           # outputs given since re-anchoring
         self._fifo = np.zeros(0, np.float32)
+        self._offsets: collections.deque = collections.deque(maxlen=window)
+        self.anchors = 0          # how often the reference was moved
 
     def next(self, captured_at: float, count: int) -> np.ndarray:
         """``count`` reference samples heard from ``captured_at`` on (float32)."""
@@ -251,11 +272,19 @@ class ReferenceStream:
             return np.zeros(count, np.float32)
         tap_rate = self.tap.rate
         here = self._anchor + self._given * tap_rate / self.rate
-        if self._resampler is None or tap_rate != self._tap_rate or \
-                abs(here - wanted) > self.tolerance * tap_rate:
+        offset = (here - wanted) / tap_rate if tap_rate else 0.0
+        self._offsets.append(offset)
+        mean = sum(self._offsets) / len(self._offsets)
+        jumped = self._resampler is None or tap_rate != self._tap_rate or abs(offset) > self.jump
+        drifted = len(self._offsets) == self._offsets.maxlen and abs(mean) > self.drift
+        if jumped or drifted:
+            trace("reference-anchor", offset=round(offset, 4), mean=round(mean, 4))
+            start = wanted if jumped else here - mean * tap_rate
+            self._offsets.clear()
+            self.anchors += 1
             self._tap_rate = tap_rate
             self._resampler = soxr.ResampleStream(tap_rate, self.rate, 1, dtype="float32")
-            self._cursor = int(round(wanted))
+            self._cursor = int(round(start))
             self._anchor, self._given = float(self._cursor), 0
             self._fifo = np.zeros(0, np.float32)
         step = int(np.ceil(count * tap_rate / self.rate)) + 16

@@ -14,9 +14,11 @@ commands (append and popleft are atomic): a seek, or a new timeline to play
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import os
+import re
 import sys
 import threading
 import time
@@ -108,11 +110,24 @@ class _Segment:
     start: int           # where to play from, or CONTINUE: on from the playhead
     limit: int
     gate: int            # the check-in event's index at ``limit``, END or HORIZON
+    stop_words: tuple = ((), ())   # (starts, ends) of the lines that say a stop word
 
 
 CONTINUE = -1            # a segment that goes on from wherever the playhead is
 END = -1                 # the segment ends where the timeline ends
 HORIZON = -2             # the segment ends where speech is not synthesized yet
+
+
+#: Word stems the recognizer may take for a stop sign ("stop", "stopped", "pain" ...).
+_STOP_WORD = re.compile(r"\b(stop|sharp|shoot|pain|numb|tingl|weak)", re.IGNORECASE)
+
+
+def stop_word_spans(timeline: Timeline) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(starts, ends) in samples of the spoken lines of ``timeline`` that say a
+    stop word or stop sign, in order."""
+    spans = [(e.start, e.end) for e in timeline.events
+             if e.text is not None and _STOP_WORD.search(e.text)]
+    return tuple(a for a, _ in spans), tuple(b for _, b in spans)
 
 
 def play_clip(clip: np.ndarray, device: str | None = None) -> None:
@@ -191,6 +206,7 @@ class Player:
         self._heartbeat = now = time.monotonic()
         out = outdata[:, 0]
         switched = bool(self._commands)
+        start = self.position
         self._fill(out, frames)
         if self.reference is not None or switched:
             delay = time_info.outputBufferDacTime - time_info.currentTime
@@ -198,7 +214,17 @@ class Player:
             if switched:
                 self.switched_at = heard_at
             if self.reference is not None:
-                self.reference.write(out, heard_at)
+                self.reference.write(out, heard_at, self._says_stop_word(start))
+
+    def _says_stop_word(self, start: int) -> bool:
+        """Whether the block just played, from ``start`` to the playhead, holds a
+        line in which the guide says a stop word (so barge-in must not listen)."""
+        segment = self._segment
+        if segment is None or self.position <= start:
+            return False
+        starts, ends = segment.stop_words
+        index = bisect.bisect_right(starts, self.position) - 1
+        return index >= 0 and ends[index] > start
 
     def _fill(self, out, frames) -> None:
         while self._commands:
@@ -251,7 +277,8 @@ class Player:
         limit, gate = self._stop_after(start)
         self._reached_at = None
         self._early_keys = []
-        self._commands.append(_Segment(self._renderer, start, limit, gate))
+        self._commands.append(_Segment(self._renderer, start, limit, gate,
+                                       stop_word_spans(self.timeline)))
 
     def _extend(self) -> None:
         """Take up a timeline with more speech ready, without moving the playhead.
@@ -266,7 +293,8 @@ class Player:
         self.timeline = timeline
         limit, gate = self._stop_after(self._heading())
         trace("extend", position=self.position, limit=limit)
-        self._commands.append(_Segment(self._renderer, CONTINUE, limit, gate))
+        self._commands.append(_Segment(self._renderer, CONTINUE, limit, gate,
+                                       stop_word_spans(self.timeline)))
 
     def control(self, word: str) -> None:
         """``pause``, ``resume``, ``toggle``, ``next``, ``back``/``repeat`` or ``quit``."""
