@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# A shell without job control starts background jobs with Ctrl-C (SIGINT) ignored, and
+# an ignored signal stays ignored in every child: the commands the tests interrupt
+# would never see it. Handled here (a handler is reset to the default in a child),
+# they get Ctrl-C as from a terminal, however the tests were started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
