@@ -24,7 +24,7 @@ import pytest
 import soundfile as sf
 
 from voiceguide.errors import DeviceError, InputError
-from tests.conftest import run_voiceguide
+from tests.conftest import voiceguide_command
 from voiceguide.recognizer import VOCABULARY, Answer, recognize, recognize_file
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -44,19 +44,44 @@ def voice_set(tmp_path_factory):
     return voice_samples.generate(tmp_path_factory.mktemp("voices"))
 
 
+#: How many ``voiceguide hear`` processes share a set: recognition is CPU-bound and
+#: the test machines have two cores.
+HEAR_PROCESSES = 2
+
+
+def hear_files(paths: list[Path]) -> tuple[list[dict], float]:
+    """Every file heard through the real ``voiceguide hear --json --file ...`` command:
+    (one JSON answer per file, in order; seconds each file took its process).
+
+    The files are split between :data:`HEAR_PROCESSES` processes running at once,
+    each hearing its consecutive share of them (one engine start per process)."""
+    size = -(-len(paths) // HEAR_PROCESSES)
+    shares = [paths[i:i + size] for i in range(0, len(paths), size)]
+    t = time.perf_counter()
+    processes = [subprocess.Popen(voiceguide_command() + ["hear", "--json"] +
+                                  [a for path in share for a in ("--file", str(path))],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, text=True) for share in shares]
+    lines = []
+    try:
+        for process in processes:
+            out, err = process.communicate(timeout=600)
+            assert process.returncode == 0, err
+            lines += [json.loads(line) for line in out.splitlines()]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert [line["file"] for line in lines] == [str(path) for path in paths]
+    return lines, (time.perf_counter() - t) / max(len(share) for share in shares)
+
+
 @pytest.fixture(scope="session")
 def results(voice_set):
     """(sample, answer, seconds) for every recording, heard through the real
-    ``voiceguide hear --file`` command (one process for the whole set)."""
-    args = []
-    for s in voice_set:
-        args += ["--file", str(s.path)]
-    t = time.perf_counter()
-    run = run_voiceguide("hear", "--json", *args, timeout=600)
-    assert run.returncode == 0, run.stderr
-    lines = [json.loads(line) for line in run.stdout.splitlines()]
-    each = (time.perf_counter() - t) / len(voice_set)
-    assert [line["file"] for line in lines] == [str(s.path) for s in voice_set]
+    ``voiceguide hear --file`` command (see :func:`hear_files`)."""
+    lines, each = hear_files([s.path for s in voice_set])
     return [(s, Answer(line["answer"], line["confidence"], line["heard"]), each)
             for s, line in zip(voice_set, lines)]
 
@@ -137,11 +162,7 @@ def phrase_results(tmp_path_factory):
     """(sample, answer) for every phrase, through ``voiceguide hear --file``."""
     assert voice_samples.espeak_available(), "espeak-ng is needed (scripts/setup.sh installs it)"
     samples = voice_samples.generate_phrases(tmp_path_factory.mktemp("phrases"))
-    args = [a for s in samples for a in ("--file", str(s.path))]
-    run = run_voiceguide("hear", "--json", *args, timeout=600)
-    assert run.returncode == 0, run.stderr
-    lines = [json.loads(line) for line in run.stdout.splitlines()]
-    assert len(lines) == len(samples)
+    lines, _ = hear_files([s.path for s in samples])
     return [(s, Answer(line["answer"], line["confidence"], line["heard"]))
             for s, line in zip(samples, lines)]
 
