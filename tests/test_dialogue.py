@@ -19,6 +19,11 @@ from voiceguide import loader
 
 THREE = TWO + '[[exercise]]\ntechnique = "knee-to-chest"\nhold = 20\n'
 
+#: For the tests that wait in real time (PulseAudio's clock) for a check-in and then
+#: the stop path: the fastest speech rate allowed, half the pauses and no rest between
+#: exercises. The same questions, answers and stop path come, in half the time.
+SOONER = ("--rate", "300", "--pace", "0.5", "--rest", "0")
+
 
 @pytest.fixture
 def three(tmp_path):
@@ -46,7 +51,7 @@ def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
     trace = tmp_path / "trace.jsonl"
     env = dict(pulse.env(), VOICEGUIDE_TRACE=str(trace))
     process = subprocess.Popen(voiceguide_command() + ["play", str(three), "--listen",
-                                                       "--checkin-timeout", "30"],
+                                                       "--checkin-timeout", "30", *SOONER],
                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
@@ -74,7 +79,7 @@ def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
 def test_worse_at_the_first_check_in_takes_the_stop_path(pulse, tmp_path, three, user_dirs):
     """Increased pain is a stop sign (FACTS): "worse" stops, with no gentler path."""
     quiet_settings(user_dirs, intro="never", listen="off")
-    t = Terminal(["play", three, "--checkin-timeout", "30"], pulse.env(),
+    t = Terminal(["play", three, "--checkin-timeout", "30", *SOONER], pulse.env(),
                  tmp_path / "trace.jsonl")
     try:
         t.wait_for("gate", gate="baseline")
@@ -116,28 +121,28 @@ def test_no_answers_run_to_the_end_and_are_recorded(tmp_path, three, user_dirs):
     assert [(c["answer"], c["source"]) for c in record.checkins] == [("none", "timeout")] * 4
 
 
-def test_intro_on_first_run_only_and_again_on_request(tmp_path, three, user_dirs):
+def test_intro_on_first_run_only_and_again_on_request(tmp_path, two, user_dirs):
     env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
-    first = run_voiceguide("play", three, "--checkin-timeout", "1", env=env)
+    first = run_voiceguide("play", two, "--checkin-timeout", "1", env=env)
     assert "not medical advice" in first.stderr
-    second = run_voiceguide("play", three, "--checkin-timeout", "1", env=env)
+    second = run_voiceguide("play", two, "--checkin-timeout", "1", env=env)
     assert "not medical advice" not in second.stderr
-    again = run_voiceguide("play", three, "--checkin-timeout", "1", "--intro", env=env)
+    again = run_voiceguide("play", two, "--checkin-timeout", "1", "--intro", env=env)
     assert "not medical advice" in again.stderr
 
 
-def test_third_session_of_the_day_asks_first(tmp_path, three, user_dirs):
+def test_third_session_of_the_day_asks_first(tmp_path, two, user_dirs):
     quiet_settings(user_dirs, intro="never")
     env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
     for _ in range(2):
-        assert "Routine complete." in run_voiceguide("play", three, "--checkin-timeout", "1",
+        assert "Routine complete." in run_voiceguide("play", two, "--checkin-timeout", "1",
                                                      env=env).stdout
-    third = run_voiceguide("play", three, "--checkin-timeout", "1", env=env)
+    third = run_voiceguide("play", two, "--checkin-timeout", "1", env=env)
     assert third.returncode == 0
     assert "already done two sessions today" in third.stderr
     assert "Not started" in third.stdout          # no answer: do not start
     with log.History() as db:
         assert len(db.sessions()) == 2
     # --no-checkins has no place for the question: it plays, like an export
-    plain = run_voiceguide("play", three, "--no-checkins", env=env)
+    plain = run_voiceguide("play", two, "--no-checkins", env=env)
     assert "Routine complete." in plain.stdout and "two sessions" not in plain.stderr

@@ -163,7 +163,8 @@ def terminal(pulse, tmp_path, user_dirs):
 
 
 def test_keys_pause_skip_and_stop_at_a_check_in(terminal, two):
-    t = terminal("play", two, "--checkin-timeout", "30")
+    # the fastest speech rate: the stop path it ends with takes 20 s instead of 35
+    t = terminal("play", two, "--checkin-timeout", "30", "--rate", "300")
     t.wait_for("stream-started")
     time.sleep(0.8)
     t.press(" ")
