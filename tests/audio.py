@@ -5,7 +5,9 @@
   clock, so a routine plays in a second or two. PortAudio reads the ALSA
   configuration when it starts, so it must be used by a fresh process.
 * ``PulseServer``: a real PulseAudio server with a null sink and a real-time
-  clock, reached through ALSA's pulse plugin, for pause, Ctrl-C and timing.
+  clock, reached through ALSA's pulse plugin, for pause, Ctrl-C and timing;
+  optionally with a room in front of it (PulseAudio's own convolution sink with
+  a room impulse response), whose echo the null sink's monitor hears.
 
 Nothing here is a mock: the player talks to PortAudio, PortAudio to ALSA.
 """
@@ -73,8 +75,12 @@ class PulseServer:
     Shared by the tests and ``scripts/bench.py``.
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, room: Path | None = None):
+        """``room``: a mono WAV impulse response; the server then has a sink
+        ``vgroom`` that convolves what is played into it with the response and
+        plays the result into the null sink (see :meth:`room_env`)."""
         self.root = root
+        self.room = room
         self.home = root / "home"
         self.run = root / "run"
         self.process: subprocess.Popen | None = None
@@ -101,7 +107,9 @@ class PulseServer:
                 ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1",
                  "--use-pid-file=no",
                  f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1",
-                 "--load=module-null-sink sink_name=vgnull rate=22050"],
+                 "--load=module-null-sink sink_name=vgnull rate=22050",
+                 *([f"--load=module-virtual-surround-sink sink_name=vgroom "
+                    f"sink_master=vgnull hrir={self.room}"] if self.room else [])],
                 env=env, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile,
                 start_new_session=True)  # its owner stops it, not the terminal
         deadline = time.monotonic() + 15
@@ -117,6 +125,12 @@ class PulseServer:
         """Environment (``base`` or this process's) for a client of the null sink."""
         return dict(os.environ if base is None else base, HOME=str(self.home),
                     PULSE_SERVER=f"unix:{self.socket}")
+
+    def room_env(self, base: dict | None = None) -> dict:
+        """Environment for a client in the room: what it plays goes through the
+        room's impulse response into the null sink, and its microphone is the
+        null sink's monitor (it hears itself, and everything else in the room)."""
+        return dict(self.env(base), PULSE_SINK="vgroom", PULSE_SOURCE="vgnull.monitor")
 
     def stop(self) -> None:
         process, self.process = self.process, None

@@ -9,9 +9,10 @@ and each is decided:
 
 * **while the guide sounds** (speech or cues, or the player says it is about to;
   plus :data:`ECHO_TAIL` for the room's echo) only the stop vocabulary is
-  active: an utterance counts only if the recognizer is sure it heard ``stop``
-  or a stop sign (an unsure stop over the guide's voice is too often the guide
-  itself);
+  active: an utterance counts only if the words the recognizer heard say
+  ``stop`` or a stop sign (:func:`voiceguide.recognizer.hear_stop`; a stop
+  only guessed from a rival hypothesis, over the guide's voice, is too often
+  the guide itself);
 * **while it is quiet** every answer and command counts, as before.
 
 The guide says "stop" itself, in its safety lines, so it must never stop
@@ -52,7 +53,7 @@ import numpy as np
 
 from voiceguide import echo
 from voiceguide.endpointer import Endpointer
-from voiceguide.recognizer import Answer, recognize
+from voiceguide.recognizer import Answer, hear_stop, recognize
 from voiceguide.trace import trace
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ ECHO_GATE_DB = 16.0
 #: Until the canceller takes the guide's voice down this much (dB), it has not
 #: learnt the room yet, and what it lets through cannot be told from a person.
 ADAPTED_DB = 12.0
+#: dB by which a block that is only the guide's echo is quietened for the endpointer.
+ECHO_BLOCK_DB = -30.0
 #: Seconds over which that echo reduction is averaged.
 ADAPT_SECONDS = 1.5
 #: An utterance over the guide longer than this (s) is not a person saying stop
@@ -100,12 +103,16 @@ class BargeIn:
         rate: the microphone's sample rate.
         reference: the player's :class:`~voiceguide.echo.ReferenceTap`, or None.
         recognize: the recognizer (``recognize(samples, rate) -> Answer``).
+        hear_stop: the recognizer over the guide's voice, where only a stop
+            counts (:func:`voiceguide.recognizer.hear_stop`).
     """
 
     def __init__(self, rate: int, reference: echo.ReferenceTap | None = None,
-                 recognize: Callable[[np.ndarray, int], Answer] = recognize):
+                 recognize: Callable[[np.ndarray, int], Answer] = recognize,
+                 hear_stop: Callable[[np.ndarray, int], Answer] = hear_stop):
         self.rate = rate
         self.recognize = recognize
+        self.hear_stop = hear_stop
         self.endpointer = Endpointer(rate)
         self.frame = int(rate * FRAME_SECONDS)
         self.canceller = None
@@ -142,7 +149,20 @@ class BargeIn:
         if _energy(reference) > len(reference) * 10 ** (SOUNDING_DB / 10):
             self._sounding_until = end + ECHO_TAIL
         clean = self._cancel(block, reference)
-        return self._endpoint(block, clean, guide=speaking or captured_at < self._sounding_until)
+        guide = speaking or captured_at < self._sounding_until
+        return self._endpoint(block, clean, guide, self._user_part(block, clean, guide))
+
+    def _user_part(self, mic: np.ndarray, clean: np.ndarray, guide: bool) -> np.ndarray:
+        """What the endpointer hears: over the guide, once the canceller has
+        adapted, a block it took down by :data:`ECHO_GATE_DB` or more is only
+        the guide's own voice, and is quietened by :data:`ECHO_BLOCK_DB`. What
+        is left of the guide's voice then never holds an utterance open: a
+        person's words over it make an utterance of their own, which ends when
+        they do (a person's voice goes through the canceller almost untouched)."""
+        if not guide or not self.adapted or \
+                _energy(mic) < _energy(clean) * 10 ** (ECHO_GATE_DB / 10):
+            return clean
+        return (clean * 10 ** (ECHO_BLOCK_DB / 20)).astype(np.int16)
 
     def _cancel(self, mic: np.ndarray, reference: np.ndarray) -> np.ndarray:
         ref16 = (np.clip(reference, -1.0, 1.0) * 32767).astype(np.int16)
@@ -158,7 +178,8 @@ class BargeIn:
         mic, clean = self._echo_energy
         return mic > 0 and 10 * math.log10(mic / max(clean, 1.0)) >= ADAPTED_DB
 
-    def _endpoint(self, mic: np.ndarray, clean: np.ndarray, guide: bool) -> Answer | None:
+    def _endpoint(self, mic: np.ndarray, clean: np.ndarray, guide: bool,
+                  heard: np.ndarray | None = None) -> Answer | None:
         ep = self.endpointer
         if guide and self.canceller is not None:
             keep = math.exp(-len(mic) / (ADAPT_SECONDS * self.rate))
@@ -166,7 +187,7 @@ class BargeIn:
                                  keep * self._echo_energy[1] + _energy(clean)]
         if not ep.in_speech:   # judged before the utterance: the user's voice does not count
             self._adapted_at_start = self.adapted
-        utterance = ep.feed(clean)
+        utterance = ep.feed(clean if heard is None else heard)
         self._blocks.append((len(clean), _energy(mic), _energy(clean), guide, ep.last_loud))
         if utterance is not None:
             self._looked = False
@@ -220,7 +241,7 @@ class BargeIn:
                   decision="echo")
             return None
         try:
-            answer = self.recognize(utterance, self.rate)
+            answer = (self.hear_stop if stop_only else self.recognize)(utterance, self.rate)
         except Exception:  # noqa: BLE001 - keep listening whatever happens
             log.exception("recognition failed")
             return None

@@ -27,6 +27,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import ctypes.util
+import time
 
 import numpy as np
 
@@ -141,6 +142,49 @@ class EchoCanceller:
         self.close()
 
 
+class StreamClock:
+    """Maps a PortAudio stream's clock (the times its callbacks are given) to
+    :func:`time.monotonic`.
+
+    A callback that stamps blocks with ``time.monotonic()`` is only as punctual
+    as the Python thread that runs it, and that thread waits for the GIL while
+    another one recognizes speech: its stamps then jitter by a tenth of a
+    second, and every jump makes the echo canceller learn again. The times
+    PortAudio gives the callback were taken before Python ran; this maps them.
+    The offset is measured from outside the callback; :meth:`measure` again now
+    and then follows a wall clock that was set.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.offset: float | None = None
+        self.measure()
+
+    def measure(self) -> None:
+        """Measure the offset (the tightest of three readings); None if the host
+        gives no stream time."""
+        best = None
+        try:
+            for _ in range(3):
+                before = time.monotonic()
+                stream_time = self.stream.time
+                after = time.monotonic()
+                if stream_time and (best is None or after - before < best[0]):
+                    best = (after - before, (before + after) / 2 - stream_time)
+        except Exception:  # noqa: BLE001 - a host without stream times
+            best = None
+        self.offset = best[1] if best else None
+
+    def at(self, stream_time: float, now: float, fallback: float) -> float:
+        """The monotonic time of ``stream_time``, a time the callback was given;
+        ``now + fallback`` when the host gives no usable times."""
+        offset = self.offset
+        if offset is None or not stream_time:
+            return now + fallback
+        at = stream_time + offset
+        return at if abs(at - now) < 2.0 else now + fallback
+
+
 class ReferenceTap:
     """What the player sends to the device, kept for the echo canceller.
 
@@ -229,6 +273,9 @@ class ReferenceTap:
         return out
 
 
+_JUMP_BLOCKS = 3     # blocks a jump of the capture time must hold to count
+
+
 class ReferenceStream:
     """The reference for each microphone block: what was heard when it was captured.
 
@@ -238,8 +285,10 @@ class ReferenceStream:
     server delivers blocks in bursts), and every jump of the reference makes
     the echo canceller start learning again; so it only re-anchors when the
     capture time and the read position disagree by more than ``jump`` seconds
-    at once (a new player started), or by more than ``drift`` seconds on
-    average over the last two seconds (the two devices' clocks drifted apart).
+    for a few blocks in a row (a new player started), or by more than ``drift``
+    seconds in the median over the last ``window`` blocks (the two devices'
+    clocks drifted apart). Single blocks stamped 0.1 s off, as happens around
+    a seek, move nothing.
 
     The reference is taken ``lead`` seconds ahead of the capture time: the
     echo canceller can only model an echo that comes after its reference, and
@@ -274,12 +323,16 @@ class ReferenceStream:
         here = self._anchor + self._given * tap_rate / self.rate
         offset = (here - wanted) / tap_rate if tap_rate else 0.0
         self._offsets.append(offset)
-        mean = sum(self._offsets) / len(self._offsets)
-        jumped = self._resampler is None or tap_rate != self._tap_rate or abs(offset) > self.jump
-        drifted = len(self._offsets) == self._offsets.maxlen and abs(mean) > self.drift
+        recent = list(self._offsets)[-_JUMP_BLOCKS:]
+        # one block's stamp can be off by 0.1 s around a seek: a jump counts when
+        # it holds for a few blocks, and drift is judged on the median
+        jumped = self._resampler is None or tap_rate != self._tap_rate or (
+            len(recent) == _JUMP_BLOCKS and min(abs(o) for o in recent) > self.jump)
+        median = float(np.median(self._offsets))
+        drifted = len(self._offsets) == self._offsets.maxlen and abs(median) > self.drift
         if jumped or drifted:
-            trace("reference-anchor", offset=round(offset, 4), mean=round(mean, 4))
-            start = wanted if jumped else here - mean * tap_rate
+            trace("reference-anchor", offset=round(offset, 4), median=round(median, 4))
+            start = wanted if jumped else here - median * tap_rate
             self._offsets.clear()
             self.anchors += 1
             self._tap_rate = tap_rate

@@ -27,14 +27,17 @@ from typing import Callable
 import numpy as np
 
 from voiceguide.bargein import BargeIn, block_size
+from voiceguide.echo import StreamClock
 from voiceguide.endpointer import Endpointer
 from voiceguide.errors import DeviceError
 from voiceguide.recognizer import Answer, recognize
+from voiceguide.recognizer_process import RecognizerProcess
 
 log = logging.getLogger(__name__)
 
 #: Preferred capture rate; the device's own default is used if it refuses it.
 PREFERRED_RATE = 16000
+CLOCK_EVERY = 5.0       # seconds between measures of the stream's clock (echo.StreamClock)
 
 
 def _sounddevice():
@@ -108,7 +111,8 @@ class Listener:
             (and the speexdsp library), the guide's voice is cancelled from the
             microphone and "stop" is heard while the guide speaks (barge-in,
             :mod:`voiceguide.bargein`); without it the listener is deaf while
-            muted.
+            muted. With barge-in, recognition runs in a process of its own
+            (:mod:`voiceguide.recognizer_process`), so the guide never stutters.
 
     Answers are also put on :attr:`answers`, a :class:`queue.Queue`.
 
@@ -135,14 +139,15 @@ class Listener:
         self._stream = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._worker = None   # the recognizer's own process, with barge-in
+        self._clock = StreamClock(None)   # no stream yet: callback times fall back
 
     # -- the PortAudio callback: copy and go, never block ---------------------
     def _callback(self, indata, frames, time_info, status) -> None:
-        delay = time_info.currentTime - time_info.inputBufferAdcTime
-        if not 0.0 <= delay < 2.0:   # some hosts give no times
-            delay = self._latency + frames / self.rate
+        captured_at = self._clock.at(time_info.inputBufferAdcTime, time.monotonic(),
+                                     -(self._latency + frames / self.rate))
         try:
-            self._blocks.put_nowait((time.monotonic() - delay, self._muted, indata[:, 0].copy()))
+            self._blocks.put_nowait((captured_at, self._muted, indata[:, 0].copy()))
         except queue.Full:
             self.dropped_blocks += 1
 
@@ -153,7 +158,12 @@ class Listener:
             return self
         stream, self.rate = _open_stream(self.device, self._callback)
         self._latency = stream.latency
+        self._clock = StreamClock(stream)
         self.bargein = BargeIn(self.rate, self.reference)
+        if self.bargein.cancels_echo:   # it decodes while the guide plays
+            self._worker = RecognizerProcess()
+            self.bargein.recognize = self._worker.recognize
+            self.bargein.hear_stop = self._worker.hear_stop
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="voiceguide-listener",
                                         daemon=True)
@@ -164,6 +174,7 @@ class Listener:
             self._stopping.set()
             self._thread.join()
             stream.close()
+            self._close_worker()
             raise DeviceError(f"cannot start audio input: {' '.join(str(e).split())}") from None
         self._stream = stream
         return self
@@ -180,6 +191,12 @@ class Listener:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self._close_worker()
+
+    def _close_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
 
     def mute(self) -> None:
         """The player sounds (or is about to): only "stop" counts, heard over the
@@ -207,7 +224,11 @@ class Listener:
 
     # -- the listener's thread -------------------------------------------------
     def _run(self) -> None:
+        measured = time.monotonic()
         while not self._stopping.is_set():
+            if time.monotonic() - measured >= CLOCK_EVERY:
+                self._clock.measure()
+                measured = time.monotonic()
             try:
                 captured_at, muted, block = self._blocks.get(timeout=0.1)
             except queue.Empty:

@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from voiceguide.devices import NO_DEVICE, resolve_output, sounddevice
+from voiceguide.echo import StreamClock
 from voiceguide.errors import DeviceError
 from voiceguide.renderer import Renderer
 from voiceguide.screen import StatusLine
@@ -38,6 +39,7 @@ CALLBACK_FRAMES = 1024    # 46 ms: a pause takes effect within ~100 ms
 TICK = 0.02               # control loop period in seconds
 LATE_KEY_WINDOW = 5.0     # seconds after a yes/no question timed out: y/n are ignored
 SILENT_DEVICE = 3.0       # seconds without a callback: the device has gone away
+CLOCK_EVERY = 5.0         # seconds between measures of the stream's clock
 CLOSE_WAIT = 1.0          # seconds to wait for PortAudio to let go of a dead device
 
 #: Set when PortAudio could not let go of a device: the process should then exit
@@ -185,6 +187,7 @@ class Player:
         self._early_keys: list[str] = []
         self._quiet = False
         self._latency = 0.1
+        self._clock = StreamClock(None)   # no stream yet: callback times fall back
         self._reached_at: float | None = None
         self.ending = "completed"
         self.first_sound_at: float | None = None
@@ -209,8 +212,7 @@ class Player:
         start = self.position
         self._fill(out, frames)
         if self.reference is not None or switched:
-            delay = time_info.outputBufferDacTime - time_info.currentTime
-            heard_at = now + (delay if 0.0 <= delay < 2.0 else self._latency)
+            heard_at = self._clock.at(time_info.outputBufferDacTime, now, self._latency)
             if switched:
                 self.switched_at = heard_at
             if self.reference is not None:
@@ -428,7 +430,9 @@ class Player:
         stream = self._open_stream()
         last_status = 0.0
         last_switch = None
+        last_clock = time.monotonic()
         self._latency = stream.latency
+        self._clock = StreamClock(stream)
         if self.reference is not None:
             self.reference.start(stream.samplerate)
         try:
@@ -436,7 +440,8 @@ class Player:
             self._heartbeat = time.monotonic()
             trace("stream-started", rate=stream.samplerate)
             while not self._stopping:
-                if time.monotonic() - self._heartbeat > SILENT_DEVICE:
+                now = time.monotonic()
+                if now - self._heartbeat > SILENT_DEVICE:
                     self.ending = "interrupted"
                     raise DeviceError("the audio device stopped responding; check it, or "
                                       "use 'voiceguide export' to make a file instead")
@@ -454,6 +459,9 @@ class Player:
                     trace("heard-switch", at=last_switch, timeline=self.timeline.routine)
                 if self.pending is not None:
                     self._extend()
+                if now - last_clock >= CLOCK_EVERY:
+                    self._clock.measure()
+                    last_clock = now
                 reached = self._reached
                 if reached is not None and not self._commands:
                     if reached.gate == END:

@@ -467,22 +467,55 @@ def recognize(samples: np.ndarray, sample_rate: int) -> Answer:
     Raises:
         InputError: the samples cannot be audio (bad shape, type, rate, NaN).
     """
-    x = to_16k_mono(samples, sample_rate)
-    if not has_speech_energy(x):
+    pcm = _pcm(samples, sample_rate)
+    if pcm is None:
         return Answer("none", 1.0, "")
-    peak = float(np.max(np.abs(x))) or 1.0
-    rng = np.random.default_rng(0)
-    x = x + rng.normal(0.0, 1e-3 * peak, len(x))          # dither, 60 dB under the peak
-    pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
     with _lock:
         decoding = _get_engine().decode(pcm)
     return decide(decoding)
 
 
+def hear_stop(samples: np.ndarray, sample_rate: int) -> Answer:
+    """Recognize one utterance said over the guide's voice, where only a stop counts.
+
+    One pass of the answers' language model, a quarter of :func:`recognize`'s
+    work: ``stop`` when the words it heard say stop or a stop sign (for such
+    words :func:`recognize` too answers a sure ``stop``), else ``none``. The
+    safety rules that guess a stop from rival hypotheses are left out on
+    purpose: over the guide's voice such a guess is most often the guide.
+    Arguments and errors as for :func:`recognize`.
+    """
+    pcm = _pcm(samples, sample_rate)
+    if pcm is None:
+        return Answer("none", 1.0, "")
+    with _lock:
+        hyp = _get_engine()._run(_ANSWERS, pcm)
+    text = " ".join((hyp.hypstr if hyp else "").split())
+    if label_of(text) == "stop":
+        return Answer("stop", SURE_STOP, _heard(text))
+    return Answer("none", 1.0, _heard(text))
+
+
+def _pcm(samples: np.ndarray, sample_rate: int) -> bytes | None:
+    """The decoder's input (16 kHz int16, dithered); None when there is no speech."""
+    x = to_16k_mono(samples, sample_rate)
+    if not has_speech_energy(x):
+        return None
+    peak = float(np.max(np.abs(x))) or 1.0
+    rng = np.random.default_rng(0)
+    x = x + rng.normal(0.0, 1e-3 * peak, len(x))          # dither, 60 dB under the peak
+    return (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def _heard(text: str) -> str:
+    """Decoded dictionary words as plain text (phrases split, variants unmarked)."""
+    return " ".join(w.split("(")[0].replace("_", " ") for w in text.split())
+
+
 def decide(dec: Decoding) -> Answer:
     """Apply the confidence and safety rules to a :class:`Decoding`."""
     answer = _decide(dec)
-    answer.heard = " ".join(w.split("(")[0].replace("_", " ") for w in dec.text.split())
+    answer.heard = _heard(dec.text)
     return answer
 
 

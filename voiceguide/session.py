@@ -616,8 +616,9 @@ def start_listening(options: PlayOptions):
 
     if options.listen == "auto" and not input_available():
         return None
-    warm_up()
     options.reference = echo.ReferenceTap() if options.barge_in and echo.available() else None
+    if options.reference is None:   # with barge-in, the recognizer's own process warms up
+        warm_up()
     listener = Listener(lambda answer: options.inbox.put(answer.word, "voice", answer.sure),
                         reference=options.reference)
     listener.start()

@@ -1,0 +1,96 @@
+"""The recognizer in its own process (voiceguide.recognizer_process) and the
+stop-only recognition used over the guide's voice (recognizer.hear_stop).
+
+Real espeak-ng speech, real PocketSphinx, a real worker process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voiceguide import recognizer
+from voiceguide.recognizer_process import RecognizerProcess
+
+
+@pytest.fixture(scope="module")
+def said(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("said")
+
+    def say(text: str, voice: str = "en-us+klatt2") -> tuple[np.ndarray, int]:
+        path = folder / "said.wav"
+        subprocess.run(["espeak-ng", "-w", str(path), "-v", voice, text], check=True)
+        samples, rate = sf.read(str(path), dtype="float32")
+        return samples, rate
+
+    return {text: say(text) for text in ("please stop", "my leg feels weak",
+                                         "it feels good", "about the same")}
+
+
+def test_hear_stop_answers_stop_only_when_the_words_say_it(said):
+    assert recognizer.hear_stop(*said["please stop"]).word == "stop"
+    assert recognizer.hear_stop(*said["my leg feels weak"]).word == "stop"
+    assert recognizer.hear_stop(*said["it feels good"]).word == "none"
+    assert recognizer.hear_stop(*said["about the same"]).word == "none"
+    assert recognizer.hear_stop(np.zeros(16000, np.int16), 16000).word == "none"
+
+
+def test_the_worker_answers_as_the_recognizer_does(said):
+    worker = RecognizerProcess()
+    try:
+        for samples, rate in said.values():
+            assert worker.recognize(samples, rate) == recognizer.recognize(samples, rate)
+            assert worker.hear_stop(samples, rate) == recognizer.hear_stop(samples, rate)
+    finally:
+        worker.close()
+
+
+def test_decoding_in_the_worker_leaves_other_threads_running(said):
+    """PocketSphinx holds the GIL while it decodes: in this process a thread that
+    wakes every 5 ms (as an audio callback does) waits a quarter of a second."""
+    def longest_gap(work) -> float:
+        gaps, done = [], threading.Event()
+
+        def tick():
+            last = time.monotonic()
+            while not done.is_set():
+                time.sleep(0.005)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        thread = threading.Thread(target=tick)
+        thread.start()
+        work()
+        done.set()
+        thread.join()
+        return max(gaps)
+
+    speech = np.concatenate([s for s, _ in said.values()])
+    rate = said["please stop"][1]
+    recognizer.warm_up()
+    worker = RecognizerProcess()
+    try:
+        worker.recognize(speech[:rate], rate)      # the worker has warmed up
+        here = longest_gap(lambda: recognizer.recognize(speech, rate))
+        there = longest_gap(lambda: worker.recognize(speech, rate))
+    finally:
+        worker.close()
+    print(f"\nlongest wait of a 5 ms thread while decoding: in this process {here:.3f} s, "
+          f"in the worker {there:.3f} s")
+    assert there < 0.1 < here
+
+
+def test_a_dead_worker_falls_back_to_this_process(said):
+    worker = RecognizerProcess()
+    worker._process.kill()
+    worker._process.join()
+    try:
+        assert worker.recognize(*said["please stop"]).word == "stop"
+    finally:
+        worker.close()
