@@ -1,3 +1,6 @@
+"""python -m voiceguide: the command line (guarded: worker processes import it)."""
+
 from voiceguide.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

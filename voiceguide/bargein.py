@@ -26,12 +26,14 @@ timing, after the sound system stalled, lets long stretches of the guide
 through; a person saying stop is shorter). Last, the player marks the blocks in
 which the guide says a stop word or stop sign itself ("stop if anything
 hurts", "numbness or tingling"): what is heard over those lines may be the
-guide, so it is dropped too; a stop said then is heard when said again, or at
-the guide's next pause. For the first seconds of the
+guide, so it is dropped too; a stop said then is heard only when said again
+(or with the ``s`` key). For the first seconds of the
 guide's voice in a session the canceller is still learning the room (it takes
 about 4 s of speech): until its running reduction reaches :data:`ADAPTED_DB`,
-utterances over the guide's voice are dropped too. A stop is then heard at the
-guide's next pause, and the ``s`` key works at any moment.
+utterances over the guide's voice are dropped too: a stop must then be said
+again in the guide's next pause, and the ``s`` key works at any moment. Last,
+over the guide, a block the canceller took down by :data:`ECHO_GATE_DB` is
+quietened before the endpointer (see :meth:`BargeIn._user_part`).
 
 Speed: a stop said over the guide is looked for as soon as :data:`EARLY_QUIET`
 seconds of quiet follow it, not after the endpointer's full hangover (in the

@@ -148,8 +148,8 @@ class StreamClock:
 
     A callback that stamps blocks with ``time.monotonic()`` is only as punctual
     as the Python thread that runs it, and that thread waits for the GIL while
-    another one recognizes speech: its stamps then jitter by a tenth of a
-    second, and every jump makes the echo canceller learn again. The times
+    another one recognizes speech: its stamps then jitter by up to a third of
+    a second, and every jump makes the echo canceller learn again. The times
     PortAudio gives the callback were taken before Python ran; this maps them.
     The offset is measured from outside the callback; :meth:`measure` again now
     and then follows a wall clock that was set.
