@@ -1,6 +1,6 @@
 """The recognizer in a process of its own, so that the guide's voice never stutters.
 
-PocketSphinx holds Python's GIL while it decodes, for up to a quarter of a
+PocketSphinx holds Python's GIL while it decodes, for up to a third of a
 second at a time. While the guide plays, the player's audio callback needs the
 GIL every few tens of milliseconds: decoding in the same process makes it miss
 its deadline, the sound server inserts a gap into the guide's voice, and the
