@@ -151,14 +151,24 @@ class StreamClock:
     another one recognizes speech: its stamps then jitter by up to a third of
     a second, and every jump makes the echo canceller learn again. The times
     PortAudio gives the callback were taken before Python ran; this maps them.
-    The offset is measured from outside the callback; :meth:`measure` again now
-    and then follows a wall clock that was set.
+    The offset is measured from outside the callback; :meth:`refresh`, called
+    now and then, measures it again every :attr:`EVERY` seconds and so follows
+    a wall clock that was set.
     """
+
+    #: Seconds between two measures of the offset (see :meth:`refresh`).
+    EVERY = 5.0
 
     def __init__(self, stream):
         self.stream = stream
         self.offset: float | None = None
+        self._measured = 0.0
         self.measure()
+
+    def refresh(self) -> None:
+        """Measure the offset again if :attr:`EVERY` seconds have passed."""
+        if time.monotonic() - self._measured >= self.EVERY:
+            self.measure()
 
     def measure(self) -> None:
         """Measure the offset (the tightest of three readings); None if the host
@@ -174,6 +184,7 @@ class StreamClock:
         except Exception:  # noqa: BLE001 - a host without stream times
             best = None
         self.offset = best[1] if best else None
+        self._measured = time.monotonic()
 
     def at(self, stream_time: float, now: float, fallback: float) -> float:
         """The monotonic time of ``stream_time``, a time the callback was given;

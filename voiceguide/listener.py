@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 #: Preferred capture rate; the device's own default is used if it refuses it.
 PREFERRED_RATE = 16000
-CLOCK_EVERY = 5.0       # seconds between measures of the stream's clock (echo.StreamClock)
 
 
 def _sounddevice():
@@ -224,11 +223,8 @@ class Listener:
 
     # -- the listener's thread -------------------------------------------------
     def _run(self) -> None:
-        measured = time.monotonic()
         while not self._stopping.is_set():
-            if time.monotonic() - measured >= CLOCK_EVERY:
-                self._clock.measure()
-                measured = time.monotonic()
+            self._clock.refresh()
             try:
                 captured_at, muted, block = self._blocks.get(timeout=0.1)
             except queue.Empty:

@@ -39,7 +39,6 @@ CALLBACK_FRAMES = 1024    # 46 ms: a pause takes effect within ~100 ms
 TICK = 0.02               # control loop period in seconds
 LATE_KEY_WINDOW = 5.0     # seconds after a yes/no question timed out: y/n are ignored
 SILENT_DEVICE = 3.0       # seconds without a callback: the device has gone away
-CLOCK_EVERY = 5.0         # seconds between measures of the stream's clock
 CLOSE_WAIT = 1.0          # seconds to wait for PortAudio to let go of a dead device
 
 #: Set when PortAudio could not let go of a device: the process should then exit
@@ -193,8 +192,7 @@ class Player:
         self.first_sound_at: float | None = None
         self.paused = False
         self.position = 0
-        self.timeline = timeline
-        self._renderer = make_renderer(timeline)
+        self._take(timeline)
         self._commands: collections.deque[_Segment] = collections.deque()
         self._segment: _Segment | None = None
         self._reached: _Segment | None = None
@@ -270,17 +268,21 @@ class Player:
                 limit, gate = horizon, HORIZON
         return limit, gate
 
+    def _take(self, timeline: Timeline) -> None:
+        """Make ``timeline`` the one played from the next segment on."""
+        self._renderer = self.make_renderer(timeline)
+        self._stop_words = stop_word_spans(timeline)
+        self.timeline = timeline
+
     def seek(self, sample: int, timeline: Timeline | None = None) -> None:
         """Play from ``sample`` (of ``timeline``, when given, replacing the current one)."""
         if timeline is not None and timeline is not self.timeline:
-            self._renderer = self.make_renderer(timeline)
-            self.timeline = timeline
+            self._take(timeline)
         start = max(0, min(sample, self.timeline.total_samples))
         limit, gate = self._stop_after(start)
         self._reached_at = None
         self._early_keys = []
-        self._commands.append(_Segment(self._renderer, start, limit, gate,
-                                       stop_word_spans(self.timeline)))
+        self._commands.append(_Segment(self._renderer, start, limit, gate, self._stop_words))
 
     def _extend(self) -> None:
         """Take up a timeline with more speech ready, without moving the playhead.
@@ -291,12 +293,11 @@ class Player:
         timeline = self.pending.refresh(self.timeline)
         if timeline is None:
             return
-        self._renderer = self.make_renderer(timeline)
-        self.timeline = timeline
+        self._take(timeline)
         limit, gate = self._stop_after(self._heading())
         trace("extend", position=self.position, limit=limit)
         self._commands.append(_Segment(self._renderer, CONTINUE, limit, gate,
-                                       stop_word_spans(self.timeline)))
+                                       self._stop_words))
 
     def control(self, word: str) -> None:
         """``pause``, ``resume``, ``toggle``, ``next``, ``back``/``repeat`` or ``quit``."""
@@ -430,7 +431,6 @@ class Player:
         stream = self._open_stream()
         last_status = 0.0
         last_switch = None
-        last_clock = time.monotonic()
         self._latency = stream.latency
         self._clock = StreamClock(stream)
         if self.reference is not None:
@@ -440,8 +440,7 @@ class Player:
             self._heartbeat = time.monotonic()
             trace("stream-started", rate=stream.samplerate)
             while not self._stopping:
-                now = time.monotonic()
-                if now - self._heartbeat > SILENT_DEVICE:
+                if time.monotonic() - self._heartbeat > SILENT_DEVICE:
                     self.ending = "interrupted"
                     raise DeviceError("the audio device stopped responding; check it, or "
                                       "use 'voiceguide export' to make a file instead")
@@ -459,9 +458,7 @@ class Player:
                     trace("heard-switch", at=last_switch, timeline=self.timeline.routine)
                 if self.pending is not None:
                     self._extend()
-                if now - last_clock >= CLOCK_EVERY:
-                    self._clock.measure()
-                    last_clock = now
+                self._clock.refresh()
                 reached = self._reached
                 if reached is not None and not self._commands:
                     if reached.gate == END:
