@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 
 from tests import room
+from tests.voice_samples import spoken
 from voiceguide import echo
 from voiceguide.recognizer import to_16k_mono
 
@@ -63,10 +64,7 @@ def test_the_guide_never_stops_itself_in_any_whole_routine():
 
 
 def _words(text: str, voice: str, folder) -> np.ndarray:
-    path = folder / "user.wav"
-    subprocess.run(["espeak-ng", "-w", str(path), "-v", voice, text], check=True)
-    x, rate = sf.read(str(path))
-    x = to_16k_mono(x, rate)
+    x = to_16k_mono(*spoken(text, voice, folder))
     loud = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
     return x[loud[0]:loud[-1] + 1]          # the word's end is where its sound ends
 

@@ -9,12 +9,11 @@ real canceller and the real recognizer; the figures are printed (``-s``).
 
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import pytest
-import soundfile as sf
 
+from tests.room import impulse_response, loudness
+from tests.voice_samples import spoken
 from voiceguide import echo
 from voiceguide.recognizer import recognize, to_16k_mono
 
@@ -27,14 +26,7 @@ pytestmark = pytest.mark.skipif(not echo.available(), reason="libspeexdsp1 is no
 
 
 def _say(text: str, voice: str, folder) -> np.ndarray:
-    path = folder / "say.wav"
-    subprocess.run(["espeak-ng", "-w", str(path), "-v", voice, text], check=True)
-    x, rate = sf.read(str(path))
-    return to_16k_mono(x, rate)
-
-
-def _loudness(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(x[np.abs(x) > 0.01 * np.max(np.abs(x))] ** 2)))
+    return to_16k_mono(*spoken(text, voice, folder))
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +35,15 @@ def room(tmp_path_factory):
     folder = tmp_path_factory.mktemp("room")
     rng = np.random.default_rng(7)
     reference = np.concatenate([_say(GUIDE, "en", folder), np.zeros(RATE)])
-    t = np.arange(int(0.05 * RATE))
-    impulse = rng.normal(0, 1, len(t)) * np.exp(-t / (0.012 * RATE))
-    impulse[0] = 3.0
-    impulse /= np.sqrt(np.sum(impulse ** 2))
+    impulse = impulse_response(RATE)
     delayed = np.concatenate([np.zeros(int(0.04 * RATE)), reference])
     heard_echo = np.convolve(delayed, impulse)[:len(reference)]
     user = _say("stop", "en-us+klatt2", folder)
-    user *= _loudness(heard_echo) / _loudness(user) / 2.0       # the echo is 6 dB louder
+    user *= loudness(heard_echo) / loudness(user) / 2.0       # the echo is 6 dB louder
     at = int(6.0 * RATE)
     mic = heard_echo.copy()
     mic[at:at + len(user)] += user
-    mic += rng.normal(0, _loudness(heard_echo) / 100, len(mic))  # noise 40 dB under the echo
+    mic += rng.normal(0, loudness(heard_echo) / 100, len(mic))  # noise 40 dB under the echo
     scale = 1.1 * np.max(np.abs(mic)) / 32767
     mic16 = (mic / scale).astype(np.int16)
     ref16 = (reference / scale).astype(np.int16)

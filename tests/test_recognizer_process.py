@@ -6,14 +6,13 @@ Real espeak-ng speech, real PocketSphinx, a real worker process.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 
 import numpy as np
 import pytest
-import soundfile as sf
 
+from tests.voice_samples import spoken
 from voiceguide import recognizer
 from voiceguide.recognizer_process import RecognizerProcess
 
@@ -21,15 +20,8 @@ from voiceguide.recognizer_process import RecognizerProcess
 @pytest.fixture(scope="module")
 def said(tmp_path_factory):
     folder = tmp_path_factory.mktemp("said")
-
-    def say(text: str, voice: str = "en-us+klatt2") -> tuple[np.ndarray, int]:
-        path = folder / "said.wav"
-        subprocess.run(["espeak-ng", "-w", str(path), "-v", voice, text], check=True)
-        samples, rate = sf.read(str(path), dtype="float32")
-        return samples, rate
-
-    return {text: say(text) for text in ("please stop", "my leg feels weak",
-                                         "it feels good", "about the same")}
+    return {text: spoken(text, "en-us+klatt2", folder, dtype="float32")
+            for text in ("please stop", "my leg feels weak", "it feels good", "about the same")}
 
 
 def test_hear_stop_answers_stop_only_when_the_words_say_it(said):

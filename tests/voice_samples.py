@@ -85,6 +85,14 @@ def _speak(text: str, voice: str, speed: int, pitch: int, out: Path) -> None:
     )
 
 
+def spoken(text: str, voice: str, folder: Path, dtype: str = "float64") -> tuple[np.ndarray, int]:
+    """``text`` spoken by espeak-ng in ``voice`` (at the voice's own speed and
+    pitch), as it wrote it: (samples, rate). ``folder`` holds a scratch file."""
+    path = Path(folder) / "spoken.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), "-v", voice, text], check=True)
+    return sf.read(str(path), dtype=dtype)
+
+
 def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
     """Pink (1/f) noise by shaping white noise in the frequency domain."""
     spectrum = np.fft.rfft(rng.standard_normal(n))
