@@ -25,10 +25,12 @@ import soundfile as sf
 
 from voiceguide.errors import DeviceError, InputError
 from tests.conftest import voiceguide_command
-from voiceguide.recognizer import VOCABULARY, Answer, recognize, recognize_file
+from voiceguide.recognizer import VOCABULARY, Answer, hear_stop, recognize, recognize_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 import voice_samples  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
 
 needs_espeak = pytest.mark.skipif(not voice_samples.espeak_available(),
                                   reason="espeak-ng is not installed")
@@ -244,6 +246,14 @@ def test_endpointer_finds_one_utterance():
     assert len(found) == 1
     # the tone plus the pre-roll and the hang-over
     assert 0.5 * rate <= len(found[0]) <= 1.6 * rate
+
+
+def test_audio_no_path_of_the_model_fits_is_none_not_a_crash():
+    """A fragment of the guide's voice (tests/data) for which the answers' model
+    finds no path at all: PocketSphinx's nbest() and seg() are then None."""
+    samples, rate = sf.read(DATA / "guide-unparsable.wav", dtype="int16")
+    assert recognize(samples, rate).word == "none"
+    assert hear_stop(samples, rate).word == "none"
 
 
 def test_listener_drops_what_it_hears_while_muted():

@@ -347,7 +347,8 @@ class _Engine:
         best_score = self._score(hyp.score) if hyp else None
         scores: dict[str, float] = {}
         texts: dict[str, str] = {}
-        for i, h in enumerate(d.nbest()):
+        # nbest() and seg() are None when no path through the model fits the audio
+        for i, h in enumerate(d.nbest() or ()):
             if i >= _NBEST:
                 break
             if h is None:
@@ -365,13 +366,13 @@ class _Engine:
             lab = max(scores, key=scores.get)
             text, best_score = texts.get(lab, ""), scores[lab]
         n_frames = max(d.n_frames(), 1)
-        share = _answer_share(d.seg())
+        share = _answer_share(d.seg() or ())
 
         stop_hyp = self._run(_STOPS, pcm)  # nothing but the ways of saying stop
         stop_score = self._score(stop_hyp.score) if stop_hyp and stop_hyp.hypstr else None
 
         phone_hyp = self._run(_PHONES, pcm)  # a free phone loop
-        speech_frames = sum(s.end_frame - s.start_frame + 1 for s in d.seg()
+        speech_frames = sum(s.end_frame - s.start_frame + 1 for s in d.seg() or ()
                             if s.word not in ("SIL", "+NSN+", "+SPN+", "<sil>"))
         if best_score is None:
             return Decoding("", {}, -math.inf, math.inf)
