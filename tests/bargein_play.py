@@ -11,8 +11,10 @@ player plays into the room sink, which convolves it with a room impulse
 response into the null sink; the microphone is the null sink's monitor. The
 user's voice is a second output stream into the same room, in this process.
 
-For each trial of the plan (``{"target": s, "lead": s, "path": .npy at 22050
-Hz, "level": rms}``) the player seeks to ``lead`` seconds before ``target``;
+The plan: the guide's ``volume`` (the setting; full when left out), ``warmup``
+seconds of the routine played from its start with nobody speaking, then its
+``trials``. For each trial (``{"target": s, "lead": s, "path": .npy at 22050
+Hz, "scale": gain}``) the player seeks to ``lead`` seconds before ``target``;
 when the playhead reaches ``target`` the user says the words; then it waits
 for the guide's sound to stop (the player switching to the stop message, or to
 "Did you say stop?"). Seeking from trial to trial is what a test does, not a
@@ -80,7 +82,7 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
     from voiceguide import session
 
     plan = json.loads(Path(plan_path).read_text())
-    prepared = session.prepare(routine, {}, notice=False)
+    prepared = session.prepare(routine, {"volume": plan.get("volume")}, notice=False)
     options = session.PlayOptions(listen="on", checkin_timeout=3.0, barge_in=True)
     listener = session.start_listening(options)
     options.listener = listener
@@ -133,7 +135,11 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
                 player.switched_at is not None and player.switched_at > asked):
             time.sleep(0.005)
         switched = player.timeline.routine in STOPPING
-        time.sleep(0.3)
+        # the rest of the words (the second "stop" of "stop stop") belongs to this trial
+        settle = time.monotonic() + 4.0
+        while time.monotonic() < settle and (
+                user.ended_at is None or time.monotonic() < user.ended_at + 1.0):
+            time.sleep(0.01)
         results.append({"target": trial["target"], "said": trial["said"],
                         "word_end": user.ended_at,
                         "stopped_to": player.timeline.routine if switched else None,

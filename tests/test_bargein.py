@@ -12,7 +12,9 @@ are printed (``-s``).
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -113,15 +115,12 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
     convolution sink is the room (the impulse response of tests/room.py); the
     microphone is the null sink's monitor; the user's words are played into the
     same room 6 dB under the guide's speech, at 20 moments during speech (after
-    the routine's first 12 s, while the canceller learns the room). The guide's
+    the routine's first 12 s, while the canceller learns the room), the guide at
+    :data:`ROOM_VOLUME`. The guide's
     sound stops within 0.5 s of the end of the word (median), and the guide never
     stops itself meanwhile."""
-    import json
-    import sys
-
     import soxr
 
-    from tests.audio import PulseServer
     from voiceguide import session
 
     prepared = session.prepare("quick", {}, notice=False)
@@ -130,9 +129,7 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
              for e in prepared.timeline.events if e.gate]
     moments = _moments(played, stop_words, 20, after=10.0, apart=5.0, avoid=gates)
     assert len(moments) == 20
-    sf.write(str(tmp_path / "room.wav"), room.impulse_response(22050).astype(np.float32),
-             22050, subtype="FLOAT")
-    level = room.speech_level(played) / 10 ** (6.0 / 20)
+    level = ROOM_VOLUME * room.speech_level(played) / 10 ** (6.0 / 20)
     plan = []
     for i, moment in enumerate(moments):
         said, voice = USER[i % len(USER)]
@@ -141,15 +138,7 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
         plan.append({"target": moment, "lead": 3.0, "said": said,
                      "path": str(tmp_path / f"user{i}.npy"),
                      "scale": level / room.loudness(words)})
-    (tmp_path / "plan.json").write_text(json.dumps({"warmup": 12.0, "trials": plan}))
-    server = PulseServer(tmp_path / "pulse", room=tmp_path / "room.wav").start()
-    try:
-        subprocess.run([sys.executable, "-m", "tests.bargein_play", "quick",
-                        str(tmp_path / "plan.json"), str(tmp_path / "out.json")],
-                       env=server.room_env(), check=True, timeout=400)
-    finally:
-        server.stop()
-    out = json.loads((tmp_path / "out.json").read_text())
+    out = _through_the_room("quick", {"warmup": 12.0, "trials": plan}, tmp_path)
     latencies, missed = [], []
     for trial in out["trials"]:
         if trial["stopped_to"] and trial["word_end"]:
@@ -163,8 +152,8 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
           f"{out['dropped_as_echo']} utterances taken for its own echo")
     assert out["cancels_echo"]
     assert not out["unprompted"]
-    # measured 19/20 and 18/20 (a lone "tingling", and the first "stop" after the
-    # warm-up, over the guide at -6 dB, are the weakest); the issue asks for 20/20
+    # measured 19/20 twice: a lone "tingling" (espeak's klatt4 voice) over "Hold for
+    # 15 seconds" is heard as "a bit good"; the issue asks for 20/20
     assert len(missed) <= 3
     assert np.median(latencies) <= 0.5
 
@@ -180,3 +169,58 @@ def test_without_a_reference_the_listener_is_deaf_while_the_guide_sounds(tmp_pat
     assert not [a for b in blocks if (a := bargein.feed(b, 0.0, speaking=True))]
     heard = [a for b in blocks if (a := bargein.feed(b, 0.0, speaking=False))]
     assert [a.word for a in heard] == ["stop"]
+
+
+#: The guide's volume setting in the real room. PulseAudio's convolution sink
+#: scales the impulse response by its own rule (1.45 times louder for this room),
+#: and the guide at full volume would come out clipped: a nonlinear echo that no
+#: linear canceller takes out (24 dB at best, against 43 dB at this volume), and
+#: not the linear room the simulation stands for. The user's words are scaled
+#: with it, so the echo stays 6 dB louder than the user.
+ROOM_VOLUME = 0.35
+
+
+def _through_the_room(routine: str, plan: dict, folder) -> dict:
+    """Play ``routine`` by ``plan`` (see tests/bargein_play.py), at
+    :data:`ROOM_VOLUME`, in a fresh process whose sound server has the room;
+    what it found."""
+    from tests.audio import PulseServer
+
+    plan = {"volume": ROOM_VOLUME, **plan}
+    folder.mkdir(parents=True, exist_ok=True)
+    sf.write(str(folder / "room.wav"), room.impulse_response(22050).astype(np.float32),
+             22050, subtype="FLOAT")
+    (folder / "plan.json").write_text(json.dumps(plan))
+    server = PulseServer(folder / "pulse", room=folder / "room.wav").start()
+    seconds = plan["warmup"] + 10 * len(plan["trials"])
+    try:
+        subprocess.run([sys.executable, "-m", "tests.bargein_play", routine,
+                        str(folder / "plan.json"), str(folder / "out.json")],
+                       env=dict(server.room_env(), VOICEGUIDE_TRACE=str(folder / "trace.jsonl")),
+                       check=True, timeout=seconds * 1.5 + 120)
+    finally:
+        server.stop()
+    return json.loads((folder / "out.json").read_text())
+
+
+@pytest.mark.long
+def test_the_guide_never_stops_itself_through_a_real_sound_server(tmp_path):
+    """All four whole routines, each in real time through its own sound server and
+    room, nobody speaking: the guide never stops itself. About 20 minutes (the four
+    play at once), so it runs only when asked: ``bash scripts/test.sh -m long``."""
+    from voiceguide import session
+
+    def whole(name: str) -> dict:
+        seconds = session.prepare(name, {}, notice=False).timeline.total_seconds
+        return _through_the_room(name, {"warmup": seconds - 0.5, "trials": []},
+                                 tmp_path / name)
+
+    with concurrent.futures.ThreadPoolExecutor(len(ROUTINES)) as pool:
+        results = dict(zip(ROUTINES, pool.map(whole, ROUTINES)))
+    for name, out in results.items():
+        print(f"\n{name} through a real sound server: the guide stopped itself "
+              f"{len(out['unprompted'])} times {out['unprompted']}; "
+              f"{out['dropped_as_echo']} utterances taken for its own echo; "
+              f"re-anchored {out['anchors']} times")
+    assert all(out["cancels_echo"] for out in results.values())
+    assert not [out["unprompted"] for out in results.values() if out["unprompted"]]
