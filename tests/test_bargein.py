@@ -224,3 +224,18 @@ def test_the_guide_never_stops_itself_through_a_real_sound_server(tmp_path):
               f"re-anchored {out['anchors']} times")
     assert all(out["cancels_echo"] for out in results.values())
     assert not [out["unprompted"] for out in results.values() if out["unprompted"]]
+
+
+def test_a_check_in_question_is_a_stop_word_line_but_not_its_pause():
+    """The pain question says "pain": barge-in does not listen while it is said,
+    but it does in the pause that follows, where the answer comes."""
+    from voiceguide import session
+    from voiceguide.player import stop_word_spans
+
+    timeline = session.prepare("quick", {}, notice=False).timeline
+    starts, ends = stop_word_spans(timeline)
+    question = next(e for e in timeline.events if e.gate == "baseline")
+    assert "pain" in question.text and question.pause > 0
+    assert (question.start, question.end - question.pause) in zip(starts, ends)
+    assert not any(a < question.end and b > question.end - question.pause
+                   for a, b in zip(starts, ends))

@@ -230,8 +230,10 @@ class BargeIn:
         return self.reference.tap.says_stop_word(start, self._now + REFERENCE_LEAD)
 
     def _decide(self, utterance: np.ndarray, final: bool) -> Answer | None:
-        span = self._span(len(utterance) + int(ECHO_TAIL * self.rate))
-        stop_only = any(guide for _, _, _, guide, _ in span)
+        # over the guide when it sounded (or its echo rang) in a loud block of the
+        # utterance: not in the quiet lead-in before the words, or an answer said
+        # right after a question would be taken for words said over the guide
+        stop_only = any(guide for _, _, _, guide, loud in self._span(len(utterance)) if loud)
         reduction = self.echo_reduction_db(len(utterance))
         if stop_only and self.cancels_echo and (
                 not self._adapted_at_start or reduction >= ECHO_GATE_DB or

@@ -125,8 +125,8 @@ _STOP_WORD = re.compile(r"\b(stop|sharp|shoot|pain|numb|tingl|weak)", re.IGNOREC
 
 def stop_word_spans(timeline: Timeline) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(starts, ends) in samples of the spoken lines of ``timeline`` that say a
-    stop word or stop sign, in order."""
-    spans = [(e.start, e.end) for e in timeline.events
+    stop word or stop sign, in order (a check-in's question, not its pause)."""
+    spans = [(e.start, e.end - e.pause) for e in timeline.events
              if e.text is not None and _STOP_WORD.search(e.text)]
     return tuple(a for a, _ in spans), tuple(b for _, b in spans)
 
