@@ -317,7 +317,7 @@ class PlayOptions:
     listener: object = None       # a started Listener (voice answers), or None
     reference: object = None      # the ReferenceTap the player feeds the listener's echo canceller
     listen: str = "auto"          # on, off, or auto (when a microphone exists)
-    barge_in: bool = False        # hear stop while the guide speaks (echo cancellation)
+    barge_in: bool = True         # hear stop while the guide speaks (echo cancellation)
     intro: bool = False           # play the not-medical-advice notice
     say: Callable[[str], None] = lambda text: None   # print a line for the user
     inbox: Inbox = field(default_factory=Inbox)
@@ -617,6 +617,10 @@ def start_listening(options: PlayOptions):
     if options.listen == "auto" and not input_available():
         return None
     options.reference = echo.ReferenceTap() if options.barge_in and echo.available() else None
+    if options.barge_in and options.reference is None:
+        options.say("Stop is heard only in the guide's pauses: hearing it while the guide "
+                    "speaks needs the speexdsp library (libspeexdsp1). The s key works "
+                    "at any moment.")
     if options.reference is None:   # with barge-in, the recognizer's own process warms up
         warm_up()
     listener = Listener(lambda answer: options.inbox.put(answer.word, "voice", answer.sure),

@@ -101,9 +101,8 @@ KEYS: dict[str, Key] = {k.name: k for k in [
         "How long a check-in waits for an answer."),
     Key("listen", _listen, "auto", "auto, on, off",
         "Answer check-ins by voice (auto: when a microphone exists)."),
-    Key("barge_in", parse_bool, False, "on, off",
-        "Hear stop while the guide speaks (echo cancellation; not yet reliable on "
-        "every sound setup, so off by default)."),
+    Key("barge_in", parse_bool, True, "on, off",
+        "Hear stop while the guide speaks (echo cancellation; off: only in its pauses)."),
     Key("countdown", PARSERS["countdown"], True, "on, off",
         "A spoken 3-2-1 at the end of holds."),
     Key("voice_guidance", PARSERS["voice_guidance"], "full", "full, cues-only",
