@@ -5,8 +5,12 @@ A room simulation (tests/room.py): the microphone hears the rendered routine
 through a short room impulse response and 6 dB louder than the user, plus
 noise; the reference is what the player sent, stamped in a real ReferenceTap.
 Real speexdsp echo canceller, real endpointer, real PocketSphinx. It runs on
-a virtual clock, faster than real time, so whole routines fit. The figures
-are printed (``-s``).
+a virtual clock, faster than real time, so whole routines fit.
+
+The same room through a real sound server, in real time (tests/bargein_play.py):
+the player plays into PulseAudio's convolution sink and the listener hears its
+monitor. Twenty stops run in every test run; all four whole routines only with
+``-m long`` (about 20 minutes). The figures are printed (``-s``).
 """
 
 from __future__ import annotations
