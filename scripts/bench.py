@@ -429,20 +429,14 @@ def bargein_cost(routine: str = "quick") -> dict:
     """CPU the listener spends hearing "stop" over the guide: the echo canceller,
     the endpointer and the recognizer on a simulated room (tests/room.py),
     per second of the routine, on one core."""
-    import numpy as np
-
     from tests import room
-    from voiceguide import echo, session
-    from voiceguide.player import stop_word_spans
+    from voiceguide import echo
 
     if not echo.available():
         raise BenchError("libspeexdsp1 is not installed")
-    prepared = session.prepare(routine, {}, notice=False)
-    played = np.concatenate(list(prepared.renderer(prepared.timeline).blocks()))
+    played, stop_words = room.as_played(routine)
     started = time.process_time()
-    # the player marks the lines in which the guide says a stop word itself
-    result = room.offline(played.astype(np.float32), 22050,
-                          stop_words=stop_word_spans(prepared.timeline))
+    result = room.offline(played, 22050, stop_words=stop_words)
     cpu = time.process_time() - started
     return {"routine": routine, "seconds": result.seconds, "cpu_s": cpu,
             "cpu_share": cpu / result.seconds, "self_stops": len(result.answers),

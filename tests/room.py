@@ -45,6 +45,18 @@ def speech_level(played: np.ndarray) -> float:
     return float(np.median(voiced)) if len(voiced) else 0.0
 
 
+def as_played(name: str) -> tuple[np.ndarray, tuple]:
+    """Routine ``name`` as the player sends it (float32, from the one renderer),
+    and the spans of the lines in which the guide says a stop word (which the
+    player marks in the tap): the arguments :func:`offline` takes."""
+    from voiceguide import session
+    from voiceguide.player import stop_word_spans
+
+    prepared = session.prepare(name, {}, notice=False)
+    played = np.concatenate(list(prepared.renderer(prepared.timeline).blocks()))
+    return played.astype(np.float32), stop_word_spans(prepared.timeline)
+
+
 @dataclass
 class Result:
     """What the barge-in made of one simulated session."""

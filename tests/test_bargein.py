@@ -40,20 +40,8 @@ USER = [("stop", "en-us+klatt2"), ("please stop", "en-us+klatt"),
         ("shooting pain", "en-us+klatt4"), ("weakness", "en-us-nyc+klatt")]
 
 
-def _played(name: str):
-    """The routine as the player sends it (the one renderer), and the spans of
-    the lines in which the guide says a stop word (the player marks them)."""
-    from voiceguide import session
-    from voiceguide.player import stop_word_spans
-
-    prepared = session.prepare(name, {}, notice=False)
-    renderer = prepared.renderer(prepared.timeline)
-    played = np.concatenate(list(renderer.blocks())).astype(np.float32)
-    return played, stop_word_spans(prepared.timeline)
-
-
 def _self_stops(name: str) -> tuple[str, float, list, int]:
-    played, stop_words = _played(name)
+    played, stop_words = room.as_played(name)
     result = room.offline(played, 22050, stop_words=stop_words)
     return name, result.seconds, [(round(t, 1), a.word, a.heard) for t, a in result.answers], \
         result.dropped_as_echo
@@ -76,7 +64,7 @@ def _words(text: str, voice: str, folder) -> np.ndarray:
 
 
 def test_stop_said_over_the_guide_at_20_moments_is_heard_within_half_a_second(tmp_path):
-    played, stop_words = _played("quick")
+    played, stop_words = room.as_played("quick")
     moments = _moments(played, stop_words, 20)
     user = [(t, _words(*USER[i % len(USER)], tmp_path)) for i, t in enumerate(moments)]
     result = room.offline(played, 22050, user, echo_db=6.0, stop_words=stop_words)
@@ -128,7 +116,7 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
     from voiceguide import session
 
     prepared = session.prepare("quick", {}, notice=False)
-    played, stop_words = _played("quick")
+    played, stop_words = room.as_played("quick")
     gates = [(e.start / 22050 - 4.0, e.start / 22050 + 4.0)
              for e in prepared.timeline.events if e.gate]
     moments = _moments(played, stop_words, 20, after=10.0, apart=5.0, avoid=gates)

@@ -37,11 +37,10 @@ quietened before the endpointer (see :meth:`BargeIn._user_part`).
 
 Speed: a stop said over the guide is looked for as soon as :data:`EARLY_QUIET`
 seconds of quiet follow it, not after the endpointer's full hangover (in the
-room simulation: decided a median 0.14 s after the end of the word; through a
-real sound server the guide's sound stops a median 0.45 s after it).
+room simulation: decided a median 0.12 s after the end of the word; through a
+real sound server the guide's sound stops a median 0.43 s after it).
 
-Without a reference (the ``barge_in`` setting off, which is the default, or no
-speexdsp library) the listener is deaf while the guide sounds, as it must be:
+Without a reference (the ``barge_in`` setting off, or no speexdsp library) the listener is deaf while the guide sounds, as it must be:
 it would hear itself.
 """
 
