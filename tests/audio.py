@@ -122,8 +122,12 @@ class PulseServer:
         return self
 
     def env(self, base: dict | None = None) -> dict:
-        """Environment (``base`` or this process's) for a client of the null sink."""
+        """Environment (``base`` or this process's) for a client of the null sink.
+
+        The runtime folder is the server's: without one, each PulseAudio client
+        makes a ``/tmp/pulse-*`` folder of its own and leaves it behind."""
         return dict(os.environ if base is None else base, HOME=str(self.home),
+                    XDG_RUNTIME_DIR=str(self.run), PULSE_RUNTIME_PATH=str(self.run),
                     PULSE_SERVER=f"unix:{self.socket}")
 
     def room_env(self, base: dict | None = None) -> dict:

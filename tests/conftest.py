@@ -30,11 +30,23 @@ def shared_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("xdg-cache")
 
 
+@pytest.fixture(scope="session")
+def runtime_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("xdg-runtime")
+    path.chmod(0o700)
+    return path
+
+
 @pytest.fixture(autouse=True)
-def user_dirs(tmp_path, monkeypatch, shared_cache):
-    """Point the per-user config, data and cache folders at temporary ones."""
+def user_dirs(tmp_path, monkeypatch, shared_cache, runtime_dir):
+    """Point the per-user config, data, cache and runtime folders at temporary ones.
+
+    Without a runtime folder, every PortAudio start under a test's own ``HOME``
+    (its ALSA pulse plugin) leaves a ``/tmp/pulse-*`` folder behind.
+    """
     config = tmp_path / "config"
     data = tmp_path / "data"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
     monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
