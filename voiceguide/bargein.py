@@ -31,7 +31,9 @@ guide, so it is dropped too; a stop said then is heard only when said again
 guide's voice in a session the canceller is still learning the room (it takes
 about 4 s of speech): until its running reduction reaches :data:`ADAPTED_DB`,
 utterances over the guide's voice are dropped too: a stop must then be said
-again in the guide's next pause, and the ``s`` key works at any moment. And
+again in the guide's next pause, and the ``s`` key works at any moment (a
+person's words over the guide do not count against that learning, see
+:meth:`BargeIn._person_may_speak`). And
 over the guide, a block the canceller took down by :data:`ECHO_GATE_DB` is
 quietened before the endpointer (see :meth:`BargeIn._user_part`).
 
@@ -182,7 +184,7 @@ class BargeIn:
         ep = self.endpointer
         mic_energy, clean_energy = _energy(mic), _energy(clean)
         heard = self._user_part(clean, mic_energy, clean_energy, guide)
-        if guide and self.canceller is not None:
+        if guide and self.canceller is not None and not self._person_may_speak():
             keep = math.exp(-len(mic) / (ADAPT_SECONDS * self.rate))
             self._echo_energy = [keep * self._echo_energy[0] + mic_energy,
                                  keep * self._echo_energy[1] + clean_energy]
@@ -203,6 +205,15 @@ class BargeIn:
                 ep.reset()
                 return answer
         return None
+
+    def _person_may_speak(self) -> bool:
+        """True during an utterance over the guide that began once the canceller had
+        learnt the room, for as long as a person saying stop might speak. Such
+        blocks hold the person's voice, which the canceller leaves as it is:
+        counted, they would make it look as if it had not learnt the room, and a
+        stop said again soon after, over a short line, would be dropped."""
+        ep = self.endpointer
+        return ep.in_speech and self._adapted_at_start and ep.seconds <= BARGE_IN_SECONDS
 
     def _span(self, samples: int):
         """The kept blocks that make up the last ``samples`` samples."""
