@@ -165,8 +165,10 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
           f"{out['dropped_as_echo']} utterances taken for its own echo")
     assert out["cancels_echo"]
     assert not out["unprompted"]
-    # measured 19/20 twice: a lone "tingling" (espeak's klatt4 voice) over "Hold for
-    # 15 seconds" is heard as "a bit good"; the issue asks for 20/20
+    # measured in ten runs: 20/20 three times, 19/20 seven; each miss is the
+    # recognizer on words that went through the canceller (klatt4's "tingling" heard
+    # as "getting good", its "shooting pain" as "a bit same", klatt's "I feel numb"
+    # as "I feel fine"); the issue asks for 20/20
     assert len(missed) <= 3
     assert np.median(latencies) <= 0.5
 

@@ -9,10 +9,10 @@ and each is decided:
 
 * **while the guide sounds** (speech or cues, or the player says it is about to;
   plus :data:`ECHO_TAIL` for the room's echo) only the stop vocabulary is
-  active: an utterance counts only if the words the recognizer heard say
-  ``stop`` or a stop sign (:func:`voiceguide.recognizer.hear_stop`; a stop
-  only guessed from a rival hypothesis, over the guide's voice, is too often
-  the guide itself);
+  active (:func:`voiceguide.recognizer.hear_stop`): a sure stop when the words
+  the recognizer heard say ``stop`` or a stop sign, acted on at once; an unsure
+  one, when such words come close behind, only at the end of the utterance
+  (the player then asks "Did you say stop?");
 * **while it is quiet** every answer and command counts, as before.
 
 The guide says "stop" itself, in its safety lines, so it must never stop
@@ -129,6 +129,7 @@ class BargeIn:
         self._blocks: collections.deque = collections.deque(maxlen=int(8 * rate / self.frame))
         self._sounding_until = -math.inf
         self._looked = False
+        self._early_guess: Answer | None = None   # an unsure stop seen before the utterance ended
         self._echo_energy = [0.0, 0.0]   # running mic and cleaned energy while the guide sounds
         self._adapted_at_start = False
         self.dropped_as_echo = 0      # utterances taken for the guide's own voice
@@ -245,6 +246,9 @@ class BargeIn:
         # right after a question would be taken for words said over the guide
         stop_only = any(guide for _, _, _, guide, loud in self._span(len(utterance)) if loud)
         reduction = self.echo_reduction_db(len(utterance))
+        guess = self._early_guess
+        if final:
+            self._early_guess = None
         if stop_only and self.cancels_echo and (
                 not self._adapted_at_start or reduction >= ECHO_GATE_DB or
                 len(utterance) > BARGE_IN_SECONDS * self.rate or
@@ -263,8 +267,15 @@ class BargeIn:
               reduction=round(reduction, 1), adapted=self._adapted_at_start,
               stop_only=stop_only, word=answer.word, confidence=answer.confidence,
               heard=answer.heard)
-        if answer.word == "stop" and (answer.sure or (final and not stop_only)):
+        if answer.word == "stop" and (answer.sure or final):
             return answer
+        if stop_only and answer.word == "stop":
+            # unsure, and the utterance goes on: asked about when it ends, even if
+            # the whole utterance then decodes otherwise
+            self._early_guess = answer
+            return None
+        if stop_only and final and guess is not None:
+            return guess
         if stop_only or not final or answer.word == "none":
             return None
         return answer
