@@ -268,6 +268,7 @@ class BargeIn:
               stop_only=stop_only, word=answer.word, confidence=answer.confidence,
               heard=answer.heard)
         if answer.word == "stop" and (answer.sure or final):
+            self._early_guess = None
             return answer
         if stop_only and answer.word == "stop":
             # unsure, and the utterance goes on: asked about when it ends, even if
