@@ -282,6 +282,7 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
     from voiceguide import session
     from voiceguide.devices import resolve_output, start_early
     from voiceguide.keys import KeyReader
+    from voiceguide.screen import wrap
 
     portaudio = start_early()
     options.update(checkin_timeout=checkin_timeout,
@@ -297,8 +298,9 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
     interactive = reader.start()
     try:
         if interactive:
-            click.echo(f"{prepared.routine.title}: {clock(prepared.timeline.total_seconds)}. "
-                       "Keys: space pause, n next, b back, s stop, q quit.")
+            click.echo(wrap(f"{prepared.routine.title}: "
+                            f"{clock(prepared.timeline.total_seconds)}. "
+                            "Keys: space pause, n next, b back, s stop, q quit.", sys.stdout))
         play_options = session.PlayOptions(
             device=device, checkins=not no_checkins,
             checkin_timeout=values["checkin_timeout"], listen=values["listen"],

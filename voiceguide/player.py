@@ -511,14 +511,17 @@ class Player:
         if self._status_line is None:
             return
         timeline = self.timeline
-        section = timeline.sections[timeline.section_at(self.position)]
-        left = seconds(timeline.total_samples - self.position)
+        # a seek to another timeline takes it at once, but the playhead only when the
+        # callback reaches the seek: until then the old position may lie past its end
+        position = min(self.position, timeline.total_samples)
+        section = timeline.sections[timeline.section_at(position)]
+        left = seconds(timeline.total_samples - position)
         state = "  [paused: space resumes]" if self.paused else ""
         if self._asked is not None:
             question = self._asked.text or ""
             line = f"check-in: {question}  [{self.gate_help}]"
         else:
-            line = (f"{section.title} · {clock(seconds(self.position))} / "
+            line = (f"{section.title} · {clock(seconds(position))} / "
                     f"{clock(timeline.total_seconds)} · {clock(left)} left{state}")
         self._status_line.show(line)
 
