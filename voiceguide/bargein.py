@@ -9,10 +9,10 @@ and each is decided:
 
 * **while the guide sounds** (speech or cues, or the player says it is about to;
   plus :data:`ECHO_TAIL` for the room's echo) only the stop vocabulary is
-  active (:func:`voiceguide.recognizer.hear_stop`): a sure stop when the words
-  the recognizer heard say ``stop`` or a stop sign, acted on at once; an unsure
-  one, when such words come close behind, only at the end of the utterance
-  (the player then asks "Did you say stop?");
+  active: an utterance counts only if the words the recognizer heard say
+  ``stop`` or a stop sign (:func:`voiceguide.recognizer.hear_stop`; a stop
+  only guessed from a rival hypothesis, over the guide's voice, is too often
+  the guide itself);
 * **while it is quiet** every answer and command counts, as before.
 
 The guide says "stop" itself, in its safety lines, so it must never stop
@@ -31,9 +31,7 @@ guide, so it is dropped too; a stop said then is heard only when said again
 guide's voice in a session the canceller is still learning the room (it takes
 about 4 s of speech): until its running reduction reaches :data:`ADAPTED_DB`,
 utterances over the guide's voice are dropped too: a stop must then be said
-again in the guide's next pause, and the ``s`` key works at any moment (a
-person's words over the guide do not count against that learning, see
-:meth:`BargeIn._person_may_speak`). And
+again in the guide's next pause, and the ``s`` key works at any moment. And
 over the guide, a block the canceller took down by :data:`ECHO_GATE_DB` is
 quietened before the endpointer (see :meth:`BargeIn._user_part`).
 
@@ -129,7 +127,6 @@ class BargeIn:
         self._blocks: collections.deque = collections.deque(maxlen=int(8 * rate / self.frame))
         self._sounding_until = -math.inf
         self._looked = False
-        self._early_guess: Answer | None = None   # an unsure stop seen before the utterance ended
         self._echo_energy = [0.0, 0.0]   # running mic and cleaned energy while the guide sounds
         self._adapted_at_start = False
         self.dropped_as_echo = 0      # utterances taken for the guide's own voice
@@ -185,7 +182,7 @@ class BargeIn:
         ep = self.endpointer
         mic_energy, clean_energy = _energy(mic), _energy(clean)
         heard = self._user_part(clean, mic_energy, clean_energy, guide)
-        if guide and self.canceller is not None and not self._person_may_speak():
+        if guide and self.canceller is not None:
             keep = math.exp(-len(mic) / (ADAPT_SECONDS * self.rate))
             self._echo_energy = [keep * self._echo_energy[0] + mic_energy,
                                  keep * self._echo_energy[1] + clean_energy]
@@ -206,15 +203,6 @@ class BargeIn:
                 ep.reset()
                 return answer
         return None
-
-    def _person_may_speak(self) -> bool:
-        """True during an utterance over the guide that began once the canceller had
-        learnt the room, for as long as a person saying stop might speak. Such
-        blocks hold the person's voice, which the canceller leaves as it is:
-        counted, they would make it look as if it had not learnt the room, and a
-        stop said again soon after, over a short line, would be dropped."""
-        ep = self.endpointer
-        return ep.in_speech and self._adapted_at_start and ep.seconds <= BARGE_IN_SECONDS
 
     def _span(self, samples: int):
         """The kept blocks that make up the last ``samples`` samples."""
@@ -246,9 +234,6 @@ class BargeIn:
         # right after a question would be taken for words said over the guide
         stop_only = any(guide for _, _, _, guide, loud in self._span(len(utterance)) if loud)
         reduction = self.echo_reduction_db(len(utterance))
-        guess = self._early_guess
-        if final:
-            self._early_guess = None
         if stop_only and self.cancels_echo and (
                 not self._adapted_at_start or reduction >= ECHO_GATE_DB or
                 len(utterance) > BARGE_IN_SECONDS * self.rate or
@@ -267,16 +252,8 @@ class BargeIn:
               reduction=round(reduction, 1), adapted=self._adapted_at_start,
               stop_only=stop_only, word=answer.word, confidence=answer.confidence,
               heard=answer.heard)
-        if answer.word == "stop" and (answer.sure or final):
-            self._early_guess = None
+        if answer.word == "stop" and (answer.sure or (final and not stop_only)):
             return answer
-        if stop_only and answer.word == "stop":
-            # unsure, and the utterance goes on: asked about when it ends, even if
-            # the whole utterance then decodes otherwise
-            self._early_guess = answer
-            return None
-        if stop_only and final and guess is not None:
-            return guess
         if stop_only or not final or answer.word == "none":
             return None
         return answer
