@@ -108,9 +108,8 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
     microphone is the null sink's monitor; the user's words are played into the
     same room 6 dB under the guide's speech, at 20 moments during speech (after
     the routine's first 12 s, while the canceller learns the room), the guide at
-    :data:`ROOM_VOLUME`. The guide's
-    sound stops within 0.5 s of the end of the word (median), and the guide never
-    stops itself meanwhile."""
+    :data:`ROOM_VOLUME`. The guide's sound stops within 0.5 s of the end of the
+    word (median), and the guide never stops itself meanwhile."""
     import soxr
 
     from voiceguide import session
@@ -144,8 +143,9 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
           f"{out['dropped_as_echo']} utterances taken for its own echo")
     assert out["cancels_echo"]
     assert not out["unprompted"]
-    # measured 19/20 twice: a lone "tingling" (espeak's klatt4 voice) over "Hold for
-    # 15 seconds" is heard as "a bit good"; the issue asks for 20/20
+    # measured 19/20 in most runs: the recognizer gets wrong the words that come
+    # through the canceller (klatt4's "tingling" heard as "getting good", klatt's
+    # "I feel numb" as "I feel fine"); the issue asks for 20/20
     assert len(missed) <= 3
     assert np.median(latencies) <= 0.5
 

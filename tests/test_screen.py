@@ -148,7 +148,8 @@ def test_tmux_screen_never_holds_two_status_lines(pulse, tmp_path, two, user_dir
                            f"XDG_CACHE_HOME={env['XDG_CACHE_HOME']} {command}; sleep 30"],
                    env=env, check=True)
     try:
-        seen_status = seen_question = skipped = 0
+        seen_status = seen_question = 0
+        skipped = False
         confirmed = "or stop? no answer (timeout)"          # the check-in's answer, on screen
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -162,7 +163,7 @@ def test_tmux_screen_never_holds_two_status_lines(pulse, tmp_path, two, user_dir
                 for _ in range(2):
                     subprocess.run(tmux + ["send-keys", "n"], env=env, check=True)
                     time.sleep(0.3)
-                skipped = 1
+                skipped = True
             assert not re.search(r"-\d+:\d\d", screen), screen    # no time below zero
             seen_status += " left" in screen
             seen_question += "check-in:" in screen

@@ -40,8 +40,8 @@ seconds of quiet follow it, not after the endpointer's full hangover (in the
 room simulation: decided a median 0.12 s after the end of the word; through a
 real sound server the guide's sound stops a median 0.43 s after it).
 
-Without a reference (the ``barge_in`` setting off, or no speexdsp library) the listener is deaf while the guide sounds, as it must be:
-it would hear itself.
+Without a reference (the ``barge_in`` setting off, or no speexdsp library) the
+listener is deaf while the guide sounds, as it must be: it would hear itself.
 """
 
 from __future__ import annotations
