@@ -30,6 +30,10 @@ def shared_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("xdg-cache")
 
 
+#: The day every test runs on (see :func:`user_dirs`).
+FIXED_DAY = "2026-11-23"
+
+
 @pytest.fixture(scope="session")
 def runtime_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("xdg-runtime")
@@ -43,10 +47,16 @@ def user_dirs(tmp_path, monkeypatch, shared_cache, runtime_dir):
 
     Without a runtime folder, every PortAudio start under a test's own ``HOME``
     (its ALSA pulse plugin) leaves a ``/tmp/pulse-*`` folder behind.
+
+    The day is fixed too: it picks the wording of the opening, the check-in
+    question and the stop message, so it moves every later line of a routine,
+    and the audio tests (where the user speaks over which of the guide's lines)
+    would change from one day to the next. Tests of the day's wording set their own.
     """
     config = tmp_path / "config"
     data = tmp_path / "data"
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
+    monkeypatch.setenv("VOICEGUIDE_DATE", FIXED_DAY)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
     monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
