@@ -83,6 +83,25 @@ def test_stop_said_over_the_guide_at_20_moments_is_heard_within_half_a_second(tm
     assert np.median(latencies) <= 0.3
 
 
+def test_a_stop_just_after_other_words_over_the_guide_is_heard(tmp_path):
+    """A person's words over the guide go through the canceller untouched; they
+    must not count as the canceller failing to learn the room. Here the person
+    says a whole phrase as the guide's line ends, the guide is quiet for 5 s (a
+    hold), then says "stop" over the guide's next line: it is heard."""
+    played, (starts, ends) = room.as_played("quick")
+    rate, cut = 22050, 64 * 22050
+    line = played[int(51.2 * rate):int(53.3 * rate)]        # "Stand tall with your feet…"
+    played = np.concatenate([played[:cut], np.zeros(5 * rate, np.float32), line])
+    spans = [(a, b) for a, b in zip(starts, ends) if b <= cut]
+    phrase = _words("pretty much the same as before", "en-us+klatt3", tmp_path)
+    stop_at = (cut + 5 * rate) / rate + 0.5
+    user = [(63.9 - len(phrase) / room.MIC_RATE, phrase),
+            (stop_at, _words("stop", "en-us+klatt2", tmp_path))]
+    result = room.offline(played, rate, user, echo_db=6.0,
+                          stop_words=tuple(map(list, zip(*spans))))
+    assert [a.word for t, a in result.answers if t > stop_at] == ["stop"], result.answers
+
+
 def _moments(played, stop_words, count, *, after=8.0, apart=9.0, avoid=(), seed=3):
     """``count`` random moments (s) during the guide's speech, after the canceller's
     first seconds, ``apart`` seconds apart, and not in (or just after) a line where

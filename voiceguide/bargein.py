@@ -17,23 +17,27 @@ and each is decided:
 
 The guide says "stop" itself, in its safety lines, so it must never stop
 itself on what is left of its own voice. The echo canceller takes a guide-only
-signal down by 20-30 dB once it has adapted; a person's voice goes through it
+signal down by 20-40 dB once it has adapted; a person's voice goes through it
 almost untouched. So an utterance during the guide's sound whose loud part the
-canceller reduced by :data:`ECHO_GATE_DB` or more is the guide's own voice, and
-is dropped before the recognizer hears it, and so is any utterance over the
-guide longer than :data:`BARGE_IN_SECONDS` (a canceller that lost the echo's
-timing, after the sound system stalled, lets long stretches of the guide
-through; a person saying stop is shorter). Last, the player marks the blocks in
-which the guide says a stop word or stop sign itself ("stop if anything
-hurts", "numbness or tingling"): what is heard over those lines may be the
-guide, so it is dropped too; a stop said then is heard only when said again
-(or with the ``s`` key). For the first seconds of the
-guide's voice in a session the canceller is still learning the room (it takes
-about 4 s of speech): until its running reduction reaches :data:`ADAPTED_DB`,
-utterances over the guide's voice are dropped too: a stop must then be said
-again in the guide's next pause, and the ``s`` key works at any moment. And
-over the guide, a block the canceller took down by :data:`ECHO_GATE_DB` is
-quietened before the endpointer (see :meth:`BargeIn._user_part`).
+canceller reduced by :data:`ECHO_GATE_DB` or more, or to within
+:data:`ECHO_MARGIN_DB` of what it takes out of the guide's voice alone, is the
+guide's own voice, and is dropped before the recognizer hears it; so is any
+utterance over the guide longer than :data:`BARGE_IN_SECONDS` (a canceller that
+lost the echo's timing, after the sound system stalled, lets long stretches of
+the guide through; a person saying stop is shorter). The player marks the
+blocks in which the guide says a stop word or stop sign itself ("stop if
+anything hurts", "numbness or tingling"): what is heard over those lines may be
+the guide, so it is dropped too; a stop said then is heard only when said again
+(or with the ``s`` key).
+
+For the first seconds of the guide's voice in a session (through a real sound
+server, about 8 s) the canceller is still learning the room: until its running
+reduction reaches :data:`ADAPTED_DB`, utterances over the guide's voice are
+dropped too, so a stop must be said again in the guide's next pause (the ``s``
+key works at any moment). A person's words over the guide are left out of that
+running reduction (:meth:`BargeIn._maybe_a_person`). And over the guide, a
+block the canceller took down by :data:`ECHO_GATE_DB` is quietened before the
+endpointer (see :meth:`BargeIn._user_part`).
 
 Speed: a stop said over the guide is looked for as soon as :data:`EARLY_QUIET`
 seconds of quiet follow it, not after the endpointer's full hangover (in the
@@ -68,6 +72,12 @@ SOUNDING_DB = -55.0
 EARLY_QUIET = 0.15
 #: An utterance the canceller reduced by this much (dB) is the guide's own echo.
 ECHO_GATE_DB = 16.0
+#: A person's voice goes through the canceller almost untouched, so an utterance
+#: over the guide that it took down to within this many dB of what it takes out
+#: of the guide's voice alone is the guide itself (this is what tells them apart
+#: while the canceller is still learning the room, and :data:`ECHO_GATE_DB` is
+#: above what it takes out yet).
+ECHO_MARGIN_DB = 6.0
 #: Until the canceller takes the guide's voice down this much (dB), it has not
 #: learnt the room yet, and what it lets through cannot be told from a person.
 ADAPTED_DB = 12.0
@@ -129,6 +139,7 @@ class BargeIn:
         self._looked = False
         self._echo_energy = [0.0, 0.0]   # running mic and cleaned energy while the guide sounds
         self._adapted_at_start = False
+        self._adaptation_at_start = 0.0
         self.dropped_as_echo = 0      # utterances taken for the guide's own voice
 
     @property
@@ -173,20 +184,37 @@ class BargeIn:
         return out
 
     @property
+    def adaptation_db(self) -> float:
+        """How much the canceller takes the guide's voice down (dB), averaged over
+        the last :data:`ADAPT_SECONDS` of its sound; 0 before it has sounded."""
+        mic, clean = self._echo_energy
+        return 10 * math.log10(mic / max(clean, 1.0)) if mic > 0 else 0.0
+
+    @property
     def adapted(self) -> bool:
         """True once the canceller takes the guide's voice down by :data:`ADAPTED_DB`."""
-        mic, clean = self._echo_energy
-        return mic > 0 and 10 * math.log10(mic / max(clean, 1.0)) >= ADAPTED_DB
+        return self.adaptation_db >= ADAPTED_DB
+
+    def _maybe_a_person(self) -> bool:
+        """Whether the utterance in progress may be a person speaking over the
+        guide. Its blocks are left out of the canceller's running reduction: a
+        person's voice goes through the canceller untouched, and one phrase
+        would pull the average under :data:`ADAPTED_DB`, where it stays while
+        the guide is quiet (a hold), so a stop said over the next line would
+        be dropped."""
+        ep = self.endpointer
+        return ep.in_speech and self._adapted_at_start and ep.seconds <= BARGE_IN_SECONDS
 
     def _endpoint(self, mic: np.ndarray, clean: np.ndarray, guide: bool) -> Answer | None:
         ep = self.endpointer
         mic_energy, clean_energy = _energy(mic), _energy(clean)
         heard = self._user_part(clean, mic_energy, clean_energy, guide)
-        if guide and self.canceller is not None:
+        if guide and self.canceller is not None and not self._maybe_a_person():
             keep = math.exp(-len(mic) / (ADAPT_SECONDS * self.rate))
             self._echo_energy = [keep * self._echo_energy[0] + mic_energy,
                                  keep * self._echo_energy[1] + clean_energy]
         if not ep.in_speech:   # judged before the utterance: the user's voice does not count
+            self._adaptation_at_start = self.adaptation_db
             self._adapted_at_start = self.adapted
         utterance = ep.feed(heard)
         self._blocks.append((len(clean), mic_energy, clean_energy, guide, ep.last_loud))
@@ -228,6 +256,12 @@ class BargeIn:
         start = self._now - samples / self.rate - ECHO_TAIL - REFERENCE_LEAD
         return self.reference.tap.says_stop_word(start, self._now + REFERENCE_LEAD)
 
+    def _echo_gate_db(self) -> float:
+        """The reduction (dB) from which an utterance over the guide is its echo:
+        :data:`ECHO_GATE_DB`, or less while the canceller's running reduction at
+        the utterance's start is under ``ECHO_GATE_DB + ECHO_MARGIN_DB``."""
+        return min(ECHO_GATE_DB, self._adaptation_at_start - ECHO_MARGIN_DB)
+
     def _decide(self, utterance: np.ndarray, final: bool) -> Answer | None:
         # over the guide when it sounded (or its echo rang) in a loud block of the
         # utterance: not in the quiet lead-in before the words, or an answer said
@@ -235,12 +269,12 @@ class BargeIn:
         stop_only = any(guide for _, _, _, guide, loud in self._span(len(utterance)) if loud)
         reduction = self.echo_reduction_db(len(utterance))
         if stop_only and self.cancels_echo and (
-                not self._adapted_at_start or reduction >= ECHO_GATE_DB or
+                not self._adapted_at_start or reduction >= self._echo_gate_db() or
                 len(utterance) > BARGE_IN_SECONDS * self.rate or
                 self._guide_said_stop_word(len(utterance))):
             self.dropped_as_echo += 1
             trace("utterance", seconds=len(utterance) / self.rate, final=final,
-                  reduction=round(reduction, 1), adapted=self._adapted_at_start,
+                  reduction=round(reduction, 1), adaptation=round(self._adaptation_at_start, 1),
                   decision="echo")
             return None
         try:
@@ -249,7 +283,7 @@ class BargeIn:
             log.exception("recognition failed")
             return None
         trace("utterance", seconds=len(utterance) / self.rate, final=final,
-              reduction=round(reduction, 1), adapted=self._adapted_at_start,
+              reduction=round(reduction, 1), adaptation=round(self._adaptation_at_start, 1),
               stop_only=stop_only, word=answer.word, confidence=answer.confidence,
               heard=answer.heard)
         if answer.word == "stop" and (answer.sure or (final and not stop_only)):

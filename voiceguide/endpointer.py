@@ -50,6 +50,11 @@ class Endpointer:
         block = len(self._utt[-1]) if self._utt else 0
         return self._quiet * block / self.rate if self.in_speech else 0.0
 
+    @property
+    def seconds(self) -> float:
+        """Length of the utterance in progress (s); 0 when there is none."""
+        return self._utt_len / self.rate if self.in_speech else 0.0
+
     def so_far(self) -> np.ndarray:
         """The utterance in progress, as it is now (empty when there is none)."""
         return np.concatenate(self._utt) if self.in_speech and self._utt else np.zeros(0)
