@@ -9,14 +9,17 @@ a virtual clock, faster than real time, so whole routines fit.
 
 The same room through a real sound server, in real time (tests/bargein_play.py):
 the player plays into PulseAudio's convolution sink and the listener hears its
-monitor. Twenty stops run in every test run; all four whole routines only with
-``-m long`` (about 20 minutes). The figures are printed (``-s``).
+monitor. Twenty stops run in every test run; all four whole routines, and the
+start of a session with every wording of the opening, only with ``-m long``
+(about 30 minutes). The figures are printed (``-s``).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import datetime
 import json
+import os
 import subprocess
 import sys
 
@@ -25,6 +28,7 @@ import pytest
 import soundfile as sf
 
 from tests import room
+from tests.conftest import FIXED_DAY
 from tests.voice_samples import spoken
 from voiceguide import echo
 from voiceguide.recognizer import to_16k_mono
@@ -55,6 +59,44 @@ def test_the_guide_never_stops_itself_in_any_whole_routine():
         print(f"\n{name}: {seconds / 60:.1f} min of guide, {len(answers)} answers, "
               f"{dropped} utterances taken for the guide's own echo")
     assert all(not answers for _, _, answers, _ in results), results
+
+
+def _self_stops_on(day: str) -> tuple[str, float, list, int]:
+    os.environ["VOICEGUIDE_DATE"] = day          # in a worker process of its own
+    return _self_stops("quick")
+
+
+def _days_with_every_wording(first: datetime.date) -> list[str]:
+    """Days from ``first`` on whose openings and closings, together, are every
+    wording of both (the lines said while the canceller is still learning the
+    room, and the last ones)."""
+    from voiceguide.loader import VARIANT_KEYS, choose_variant, load_phrases
+
+    counts = {k: len(v) for k, v in load_phrases().variants.items() if k in VARIANT_KEYS}
+    wanted = {(k, i) for k in ("opening", "closing") for i in range(counts[k])}
+    days, day = [], first
+    while wanted:
+        said = {(k, choose_variant(tuple(range(counts[k])), k, day)) for k in ("opening", "closing")}
+        if said & wanted:
+            days.append(day.isoformat())
+            wanted -= said
+        day += datetime.timedelta(days=1)
+    return days
+
+
+def test_the_guide_never_stops_itself_whatever_the_days_wording():
+    """The day picks the wording of the opening (said while the echo canceller
+    is still learning the room), the check-in question and the closing, and so
+    moves every later line: the quick routine on days that, together, say every
+    wording of the opening and of the closing."""
+    days = [d for d in _days_with_every_wording(datetime.date.fromisoformat(FIXED_DAY))
+            if d != FIXED_DAY]                    # that one is in the test above
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        results = dict(zip(days, pool.map(_self_stops_on, days)))
+    for day, (_, seconds, answers, dropped) in results.items():
+        print(f"\nquick on {day}: {len(answers)} answers, {dropped} utterances taken "
+              f"for the guide's own echo")
+    assert not {day: r[2] for day, r in results.items() if r[2]}
 
 
 def _words(text: str, voice: str, folder) -> np.ndarray:
@@ -235,6 +277,26 @@ def test_the_guide_never_stops_itself_through_a_real_sound_server(tmp_path):
               f"re-anchored {out['anchors']} times")
     assert all(out["cancels_echo"] for out in results.values())
     assert not [out["unprompted"] for out in results.values() if out["unprompted"]]
+
+
+@pytest.mark.long
+def test_the_guide_never_stops_itself_in_any_opening_through_a_real_sound_server(
+        tmp_path, monkeypatch):
+    """The first 30 s of a session, where the canceller learns the room (through
+    a sound server its timing also settles, re-anchoring two or three times),
+    with every wording of the opening, three times each, nobody speaking: the
+    guide never stops itself. About 8 minutes; ``-m long``."""
+    stops = {}
+    for day in _days_with_every_wording(datetime.date.fromisoformat(FIXED_DAY)):
+        monkeypatch.setenv("VOICEGUIDE_DATE", day)
+        for run in range(3):
+            out = _through_the_room("quick", {"warmup": 30.0, "trials": []},
+                                    tmp_path / f"{day}-{run}")
+            assert out["cancels_echo"]
+            stops[f"{day}-{run}"] = out["unprompted"]
+    print(f"\nopenings through a real sound server: {sum(map(len, stops.values()))} "
+          f"self-stops in {len(stops)} sessions")
+    assert not {run: s for run, s in stops.items() if s}
 
 
 def test_a_check_in_question_is_a_stop_word_line_but_not_its_pause():
