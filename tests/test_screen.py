@@ -4,6 +4,7 @@ words, and one meaning per key (``n`` is next, except at an open yes/no question
 from __future__ import annotations
 
 import fcntl
+import io
 import os
 import pty
 import queue
@@ -110,20 +111,20 @@ def test_n_is_next_at_any_other_question():
     section = player.timeline.section_at(player.position)
     _press(player, keys, "n")
     assert player.poll_keys() == []
-    assert player.timeline.section_at(player._heading()) == section + 1
+    assert player.timeline.section_at(player.heading()) == section + 1
 
 
 def test_a_late_yes_no_key_is_ignored():
     player, keys = _player_at_question("between")
     player.position = SAMPLE_RATE                         # in the opening, no question
     player.yes_no_closed_at = time.monotonic()            # a yes/no question just timed out
-    before = player._heading()
+    before = player.heading()
     _press(player, keys, "n")
     _press(player, keys, "y")
-    assert player._heading() == before and player.poll_keys() == []
+    assert player.heading() == before and player.poll_keys() == []
     player.yes_no_closed_at = time.monotonic() - 60       # long ago: n is next again
     _press(player, keys, "n")
-    assert player._heading() != before
+    assert player.heading() != before
 
 
 # --- the whole screen, in tmux -------------------------------------------------
@@ -175,3 +176,19 @@ def test_tmux_screen_never_holds_two_status_lines(pulse, tmp_path, two, user_dir
         assert "s stop, q quit." in " ".join(screen.split()), screen   # wrapped between words
     finally:
         subprocess.run(tmux + ["kill-server"], env=env, capture_output=True)
+
+
+def test_a_seek_to_another_timeline_is_seen_whole_before_the_callback_takes_it():
+    """A seek takes its timeline at once but moves the playhead only when the
+    callback reaches it: until then, where play is going (``heading``) is in the
+    new timeline, and the status line and the stop path use it, never the old
+    playhead against the new timeline (which showed "-1:59:17 left")."""
+    player, _ = _player_at_question("between")        # deep inside the routine
+    status = io.StringIO()
+    player._status_line = StatusLine(status)
+    message = compile_message("ack", "Check-in", (), estimated_speech(160), 1.0, ("Good.", ""))
+    player.seek(0, message)                           # the callback has not run since
+    assert player.position > message.total_samples and player.heading() == 0
+    player.show_status()
+    assert "Check-in · 00:00 / " in status.getvalue()
+    assert not re.search(r"-\d+:\d\d", status.getvalue())

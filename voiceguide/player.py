@@ -294,7 +294,7 @@ class Player:
         if timeline is None:
             return
         self._take(timeline)
-        limit, gate = self._stop_after(self._heading())
+        limit, gate = self._stop_after(self.heading())
         trace("extend", position=self.position, limit=limit)
         self._commands.append(_Segment(self._renderer, CONTINUE, limit, gate,
                                        self._stop_words))
@@ -309,17 +309,20 @@ class Player:
         elif word == "toggle":
             self.paused = not self.paused
         elif word == "next":
-            index = self.timeline.section_at(self._heading()) + 1
+            index = self.timeline.section_at(self.heading()) + 1
             if index < len(self.timeline.sections):
                 self.seek(self.timeline.sections[index].start)
         elif word in ("back", "repeat"):
-            self.seek(self.timeline.sections[self.timeline.section_at(self._heading())].start)
+            self.seek(self.timeline.sections[self.timeline.section_at(self.heading())].start)
             self.paused = False
         elif word == "quit":
             self.finish("quit")
 
-    def _heading(self) -> int:
-        """Where play is going: a seek not yet taken up by the callback, or the playhead."""
+    def heading(self) -> int:
+        """Where play is going, in :attr:`timeline`: a seek not yet taken up by the
+        callback, or the playhead. (A seek to another timeline takes it at once,
+        but the playhead only when the callback reaches the seek: until then
+        :attr:`position` is still in the old one.)"""
         try:
             start = self._commands[-1].start
         except IndexError:  # nothing pending (or the callback just took it)
@@ -510,10 +513,7 @@ class Player:
         time, and at a check-in the question in words with its keys."""
         if self._status_line is None:
             return
-        timeline = self.timeline
-        # a seek to another timeline takes it at once, but the playhead only when the
-        # callback reaches the seek: until then the old position may lie past its end
-        position = min(self.position, timeline.total_samples)
+        timeline, position = self.timeline, self.heading()
         section = timeline.sections[timeline.section_at(position)]
         left = seconds(timeline.total_samples - position)
         state = "  [paused: space resumes]" if self.paused else ""

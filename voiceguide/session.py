@@ -443,7 +443,7 @@ class Dialogue:
         """Where in the routine the body is: the playhead while the routine plays, else
         where a "Did you say stop?" paused it, else where an acknowledgement goes on."""
         if player.timeline is self.prepared.timeline:
-            return player.position
+            return player.heading()
         if self.paused_at is not None and self.paused_at[0] is self.prepared.timeline:
             return self.paused_at[1]
         return self.resume_at or 0
@@ -464,7 +464,7 @@ class Dialogue:
         if answer.word == STOP and not answer.sure:
             if player.timeline is not self.confirm_stop:
                 player.seek(0, self.ask_confirm_stop(player, player.timeline,
-                                                     player.position)[0])
+                                                     player.heading())[0])
         elif answer.word == STOP:
             if self.history is not None and self.session is not None:
                 self.history.checkin(self.session, "(during the routine)", STOP,
