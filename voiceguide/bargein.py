@@ -262,20 +262,30 @@ class BargeIn:
         the utterance's start is under ``ECHO_GATE_DB + ECHO_MARGIN_DB``."""
         return min(ECHO_GATE_DB, self._adaptation_at_start - ECHO_MARGIN_DB)
 
+    def _echo_because(self, utterance: np.ndarray, reduction: float) -> str:
+        """Why an utterance over the guide is taken for its own echo ("" if not)."""
+        if not self._adapted_at_start:
+            return "learning the room"
+        if reduction >= self._echo_gate_db():
+            return "reduced like the guide"
+        if len(utterance) > BARGE_IN_SECONDS * self.rate:
+            return "too long"
+        if self._guide_said_stop_word(len(utterance)):
+            return "the guide says a stop word"
+        return ""
+
     def _decide(self, utterance: np.ndarray, final: bool) -> Answer | None:
         # over the guide when it sounded (or its echo rang) in a loud block of the
         # utterance: not in the quiet lead-in before the words, or an answer said
         # right after a question would be taken for words said over the guide
         stop_only = any(guide for _, _, _, guide, loud in self._span(len(utterance)) if loud)
         reduction = self.echo_reduction_db(len(utterance))
-        if stop_only and self.cancels_echo and (
-                not self._adapted_at_start or reduction >= self._echo_gate_db() or
-                len(utterance) > BARGE_IN_SECONDS * self.rate or
-                self._guide_said_stop_word(len(utterance))):
+        why = self._echo_because(utterance, reduction) if stop_only and self.cancels_echo else ""
+        if why:
             self.dropped_as_echo += 1
             trace("utterance", seconds=len(utterance) / self.rate, final=final,
                   reduction=round(reduction, 1), adaptation=round(self._adaptation_at_start, 1),
-                  decision="echo")
+                  decision="echo", why=why)
             return None
         try:
             answer = (self.hear_stop if stop_only else self.recognize)(utterance, self.rate)
