@@ -3,6 +3,7 @@ words, and one meaning per key (``n`` is next, except at an open yes/no question
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import io
 import os
@@ -21,7 +22,7 @@ from tests.conftest import voiceguide_command
 from voiceguide import loader
 from voiceguide.compiler import compile_message, compile_routine, estimated_speech
 from voiceguide.pacing import Pacing
-from voiceguide.player import Player
+from voiceguide.player import CONTINUE, Player
 from voiceguide.screen import ELLIPSIS, StatusLine, fit, wrap
 from voiceguide.timeline import SAMPLE_RATE
 
@@ -125,6 +126,19 @@ def test_a_late_yes_no_key_is_ignored():
     player.yes_no_closed_at = time.monotonic() - 60       # long ago: n is next again
     _press(player, keys, "n")
     assert player.heading() != before
+
+
+def test_next_twice_while_speech_gets_ready_moves_on_twice():
+    """Speech that gets ready while a seek is pending queues a continuation after
+    it; a second ``n`` still counts from where the first one goes (it used to
+    count from the playhead, and the two presses moved on only once)."""
+    player, keys = _player_at_question("between")
+    player.position = SAMPLE_RATE                         # in the opening
+    section = player.timeline.section_at(player.position)
+    _press(player, keys, "n")
+    player._commands.append(dataclasses.replace(player._commands[-1], start=CONTINUE))
+    _press(player, keys, "n")
+    assert player.timeline.section_at(player.heading()) == section + 2
 
 
 # --- the whole screen, in tmux -------------------------------------------------

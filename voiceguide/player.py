@@ -323,11 +323,13 @@ class Player:
         callback, or the playhead. (A seek to another timeline takes it at once,
         but the playhead only when the callback reaches the seek: until then
         :attr:`position` is still in the old one.)"""
-        try:
-            start = self._commands[-1].start
-        except IndexError:  # nothing pending (or the callback just took it)
-            return self.position
-        return self.position if start == CONTINUE else start
+        # the latest seek still pending, even with a continuation queued after it
+        # (speech that got ready meanwhile); the copy is taken whole, although
+        # the callback may take commands at any moment
+        for segment in reversed(list(self._commands)):
+            if segment.start != CONTINUE:
+                return segment.start
+        return self.position
 
     def _handle_key(self, key: str) -> None:
         trace("key", key=key, position=self.position)
