@@ -138,8 +138,7 @@ class BargeIn:
         self._sounding_until = -math.inf
         self._looked = False
         self._echo_energy = [0.0, 0.0]   # running mic and cleaned energy while the guide sounds
-        self._adapted_at_start = False
-        self._adaptation_at_start = 0.0
+        self._adaptation_at_start = 0.0   # the running reduction before the utterance
         self.dropped_as_echo = 0      # utterances taken for the guide's own voice
 
     @property
@@ -195,6 +194,11 @@ class BargeIn:
         """True once the canceller takes the guide's voice down by :data:`ADAPTED_DB`."""
         return self.adaptation_db >= ADAPTED_DB
 
+    @property
+    def _adapted_at_start(self) -> bool:
+        """Whether the canceller had learnt the room when the utterance began."""
+        return self._adaptation_at_start >= ADAPTED_DB
+
     def _maybe_a_person(self) -> bool:
         """Whether the utterance in progress may be a person speaking over the
         guide. Its blocks are left out of the canceller's running reduction: a
@@ -215,7 +219,6 @@ class BargeIn:
                                  keep * self._echo_energy[1] + clean_energy]
         if not ep.in_speech:   # judged before the utterance: the user's voice does not count
             self._adaptation_at_start = self.adaptation_db
-            self._adapted_at_start = self.adapted
         utterance = ep.feed(heard)
         self._blocks.append((len(clean), mic_energy, clean_energy, guide, ep.last_loud))
         if utterance is not None:

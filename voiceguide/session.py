@@ -440,8 +440,9 @@ class Dialogue:
         return self.prepared.message("ack", "Check-in", (), then=words), 0
 
     def routine_sample(self, player) -> int:
-        """Where in the routine the body is: the playhead while the routine plays, else
-        where a "Did you say stop?" paused it, else where an acknowledgement goes on."""
+        """Where in the routine the body is: where play is going while the routine
+        plays, else where a "Did you say stop?" paused it, else where an
+        acknowledgement goes on."""
         if player.timeline is self.prepared.timeline:
             return player.heading()
         if self.paused_at is not None and self.paused_at[0] is self.prepared.timeline:
