@@ -35,18 +35,37 @@ def _question(dialogue):
     return next(e for e in dialogue.confirm_stop.events if e.gate == "confirm-stop")
 
 
-def test_unsure_stop_asks_and_no_resumes_where_it_paused(two):
+def test_unsure_stop_asks_and_no_resumes_from_the_start_of_the_line(two):
+    """Paused 5 s in, in the middle of a spoken line: "no" goes on from the start
+    of that line, so the person hears the whole sentence."""
     prepared, history, sid, options, dialogue, player = _setup(two)
+    line = prepared.timeline.events[prepared.timeline.event_index_at(5 * SAMPLE_RATE)]
+    assert line.kind == "speech" and line.start < 5 * SAMPLE_RATE
     try:
         dialogue.word(player, Answer("stop", "voice", time.monotonic(), sure=False))
         assert player.timeline is dialogue.confirm_stop      # the routine's sound is gone
         assert "Did you say stop?" in _question(dialogue).text
         # answered after the question (the inbox is emptied when it is asked)
         threading.Timer(0.2, options.inbox.put, ("no", "voice")).start()
-        assert dialogue(player, _question(dialogue)) == (prepared.timeline, 5 * SAMPLE_RATE)
+        assert dialogue(player, _question(dialogue)) == (prepared.timeline, line.start)
         assert player.ending == "completed"
         rows = [(c["answer"], c["source"]) for c in history.sessions()[0].checkins]
         assert rows == [("unsure stop", "voice"), ("no", "voice")]
+    finally:
+        history.close()
+
+
+def test_go_on_after_a_pause_in_quiet_resumes_at_the_same_sample(two):
+    """In a cue or quiet (a hold) play goes on exactly where it paused: the hold
+    keeps its time."""
+    prepared, history, sid, options, dialogue, player = _setup(two)
+    timeline = prepared.timeline
+    quiet = next(e for e in timeline.events if e.kind == "silence" and e.length > 1000)
+    player.position = quiet.start + quiet.length // 2
+    try:
+        dialogue.word(player, Answer("stop", "voice", time.monotonic(), sure=False))
+        threading.Timer(0.2, options.inbox.put, ("resume", "voice")).start()
+        assert dialogue(player, _question(dialogue)) == (timeline, player.position)
     finally:
         history.close()
 

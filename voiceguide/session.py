@@ -426,7 +426,8 @@ class Dialogue:
         if event.gate == "confirm-stop":
             if answer.word in ("no", "resume") and self.paused_at is not None:
                 trace("answer", gate=event.gate, word=answer.word, decision="resume")
-                return self.paused_at
+                timeline, position = self.paused_at
+                return timeline, timeline.line_start(position)
             return self.stop(player, self.routine_sample(player))   # yes, stop, no answer
         decision = self.policy.after(event.gate, answer.word)
         trace("answer", gate=event.gate, word=answer.word, source=answer.source,

@@ -144,6 +144,14 @@ class Timeline:
         """Index of the event playing at ``sample``."""
         return max(0, bisect.bisect_right(self._event_starts, sample) - 1)
 
+    def line_start(self, sample: int) -> int:
+        """Where to go on from after a pause at ``sample``: the start of the line
+        being said then (a person with eyes closed hears the whole sentence again,
+        not its second half), else ``sample`` itself (in a cue or quiet, so a hold
+        keeps its exact time)."""
+        event = self.events[self.event_index_at(sample)] if self.events else None
+        return event.start if event is not None and event.kind == "speech" else sample
+
     def section_at(self, sample: int) -> int:
         """Index of the section playing at ``sample``."""
         starts = [s.start for s in self.sections]
