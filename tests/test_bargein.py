@@ -204,9 +204,11 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
           f"{out['dropped_as_echo']} utterances taken for its own echo")
     assert out["cancels_echo"]
     assert not out["unprompted"]
-    # measured 19/20 in most runs: the recognizer gets wrong the words that come
+    # measured 19/20 or 20/20: the recognizer gets wrong some words that come
     # through the canceller (klatt4's "tingling" heard as "getting good", klatt's
-    # "I feel numb" as "I feel fine"); the issue asks for 20/20
+    # "I feel numb" at 267.5 s as "I feel fine"). When "numb" comes close behind,
+    # the player asks "Did you say stop?" (counted as heard); when it is further
+    # behind, it is missed. The issue asks for 20/20
     assert len(missed) <= 3
     assert np.median(latencies) <= 0.5
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 import threading
 import time
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.voice_samples import spoken
 from voiceguide import recognizer
 from voiceguide.recognizer_process import RecognizerProcess
+
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +35,22 @@ def test_hear_stop_answers_stop_only_when_the_words_say_it(said):
     assert recognizer.hear_stop(*said["it feels good"]).word == "none"
     assert recognizer.hear_stop(*said["about the same"]).word == "none"
     assert recognizer.hear_stop(np.zeros(16000, np.int16), 16000).word == "none"
+
+
+def test_hear_stop_asks_when_a_stop_sign_comes_close_behind_words_that_fit():
+    """Two utterances as the barge-in passed them to the recognizer. A person's "I
+    feel numb" over the guide's voice, through a real sound server and the echo
+    canceller: decoded "I feel fine", "I feel numb" just behind, so the player
+    asks "Did you say stop?". What the canceller left of the guide's own voice in
+    the room simulation: decoded "about okay", a stop sign as close behind, but
+    fitting the audio far worse than any sequence of sounds: nothing."""
+    person = recognizer.hear_stop(*sf.read(DATA / "over-guide-i-feel-numb.wav", dtype="int16"))
+    assert (person.word, person.sure, person.heard) == ("stop", False, "i feel fine")
+    guide = recognizer.hear_stop(*sf.read(DATA / "guide-residue-about-okay.wav", dtype="int16"))
+    assert guide.word == "none"
+    # recognize's rules, with the rival searches, take the guide's words for a stop
+    assert recognizer.recognize(*sf.read(DATA / "guide-residue-about-okay.wav",
+                                         dtype="int16")).word == "stop"
 
 
 def test_the_worker_answers_as_the_recognizer_does(said):

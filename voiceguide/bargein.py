@@ -9,10 +9,11 @@ and each is decided:
 
 * **while the guide sounds** (speech or cues, or the player says it is about to;
   plus :data:`ECHO_TAIL` for the room's echo) only the stop vocabulary is
-  active: an utterance counts only if the words the recognizer heard say
-  ``stop`` or a stop sign (:func:`voiceguide.recognizer.hear_stop`; a stop
-  only guessed from a rival hypothesis, over the guide's voice, is too often
-  the guide itself);
+  active (:func:`voiceguide.recognizer.hear_stop`): a sure stop when the words
+  the recognizer heard say ``stop`` or a stop sign; an unsure one when such
+  words come close behind them and they fit the audio like a person's words
+  (the player then pauses and asks "Did you say stop?"). Either is acted on as
+  soon as it is heard, without waiting for the end of the utterance;
 * **while it is quiet** every answer and command counts, as before.
 
 The guide says "stop" itself, in its safety lines, so it must never stop
@@ -299,7 +300,10 @@ class BargeIn:
               reduction=round(reduction, 1), adaptation=round(self._adaptation_at_start, 1),
               stop_only=stop_only, word=answer.word, confidence=answer.confidence,
               heard=answer.heard)
-        if answer.word == "stop" and (answer.sure or (final and not stop_only)):
+        if answer.word == "stop" and (answer.sure or final or stop_only):
+            # an unsure stop while it is quiet waits for the whole utterance (it may
+            # go on into another answer); over the guide only stop counts, and an
+            # unsure one is asked about at once ("Did you say stop?")
             return answer
         if stop_only or not final or answer.word == "none":
             return None
