@@ -76,10 +76,17 @@ def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
     assert [(c["answer"], c["source"]) for c in record.checkins] == [("stop", "voice")]
 
 
-def test_worse_at_the_first_check_in_takes_the_stop_path(pulse, tmp_path, three, user_dirs):
-    """Increased pain is a stop sign (FACTS): "worse" stops, with no gentler path."""
+def test_worse_at_the_first_check_in_takes_the_stop_path(tmp_path, three, user_dirs):
+    """Increased pain is a stop sign (FACTS): "worse" stops, with no gentler path.
+
+    Keys through a pseudo-terminal; the sound goes to ALSA's file device, which
+    has no clock, so the routine plays as fast as it is rendered and the test
+    waits only for the check-ins (its clips made first, as by an earlier session:
+    on an empty cache the clock-less device can play past a check-in)."""
     quiet_settings(user_dirs, intro="never", listen="off")
-    t = Terminal(["play", three, "--checkin-timeout", "30", *SOONER], pulse.env(),
+    assert run_voiceguide("show", three, *SOONER).returncode == 0
+    t = Terminal(["play", three, "--checkin-timeout", "30", *SOONER],
+                 alsa_file_env(tmp_path / "home", tmp_path / "played.wav"),
                  tmp_path / "trace.jsonl")
     try:
         t.wait_for("gate", gate="baseline")
