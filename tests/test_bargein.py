@@ -163,6 +163,7 @@ def _moments(played, stop_words, count, *, after=8.0, apart=9.0, avoid=(), seed=
     return sorted(moments)
 
 
+@pytest.mark.alone
 def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
     """The real capture path in real time: the player plays into PulseAudio, whose
     convolution sink is the room (the impulse response of tests/room.py); the

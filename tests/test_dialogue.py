@@ -42,6 +42,7 @@ def events(trace: Path) -> list[dict]:
     return [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
 
 
+@pytest.mark.alone
 def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
     """The microphone is PulseAudio's null-sink monitor: at the first check-in the
     test says "stop" into the sink, as a person would into a microphone."""

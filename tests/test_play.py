@@ -163,6 +163,7 @@ def terminal(pulse, tmp_path, user_dirs):
         t.close()
 
 
+@pytest.mark.alone
 def test_keys_pause_skip_and_stop_at_a_check_in(terminal, two):
     # the fastest speech rate: the stop path it ends with takes 20 s instead of 35
     t = terminal("play", two, "--checkin-timeout", "30", "--rate", "300")
@@ -193,6 +194,7 @@ def test_keys_pause_skip_and_stop_at_a_check_in(terminal, two):
     assert stopped["ending"] == "stopped"
 
 
+@pytest.mark.alone
 def test_ctrl_c_stops_within_200_ms_and_restores_the_terminal(terminal, two):
     t = terminal("play", two)
     before = termios.tcgetattr(t.slave)
@@ -244,6 +246,7 @@ def test_sound_server_going_away_mid_play_ends_cleanly(tmp_path, two):
                            "or use 'voiceguide export' to make a file instead")
 
 
+@pytest.mark.alone
 def test_cold_cache_starts_at_once_and_synthesizes_ahead(terminal, tmp_path, monkeypatch):
     """An empty speech cache: play starts with the first clips and makes the rest
     in the background, ahead of the playhead, instead of everything first."""
