@@ -99,6 +99,14 @@ class PulseServer:
         os.chmod(self.run, 0o700)
         (self.home / ".asoundrc").write_text("pcm.!default { type pulse }\n"
                                              "ctl.!default { type pulse }\n")
+        # The null sink keeps its rate: by default PulseAudio moves an idle sink to
+        # its "alternate" rate (48 kHz) for a stream that asks for it (a 16 kHz
+        # microphone on its monitor, then at 48 kHz), and moving it back for the
+        # next player took it about 2 s before the first sound was heard
+        conf = self.home / ".config" / "pulse"
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "daemon.conf").write_text("default-sample-rate = 22050\n"
+                                          "alternate-sample-rate = 22050\n")
         env = dict(os.environ, HOME=str(self.home), PULSE_RUNTIME_PATH=str(self.run),
                    XDG_RUNTIME_DIR=str(self.run))
         env.pop("PULSE_SERVER", None)
