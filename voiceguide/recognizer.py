@@ -512,13 +512,13 @@ def hear_stop(samples: np.ndarray, sample_rate: int) -> Answer:
     with _lock:
         engine = _get_engine()
         text, score, scores = engine.answers(pcm)
-        guessed = label_of(text) != "stop" and _stop_close_behind(scores) is not None \
-            and engine.fit(pcm, score) >= _FIT_OVER_GUIDE
-    if label_of(text) == "stop":
-        return Answer("stop", SURE_STOP, _heard(text))
-    if guessed:
-        return Answer("stop", GUESSED_STOP, _heard(text))
-    return Answer("none", 1.0, _heard(text))
+        if label_of(text) == "stop":
+            return Answer("stop", SURE_STOP, _heard(text))
+        # the phone loop's pass only when a stop came close behind
+        guessed = _stop_close_behind(scores) is not None and \
+            engine.fit(pcm, score) >= _FIT_OVER_GUIDE
+    return Answer("stop", GUESSED_STOP, _heard(text)) if guessed else \
+        Answer("none", 1.0, _heard(text))
 
 
 def _pcm(samples: np.ndarray, sample_rate: int) -> bytes | None:
