@@ -24,11 +24,17 @@ OUT.json gets per trial: when the last sample of the words was heard, when the
 routine's sound stopped (the first sample of the stop message heard), which
 timeline it switched to, and the answers heard; plus every switch that came
 when nobody spoke (``unprompted``: the guide stopping itself).
+
+With ``VOICEGUIDE_TEST_CAPTURE`` set to a folder, everything barge-in was fed
+(each microphone block with its capture time, the reference it was given, and
+whether the guide said a stop word then) is saved there too, with the trials,
+for :mod:`tests.bargein_replay` to play through barge-in again, offline.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -78,6 +84,38 @@ class UserVoice:
         self._stream.close()
 
 
+class Capture:
+    """Records what :class:`~voiceguide.bargein.BargeIn` is fed (see the module
+    docstring); :meth:`save` writes it, with the trials, to one ``.npz`` file."""
+
+    def __init__(self, bargein):
+        self.bargein = bargein
+        self.blocks: list = []
+        self._reference = None
+        feed, next_reference = bargein.feed, bargein.reference.next
+
+        def reference(captured_at: float, count: int) -> np.ndarray:
+            self._reference = next_reference(captured_at, count)
+            return self._reference
+
+        def fed(block: np.ndarray, captured_at: float, speaking: bool):
+            answer = feed(block, captured_at, speaking)
+            end = captured_at + len(block) / bargein.rate
+            self.blocks.append((captured_at, speaking, block.copy(), self._reference.copy(),
+                                bargein.reference.tap.says_stop_word(captured_at, end)))
+            return answer
+
+        bargein.reference.next = reference
+        bargein.feed = fed
+
+    def save(self, path: Path, trials: list, unprompted: list) -> None:
+        at, speaking, mic, reference, stop_word = zip(*self.blocks)
+        np.savez_compressed(path, at=np.array(at), speaking=np.array(speaking),
+                            mic=np.stack(mic), reference=np.stack(reference),
+                            stop_word=np.array(stop_word), rate=self.bargein.rate,
+                            trials=json.dumps(trials), unprompted=json.dumps(unprompted))
+
+
 def main(routine: str, plan_path: str, out_path: str) -> None:
     from voiceguide import session
 
@@ -90,6 +128,8 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
     listener.on_answer = lambda answer, deliver=listener.on_answer: (
         heard.append((time.monotonic(), answer.word, answer.confidence, answer.heard)),
         deliver(answer))
+    capture_to = os.environ.get("VOICEGUIDE_TEST_CAPTURE")
+    capture = Capture(listener.bargein) if capture_to and listener.bargein.cancels_echo else None
     dialogue = session.Dialogue(prepared, options)
     player = session._player(prepared, prepared.timeline, options, dialogue, dialogue.word)
     user = UserVoice()
@@ -150,6 +190,9 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
     user.close()
     listener.stop()
     bargein = listener.bargein
+    if capture is not None and capture.blocks:
+        capture.save(Path(capture_to) / f"{routine}-{os.getpid()}-{int(time.time())}.npz",
+                     results, unprompted)
     Path(out_path).write_text(json.dumps({
         "trials": results, "unprompted": unprompted,
         "dropped_as_echo": bargein.dropped_as_echo, "cancels_echo": bargein.cancels_echo,
