@@ -4,9 +4,10 @@ The player knows every sample it sends to the device, so that signal (the
 *reference*) can be subtracted from what the microphone hears, after an
 adaptive filter has learnt the room's echo path (the loudspeaker, the room and
 the device's latency). This module wraps the echo canceller of speexdsp
-(Xiph's DSP library; Debian's ``libspeexdsp1``) through ``ctypes``, with
-speexdsp's pre-processor after it to suppress the residual echo the adaptive
-filter leaves.
+(Xiph's DSP library; Debian's ``libspeexdsp1``) through ``ctypes``. Only the
+adaptive filter is used: speexdsp's pre-processor suppresses the residual echo
+only together with its noise suppression, and the recognizer and the barge-in
+gates are measured on the filter's output alone.
 
 The player writes every block it plays into a :class:`ReferenceTap`, stamped
 with the time it is heard; a :class:`ReferenceStream` gives the listener, for
@@ -35,10 +36,6 @@ from voiceguide.errors import DeviceError
 from voiceguide.trace import trace
 
 _SET_SAMPLING_RATE = 24          # SPEEX_ECHO_SET_SAMPLING_RATE (speex_echo.h)
-_PREPROCESS_SET_DENOISE = 0      # SPEEX_PREPROCESS_SET_DENOISE (speex_preprocess.h)
-_PREPROCESS_SET_ECHO_STATE = 24  # SPEEX_PREPROCESS_SET_ECHO_STATE
-_PREPROCESS_SET_ECHO_SUPPRESS = 26
-_PREPROCESS_SET_ECHO_SUPPRESS_ACTIVE = 28
 
 _library = None
 
@@ -61,11 +58,6 @@ def _speexdsp():
     lib.speex_echo_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
     lib.speex_echo_cancellation.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                             ctypes.c_void_p]
-    lib.speex_preprocess_state_init.restype = ctypes.c_void_p
-    lib.speex_preprocess_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
-    lib.speex_preprocess_state_destroy.argtypes = [ctypes.c_void_p]
-    lib.speex_preprocess_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
-    lib.speex_preprocess_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     _library = lib
     return lib
 
@@ -92,21 +84,14 @@ class EchoCanceller:
     time as well as the output latency is known, to :meth:`process`.
     """
 
-    def __init__(self, rate: int = 16000, frame: int = 160, tail: float = 0.2,
-                 suppress: bool = True):
+    def __init__(self, rate: int = 16000, frame: int = 160, tail: float = 0.2):
         lib = _speexdsp()
         self.rate = rate
         self.frame = frame
-        self.suppress = suppress
         self._lib = lib
         self._echo = lib.speex_echo_state_init(frame, int(tail * rate))
-        self._pre = lib.speex_preprocess_state_init(frame, rate)
         value = ctypes.c_int(rate)
         lib.speex_echo_ctl(self._echo, _SET_SAMPLING_RATE, ctypes.byref(value))
-        lib.speex_preprocess_ctl(self._pre, _PREPROCESS_SET_ECHO_STATE, ctypes.c_void_p(self._echo))
-        off = ctypes.c_int(0)
-        lib.speex_preprocess_ctl(self._pre, _PREPROCESS_SET_DENOISE, ctypes.byref(off))
-        self._out = np.zeros(frame, np.int16)
 
     def process(self, mic: np.ndarray, reference: np.ndarray) -> np.ndarray:
         """One frame of microphone audio without the echo of ``reference`` (int16)."""
@@ -117,8 +102,6 @@ class EchoCanceller:
         out = np.empty(self.frame, np.int16)
         self._lib.speex_echo_cancellation(self._echo, mic.ctypes.data, reference.ctypes.data,
                                           out.ctypes.data)
-        if self.suppress:
-            self._lib.speex_preprocess_run(self._pre, out.ctypes.data)
         return out
 
     def reset(self) -> None:
@@ -134,9 +117,8 @@ class EchoCanceller:
     def close(self) -> None:
         """Free the C state."""
         if self._echo:
-            self._lib.speex_preprocess_state_destroy(self._pre)
             self._lib.speex_echo_state_destroy(self._echo)
-            self._echo = self._pre = None
+            self._echo = None
 
     def __del__(self):
         self.close()
