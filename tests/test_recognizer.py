@@ -248,6 +248,36 @@ def test_endpointer_finds_one_utterance():
     assert 0.5 * rate <= len(found[0]) <= 1.6 * rate
 
 
+def test_endpointer_keeps_a_quiet_sound_inside_the_words():
+    """Barge-in quietens what it takes for the guide's echo before the endpointer,
+    and gives it each block's own audio too. Under a loud echo the quiet end of
+    "numb" was quietened like the echo: a hole in the word, which the recognizer
+    heard as "fine". Between two loud blocks, and in one block on each side of
+    them, the utterance keeps the block's own audio; further out (the pre-roll,
+    the quiet after the words) it keeps the quietened copy."""
+    from voiceguide.endpointer import Endpointer
+
+    rate, block = 16000, 480
+    rng = np.random.default_rng(1)
+
+    def blocks(level: float, count: int) -> list[np.ndarray]:
+        return [(rng.normal(0, level, block)).astype(np.int16) for _ in range(count)]
+
+    own = blocks(300, 10) + blocks(8000, 8) + blocks(300, 2) + blocks(8000, 4) + blocks(300, 30)
+    quietened = [b // 30 if np.abs(b).max() < 3000 else b for b in own]
+    ep = Endpointer(rate)
+    found = [u for q, a in zip(quietened, own) if (u := ep.feed(q, a)) is not None]
+    assert len(found) == 1
+    utterance = found[0].reshape(-1, block)
+    first_loud = next(i for i, b in enumerate(utterance) if np.abs(b).max() >= 3000)
+    start = 10 - first_loud                      # where the utterance begins in ``own``
+    assert start < 9 and start + len(utterance) > 25    # pre-roll and tail are in it
+    for i, b in enumerate(utterance):
+        inside = 10 - 1 <= start + i < 10 + 8 + 2 + 4 + 1   # the words, one block either side
+        expected = own[start + i] if inside else quietened[start + i]
+        assert np.array_equal(b, expected), i
+
+
 def test_audio_no_path_of_the_model_fits_is_none_not_a_crash():
     """A fragment of the guide's voice (tests/data) for which the answers' model
     finds no path at all: PocketSphinx's nbest() and seg() are then None.

@@ -38,7 +38,7 @@ dropped too, so a stop must be said again in the guide's next pause (the ``s``
 key works at any moment). A person's words over the guide are left out of that
 running reduction (:meth:`BargeIn._maybe_a_person`). And over the guide, a
 block the canceller took down by :data:`ECHO_GATE_DB` is quietened before the
-endpointer (see :meth:`BargeIn._user_part`).
+endpointer, except inside a person's words (see :meth:`BargeIn._user_part`).
 
 Speed: a stop said over the guide is looked for as soon as :data:`EARLY_QUIET`
 seconds of quiet follow it, not after the endpointer's full hangover (in the
@@ -176,7 +176,10 @@ class BargeIn:
         the guide's own voice, and is quietened by :data:`ECHO_BLOCK_DB`. What
         is left of the guide's voice then never holds an utterance open: a
         person's words over it make an utterance of their own, which ends when
-        they do (a person's voice goes through the canceller almost untouched)."""
+        they do (a person's voice goes through the canceller almost untouched).
+        A quiet sound inside the words (the nasal end of "numb" under a loud
+        echo), or their onset, may be taken down that much too: the utterance
+        keeps its own audio (see :meth:`~voiceguide.endpointer.Endpointer.feed`)."""
         if not guide or self.canceller is None or not self.adapted or \
                 mic_energy < clean_energy * 10 ** (ECHO_GATE_DB / 10):
             return clean
@@ -228,7 +231,7 @@ class BargeIn:
                                  keep * self._echo_energy[1] + clean_energy]
         if not ep.in_speech:   # judged before the utterance: the user's voice does not count
             self._adaptation_at_start = self.adaptation_db
-        utterance = ep.feed(heard)
+        utterance = ep.feed(heard, clean)
         self._blocks.append((len(clean), mic_energy, clean_energy, guide, ep.last_loud))
         if utterance is not None:
             self._looked = False
