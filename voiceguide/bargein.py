@@ -41,7 +41,8 @@ block the canceller took down by :data:`ECHO_GATE_DB` is quietened before the
 endpointer, except inside a person's words (see :meth:`BargeIn._user_part`).
 
 Speed: a stop said over the guide is looked for as soon as :data:`EARLY_QUIET`
-seconds of quiet follow it, not after the endpointer's full hangover (in the
+seconds of quiet follow it (once the utterance holds as much loud audio as the
+endpointer asks of any utterance), not after the endpointer's full hangover (in the
 room simulation: decided a median 0.12 s after the end of the word; through a
 real sound server the guide's sound stops a median 0.43 s after it).
 
@@ -239,7 +240,8 @@ class BargeIn:
         if not ep.in_speech or ep.last_loud:
             self._looked = False
             return None
-        if not self._looked and ep.quiet_seconds >= EARLY_QUIET:
+        if not self._looked and ep.quiet_seconds >= EARLY_QUIET and \
+                ep.loud_seconds >= ep.min_speech:
             self._looked = True
             answer = self._decide(ep.so_far(), final=False)
             if answer is not None:

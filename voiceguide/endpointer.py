@@ -65,6 +65,13 @@ class Endpointer:
         """Length of the utterance in progress (s); 0 when there is none."""
         return self._utt_len / self.rate if self.in_speech else 0.0
 
+    @property
+    def loud_seconds(self) -> float:
+        """Seconds of loud blocks in the utterance in progress; one with less than
+        ``min_speech`` of them is no utterance yet (a click, a bump)."""
+        block = len(self._utt[-1][0]) if self._utt else 0
+        return self._loud_total * block / self.rate if self.in_speech else 0.0
+
     def so_far(self) -> np.ndarray:
         """The utterance in progress, as it is now (empty when there is none)."""
         return self._assemble() if self.in_speech and self._utt else np.zeros(0)
