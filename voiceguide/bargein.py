@@ -100,10 +100,12 @@ FRAME_SECONDS = 0.015
 #: Frames by which the cancelled signal is taken late against the microphone
 #: block it is compared with. The gates above were measured so: earlier
 #: versions ran speexdsp's pre-processor after the canceller, which, with its
-#: noise suppression off, did nothing but delay its input by one frame. Six
-#: recorded sessions through a real sound server (120 stops said over the
-#: guide), replayed: every stop heard and sure with one frame; with none,
-#: 119 heard and 5 of them only nearly made out; with two, 119 and 1.
+#: noise suppression off, did nothing but delay its input by one frame.
+#: Twelve recorded sessions through a real sound server (240 stops said over
+#: the guide), replayed: with one frame every stop heard and sure; with none
+#: every stop heard, one only nearly made out ("Did you say stop?") and one
+#: decided 0.52 s after the word (the median 30 ms sooner); with two, 8 only
+#: nearly made out.
 CLEAN_LAG_FRAMES = 1
 
 
