@@ -205,12 +205,14 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
           f"{out['dropped_as_echo']} utterances taken for its own echo")
     assert out["cancels_echo"]
     assert not out["unprompted"]
-    # measured 19/20 or 20/20: the recognizer gets wrong some words that come
-    # through the canceller (klatt4's "tingling" heard as "getting good", klatt's
-    # "I feel numb" at 267.5 s as "I feel fine"). When "numb" comes close behind,
-    # the player asks "Did you say stop?" (counted as heard); when it is further
-    # behind, it is missed. The issue asks for 20/20
-    assert len(missed) <= 3
+    # The issue asks for 20/20, and that is what was measured: 3 of 3 runs live,
+    # and 240 of 240 stops in 12 recorded runs replayed (tests/bargein_replay.py).
+    # Before the recognizer got the person's words whole (not with holes where
+    # the echo was loud), klatt's "I feel numb" at 267.5 s was often heard as
+    # "I feel fine" and klatt4's "tingling" at 142 s as "it is okay". One miss
+    # is allowed so that a word the recognizer rarely gets wrong does not fail
+    # the build; the figures are printed above
+    assert len(missed) <= 1
     assert np.median(latencies) <= 0.5
 
 
