@@ -43,8 +43,8 @@ endpointer, except inside a person's words (see :meth:`BargeIn._user_part`).
 Speed: a stop said over the guide is looked for as soon as :data:`EARLY_QUIET`
 seconds of quiet follow it (once the utterance holds as much loud audio as the
 endpointer asks of any utterance), not after the endpointer's full hangover (in the
-room simulation: decided a median 0.12 s after the end of the word; through a
-real sound server the guide's sound stops a median 0.43 s after it).
+room simulation: decided a median 0.13 s after the end of the word; through a
+real sound server the guide's sound stops a median 0.37-0.40 s after it).
 
 Without a reference (the ``barge_in`` setting off, or no speexdsp library) the
 listener is deaf while the guide sounds, as it must be: it would hear itself.

@@ -77,7 +77,7 @@ class Endpointer:
         return self._assemble() if self.in_speech and self._utt else np.zeros(0)
 
     def _assemble(self) -> np.ndarray:
-        """The utterance's blocks, with their own audio from :data:`EDGE_BLOCKS`
+        """The utterance's blocks, with their own audio from :attr:`EDGE_BLOCKS`
         before the first loud block to as many after the last (see :meth:`feed`)."""
         first = self._first_loud_index - self.EDGE_BLOCKS
         last = self._last_loud_index + self.EDGE_BLOCKS
@@ -97,7 +97,7 @@ class Endpointer:
         it (barge-in quietens what it takes for the guide's echo). A quiet
         block between two loud ones of an utterance is a quiet sound inside
         the words (the nasal end of "numb" under a loud echo), and one right
-        before or after them (:data:`EDGE_BLOCKS`) may be their onset or end:
+        before or after them (:attr:`EDGE_BLOCKS`) may be their onset or end:
         the utterance keeps their own audio. Further out, in the pre-roll and
         the quiet after the words, it keeps the quietened copy (what is left of
         the guide there made a stop come out as "zero").
