@@ -38,7 +38,8 @@ dropped too, so a stop must be said again in the guide's next pause (the ``s``
 key works at any moment). A person's words over the guide are left out of that
 running reduction (:meth:`BargeIn._maybe_a_person`). And over the guide, a
 block the canceller took down by :data:`ECHO_GATE_DB` is quietened before the
-endpointer, except inside a person's words (see :meth:`BargeIn._user_part`).
+endpointer, except within a person's words and right next to them (see
+:meth:`BargeIn._user_part`).
 
 Speed: a stop said over the guide is looked for as soon as :data:`EARLY_QUIET`
 seconds of quiet follow it (once the utterance holds as much loud audio as the
