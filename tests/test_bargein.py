@@ -205,7 +205,7 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
           f"{out['dropped_as_echo']} utterances taken for its own echo")
     assert out["cancels_echo"]
     assert not out["unprompted"]
-    # The issue asks for 20/20, and that is what was measured: 3 of 3 runs live,
+    # The issue asks for 20/20, and that is what was measured: 5 of 5 runs live,
     # and 240 of 240 stops in 12 recorded runs replayed (tests/bargein_replay.py).
     # Before the recognizer got the person's words whole (not with holes where
     # the echo was loud), klatt's "I feel numb" at 267.5 s was often heard as
