@@ -66,13 +66,13 @@ def replay(path: str) -> dict:
     capture = np.load(path)
     listening = bargein.BargeIn(int(capture["rate"]), echo.ReferenceTap())
     reference = listening.reference = _Reference(capture)
-    answers = []
+    rate, answers = listening.rate, []
     for index, (at, speaking, block) in enumerate(zip(capture["at"], capture["speaking"],
                                                       capture["mic"])):
         reference.index = index
         answer = listening.feed(block, float(at), bool(speaking))
-        if answer is not None:
-            answers.append((listening._now, answer))
+        if answer is not None:    # decided at the end of this block
+            answers.append((float(at) + len(block) / rate, answer))
     heard, unsure, latencies, missed, claimed = 0, 0, [], [], set()
     for trial in json.loads(str(capture["trials"])):
         end = trial["word_end"]

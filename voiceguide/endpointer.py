@@ -46,7 +46,7 @@ class Endpointer:
         self._pre: collections.deque[tuple[np.ndarray, np.ndarray]] = collections.deque()
         self._pre_len = 0
         self._utt: list[tuple[np.ndarray, np.ndarray]] = []   # (block, its own audio)
-        self._first_loud_index = self._last_loud_index = -1
+        self._first_loud_index = -1
         self._utt_len = 0
         self._loud_run = 0
         self._loud_total = 0
@@ -54,11 +54,15 @@ class Endpointer:
         self.in_speech = False
         self.last_loud = False
 
+    def _blocks_seconds(self, count: int) -> float:
+        """Seconds in ``count`` blocks of the utterance in progress (0 when there is none)."""
+        block = len(self._utt[-1][0]) if self._utt else 0
+        return count * block / self.rate if self.in_speech else 0.0
+
     @property
     def quiet_seconds(self) -> float:
         """Seconds of quiet since the last loud block of the utterance in progress."""
-        block = len(self._utt[-1][0]) if self._utt else 0
-        return self._quiet * block / self.rate if self.in_speech else 0.0
+        return self._blocks_seconds(self._quiet)
 
     @property
     def seconds(self) -> float:
@@ -69,8 +73,7 @@ class Endpointer:
     def loud_seconds(self) -> float:
         """Seconds of loud blocks in the utterance in progress; one with less than
         ``min_speech`` of them is no utterance yet (a click, a bump)."""
-        block = len(self._utt[-1][0]) if self._utt else 0
-        return self._loud_total * block / self.rate if self.in_speech else 0.0
+        return self._blocks_seconds(self._loud_total)
 
     def so_far(self) -> np.ndarray:
         """The utterance in progress, as it is now (empty when there is none)."""
@@ -80,7 +83,7 @@ class Endpointer:
         """The utterance's blocks, with their own audio from :attr:`EDGE_BLOCKS`
         before the first loud block to as many after the last (see :meth:`feed`)."""
         first = self._first_loud_index - self.EDGE_BLOCKS
-        last = self._last_loud_index + self.EDGE_BLOCKS
+        last = len(self._utt) - 1 - self._quiet + self.EDGE_BLOCKS   # the last loud block's
         return np.concatenate([own if first <= i <= last else block
                                for i, (block, own) in enumerate(self._utt)])
 
@@ -125,7 +128,6 @@ class Endpointer:
                 self.in_speech = True
                 self._utt = list(self._pre)
                 self._utt_len = self._pre_len
-                self._last_loud_index = len(self._utt) - 1
                 self._first_loud_index = len(self._utt) - self.start_blocks
                 self._pre.clear()
                 self._pre_len = 0
@@ -137,22 +139,21 @@ class Endpointer:
         if loud:
             self._loud_total += 1
             self._quiet = 0
-            self._last_loud_index = len(self._utt) - 1
         else:
             self._quiet += 1
         if self._quiet * len(block) >= self.hangover * self.rate or \
                 self._utt_len >= self.max_seconds * self.rate:
-            return self._finish(len(block))
+            return self._finish()
         return None
 
     def flush(self) -> np.ndarray | None:
         """End of input: the utterance in progress, if any (else None)."""
         if self.in_speech and self._utt:
-            return self._finish(len(self._utt[-1][0]))
+            return self._finish()
         return None
 
-    def _finish(self, block_len: int) -> np.ndarray | None:
+    def _finish(self) -> np.ndarray | None:
         utt = self._assemble()
-        speech = self._loud_total * block_len / self.rate
+        speech = self.loud_seconds
         self.reset()
         return utt if speech >= self.min_speech else None
