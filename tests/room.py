@@ -1,17 +1,18 @@
 """A simulated room: the guide's voice comes back into the microphone.
 
 The microphone hears what the player sent, ``delay`` seconds after it was
-heard at the loudspeaker (the sound's path), through a short room impulse
-response, ``echo_db`` louder than the user, plus the user's words and a little
-noise. :func:`offline` writes the player's output into a real
-:class:`~voiceguide.echo.ReferenceTap`, stamped on a virtual clock, and feeds
-the microphone blocks to a real :class:`~voiceguide.bargein.BargeIn` (real
-speexdsp, real PocketSphinx), faster than real time, so whole routines fit in
-a test.
+heard at the loudspeaker (the sound's path), through a room's impulse
+response (a short room, or a reverberant one), ``echo_db`` louder than the
+user, plus the user's words and steady noise. :func:`offline` writes the
+player's output into a real :class:`~voiceguide.echo.ReferenceTap`, stamped
+on a virtual clock, and feeds the microphone blocks to a real
+:class:`~voiceguide.bargein.BargeIn` (real speexdsp, real PocketSphinx),
+faster than real time, so whole routines fit in a test.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,12 +21,27 @@ MIC_RATE = 16000
 BLOCK = 480                     # the listener's 30 ms block at 16 kHz
 
 
-def impulse_response(rate: int, seed: int = 7) -> np.ndarray:
-    """A short room: a direct path and 50 ms of exponentially decaying reflections."""
+def impulse_response(rate: int, seed: int = 7, *, rt60: float | None = None,
+                     direct_to_reverb_db: float = -6.0) -> np.ndarray:
+    """A room's path from the loudspeaker to the microphone.
+
+    By default a short room: a direct path and 50 ms of exponentially decaying
+    reflections (it dies away by 60 dB in 83 ms). With ``rt60``, a reverberant
+    one: reflections that die away by 60 dB in ``rt60`` seconds, carrying
+    ``-direct_to_reverb_db`` dB more energy than the direct sound (a loudspeaker
+    a metre or two from the microphone; a furnished living room has an
+    ``rt60`` of 0.4-0.6 s).
+    """
     rng = np.random.default_rng(seed)
-    t = np.arange(int(0.05 * rate))
-    impulse = rng.normal(0, 1, len(t)) * np.exp(-t / (0.012 * rate))
-    impulse[0] = 3.0
+    if rt60 is None:
+        t = np.arange(int(0.05 * rate))
+        impulse = rng.normal(0, 1, len(t)) * np.exp(-t / (0.012 * rate))
+        impulse[0] = 3.0
+    else:
+        t = np.arange(1, int(1.2 * rt60 * rate))
+        tail = rng.normal(0, 1, len(t)) * np.exp(-t * math.log(1000) / (rt60 * rate))
+        tail *= np.sqrt(10 ** (-direct_to_reverb_db / 10) / np.sum(tail ** 2))
+        impulse = np.concatenate([[1.0], tail])
     return impulse / np.sqrt(np.sum(impulse ** 2))
 
 
@@ -69,7 +85,7 @@ class Result:
 def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] = (), *,
             delay: float = 0.03, echo_db: float = 6.0, user_level: float | None = None,
             noise_db: float = -60.0, seed: int = 1, speaking=None,
-            stop_words=((), ())) -> Result:
+            stop_words=((), ()), rt60: float | None = None, watch=None) -> Result:
     """Run a real BargeIn over a simulated room, faster than real time.
 
     ``played``: what the player sends (float32 at ``rate``); ``user``: (second,
@@ -77,7 +93,9 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
     "I sound" flag (default: never, so only the reference tells);
     ``stop_words``: (starts, ends) in samples of ``played`` of the lines in
     which the guide says a stop word, marked in the tap as the player marks them
-    (``voiceguide.player.stop_word_spans``).
+    (``voiceguide.player.stop_word_spans``); ``rt60``: a reverberant room
+    (see :func:`impulse_response`); ``watch(second, bargein)``: called before
+    each microphone block is fed, to look at the barge-in's state.
     """
     import soxr
 
@@ -88,7 +106,7 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
     at16 = soxr.resample(np.asarray(played, np.float64), rate, MIC_RATE)
     lag = int(delay * MIC_RATE)
     heard_echo = np.convolve(np.concatenate([np.zeros(lag), at16]),
-                             impulse_response(MIC_RATE))[:len(at16) + lag]
+                             impulse_response(MIC_RATE, rt60=rt60))[:len(at16) + lag]
     level = user_level if user_level is not None else \
         speech_level(heard_echo) / 10 ** (echo_db / 20)
     mic = heard_echo.copy()
@@ -119,6 +137,8 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
             tap.write(np.zeros(out_block, np.float32), t0 + written / rate)
             written += out_block
         flag = bool(speaking(second)) if speaking is not None else False
+        if watch is not None:
+            watch(second, bargein)
         answer = bargein.feed(mic16[i:i + BLOCK], t0 + second, flag)
         if answer is not None:
             result.answers.append((second + BLOCK / MIC_RATE, answer))

@@ -15,7 +15,8 @@ class Endpointer:
     after ``start_blocks`` loud blocks in a row (``preroll`` seconds before it
     are kept), and ends after ``hangover`` seconds without a loud block, or when
     it reaches ``max_seconds``.  Utterances with less than ``min_speech``
-    seconds of loud audio are dropped as clicks or bumps.
+    seconds of loud audio are dropped as clicks or bumps.  A block the caller
+    knows to be only the guide's echo is never loud (see :meth:`feed`).
     """
 
     #: Quiet blocks next to the words (before the first loud block, after the
@@ -29,7 +30,8 @@ class Endpointer:
 
     def __init__(self, rate: int, *, start_db: float = 10.0, min_level_db: float = -50.0,
                  start_blocks: int = 2, preroll: float = 0.3, hangover: float = 0.6,
-                 max_seconds: float = 6.0, min_speech: float = 0.12):
+                 max_seconds: float = 6.0, min_speech: float = 0.12,
+                 echo_db: float = -30.0):
         self.rate = rate
         self.start_db = start_db
         self.min_level_db = min_level_db
@@ -38,6 +40,7 @@ class Endpointer:
         self.hangover = hangover
         self.max_seconds = max_seconds
         self.min_speech = min_speech
+        self.echo_db = echo_db
         self.floor_db: float | None = None
         self.reset()
 
@@ -87,37 +90,46 @@ class Endpointer:
         return np.concatenate([own if first <= i <= last else block
                                for i, (block, own) in enumerate(self._utt)])
 
+    def _follow_floor(self, level: float, loud: bool, echo: bool) -> None:
+        """The floor follows quiet audio quickly downwards, slowly upwards."""
+        if echo or loud:
+            return
+        if level < self.floor_db:
+            self.floor_db = 0.7 * self.floor_db + 0.3 * level
+        else:
+            self.floor_db = 0.98 * self.floor_db + 0.02 * level
+
     def _level(self, block: np.ndarray) -> float:
         x = block.astype(np.float64)
         if block.dtype.kind == "i":
             x /= 32768.0
         return 10.0 * float(np.log10(np.mean(x ** 2) + 1e-12))
 
-    def feed(self, block: np.ndarray, audio: np.ndarray | None = None) -> np.ndarray | None:
+    def feed(self, block: np.ndarray, *, echo: bool = False) -> np.ndarray | None:
         """Add one block (int16, or float in -1..1); returns a finished utterance or None.
 
-        ``audio``: the block's own audio, when ``block`` is a quietened copy of
-        it (barge-in quietens what it takes for the guide's echo). A quiet
-        block between two loud ones of an utterance is a quiet sound inside
-        the words (the nasal end of "numb" under a loud echo), and one right
-        before or after them (:attr:`EDGE_BLOCKS`) may be their onset or end:
-        the utterance keeps their own audio. Further out, in the pre-roll and
-        the quiet after the words, it keeps the quietened copy (what is left of
-        the guide there made a stop come out as "zero").
+        ``echo``: the block holds nothing but what the echo canceller left of
+        the guide's own voice (barge-in's judgement). It is never loud, and
+        the noise floor does not follow it: a fan's steady noise goes through
+        the canceller untouched, and a floor pulled down by quietened echo
+        blocks took that noise for words. In the utterance, a quiet block
+        between two loud ones is a quiet sound inside the words (the nasal end
+        of "numb" under a loud echo), and one right before or after them
+        (:attr:`EDGE_BLOCKS`) may be their onset or end: these keep their own
+        audio. Further out, in the pre-roll and the quiet after the words, an
+        echo block is quietened by ``echo_db`` (what is left of the guide
+        there made a stop come out as "zero").
         """
-        block = np.asarray(block).reshape(-1)
-        own = block if audio is None else np.asarray(audio).reshape(-1)
-        level = self._level(block)
-        if self.floor_db is None:
+        own = np.asarray(block).reshape(-1)
+        block = (own * 10 ** (self.echo_db / 20)).astype(own.dtype) if echo else own
+        level = self._level(own)
+        if self.floor_db is None and not echo:
             self.floor_db = level
-        loud = level >= self.floor_db + self.start_db and level >= self.min_level_db
+        loud = not echo and level >= self.floor_db + self.start_db and \
+            level >= self.min_level_db
         self.last_loud = loud
         if not self.in_speech:
-            # the floor follows quiet audio quickly downwards, slowly upwards
-            if level < self.floor_db:
-                self.floor_db = 0.7 * self.floor_db + 0.3 * level
-            elif not loud:
-                self.floor_db = 0.98 * self.floor_db + 0.02 * level
+            self._follow_floor(level, loud, echo)
             self._pre.append((block, own))
             self._pre_len += len(block)
             while self._pre_len - len(self._pre[0][0]) >= self.preroll * self.rate + \
