@@ -42,6 +42,24 @@ def events(trace: Path) -> list[dict]:
     return [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
 
 
+def story(trace: Path) -> str:
+    """What the player traced, without its buffer bookkeeping: printed when a
+    real-time test fails, so a failure on CI tells what was heard and decided."""
+    return "\n".join(json.dumps(e) for e in events(trace) if e["event"] != "extend")
+
+
+def communicate(process: subprocess.Popen, trace: Path, timeout: float) -> tuple[str, str]:
+    """The player's output once it ends; if it has not within ``timeout``, it is
+    ended (SIGTERM) and the test fails with its trace and what it printed."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+        pytest.fail(f"the player had not ended after {timeout} s\n{story(trace)}\n"
+                    f"stdout: {out}\nstderr: {err}")
+
+
 @pytest.mark.alone
 def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
     """The microphone is PulseAudio's null-sink monitor: at the first check-in the
@@ -58,19 +76,19 @@ def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
     try:
         deadline = time.monotonic() + 120
         while not any(e["event"] == "gate" for e in events(trace)):
-            assert time.monotonic() < deadline and process.poll() is None
+            assert time.monotonic() < deadline and process.poll() is None, story(trace)
             time.sleep(0.1)
         time.sleep(0.8)   # the question has been heard; the player is listening
         subprocess.run(["paplay", str(stop)], env=pulse.env(), check=True)
-        out, err = process.communicate(timeout=90)
+        out, err = communicate(process, trace, 90)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, err
-    assert "Stopped for safety" in out
-    answer = next(e for e in events(trace) if e["event"] == "answer")
-    assert (answer["gate"], answer["word"], answer["source"], answer["decision"]) == \
-        ("baseline", "stop", "voice", "stop")
+    assert "Stopped for safety" in out, story(trace)
+    answers = [(e["gate"], e["word"], e["source"], e["decision"])
+               for e in events(trace) if e["event"] == "answer"]
+    assert answers == [("baseline", "stop", "voice", "stop")], story(trace)
     with log.History() as db:
         [record] = db.sessions()
     assert record.ending == "stopped"
