@@ -90,3 +90,34 @@ def test_reference_stream_gives_what_was_heard_at_a_time_resampled():
     assert not tap.samples(int(22050 * 5.5), 100).any()   # not played (yet): silence
     assert not tap.samples(0, 100).any()                  # no longer kept: silence
     assert echo.ReferenceTap().position_at(5.0) is None   # nothing played at all
+
+
+def _anchors_with_stamps_off_by(off) -> int:
+    """How often a ReferenceStream moves when the capture times it is given are
+    ``off(seconds)`` away from the true ones (30 ms blocks over 8 s)."""
+    tap = echo.ReferenceTap()
+    tap.start(22050)
+    block = 1024
+    for i in range(0, 22050 * 10, block):
+        tap.write(np.zeros(block, np.float32), 100.0 + i / 22050)
+    stream = echo.ReferenceStream(tap, 16000, lead=0.05)
+    for k in range(int(8 / 0.03)):
+        stream.next(101.0 + k * 0.03 + off(k * 0.03), 480)
+    return stream.anchors
+
+
+def test_reference_stream_leaves_a_small_drift_of_the_stamps_to_the_canceller():
+    """On a machine kept busy by other programs the capture times wandered by
+    15-27 ms while the echo stayed where it was: the reference stays put (it
+    anchors once, at the start), and each move would make the canceller learn
+    the room again."""
+    assert _anchors_with_stamps_off_by(lambda t: 0.025 * np.sin(t)) == 1
+    assert _anchors_with_stamps_off_by(lambda t: 0.02 * (t > 3)) == 1     # echo a little sooner
+    assert _anchors_with_stamps_off_by(lambda t: -0.05 * (t > 3)) == 1    # a little later
+
+
+def test_reference_stream_follows_a_drift_that_takes_the_echo_out_of_reach():
+    """A drift that would put the echo before its reference, or push the room's
+    echo past the filter's tail, moves the reference (2 s after it began)."""
+    assert _anchors_with_stamps_off_by(lambda t: 0.04 * (t > 3)) == 2     # echo sooner
+    assert _anchors_with_stamps_off_by(lambda t: -0.08 * (t > 3)) == 2    # echo later

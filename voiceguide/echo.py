@@ -278,10 +278,18 @@ class ReferenceStream:
     server delivers blocks in bursts), and every jump of the reference makes
     the echo canceller start learning again; so it only re-anchors when the
     capture time and the read position disagree by more than ``jump`` seconds
-    for a few blocks in a row (a new player started), or by more than ``drift``
-    seconds in the median over the last ``window`` blocks (the two devices'
-    clocks drifted apart). Single blocks stamped 0.1 s off, as happens around
-    a seek, move nothing.
+    for a few blocks in a row (a new player started), or, in the median over
+    the last ``window`` blocks, by enough to take the echo out of the
+    canceller's reach (the two devices' clocks drifted apart): more than
+    ``early`` seconds sooner than the lead allows for (the echo would come
+    before its reference), or ``late`` seconds later (the end of the room's
+    echo would fall past the filter's tail). Single blocks stamped 0.1 s off,
+    as happens around a seek, move nothing. A smaller drift is left to the
+    canceller: on a machine whose two cores were kept busy by other programs,
+    the median of the stamps wandered 15-27 ms either way while the echo
+    stayed where it was, and re-anchoring on each wander (with a 15 ms limit
+    either way) moved the reference five times in 30 s, the canceller
+    learning the room again after every move.
 
     The reference is taken ``lead`` seconds ahead of the capture time: the
     echo canceller can only model an echo that comes after its reference, and
@@ -290,12 +298,14 @@ class ReferenceStream:
     """
 
     def __init__(self, tap: ReferenceTap, rate: int, lead: float = 0.04,
-                 jump: float = 0.25, drift: float = 0.015, window: int = 64):
+                 jump: float = 0.25, early: float = 0.03, late: float = 0.06,
+                 window: int = 64):
         self.tap = tap
         self.rate = rate
         self.lead = lead
         self.jump = jump
-        self.drift = drift
+        self.early = early
+        self.late = late
         self._resampler = None
         self._tap_rate = 0.0
         self._cursor = 0          # next tap sample to resample
@@ -322,7 +332,8 @@ class ReferenceStream:
         jumped = self._resampler is None or tap_rate != self._tap_rate or (
             len(recent) == _JUMP_BLOCKS and min(abs(o) for o in recent) > self.jump)
         median = float(np.median(self._offsets))
-        drifted = len(self._offsets) == self._offsets.maxlen and abs(median) > self.drift
+        drifted = len(self._offsets) == self._offsets.maxlen and \
+            not -self.early <= median <= self.late
         if jumped or drifted:
             trace("reference-anchor", offset=round(offset, 4), median=round(median, 4))
             start = wanted if jumped else here - median * tap_rate
