@@ -17,6 +17,7 @@ start of a session with every wording of the opening, only with ``-m long``
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime
 import json
 import os
@@ -189,8 +190,26 @@ def _moments(played, stop_words, count, *, after=8.0, apart=9.0, avoid=(), seed=
     return sorted(moments)
 
 
-@pytest.mark.alone
-def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
+@contextlib.contextmanager
+def _busy_cores(count: int):
+    """``count`` other programs that keep a core busy each, while in the block."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(count)]
+    try:
+        yield
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("busy", [
+    pytest.param(0, id="quiet machine", marks=pytest.mark.alone),
+    # both of the build machine's cores kept busy by other programs: their
+    # stamps' wander once made the reference move, and the canceller learn the
+    # room again, five times in 30 s (16/20 heard); run with -m long
+    pytest.param(2, id="both cores busy", marks=pytest.mark.long)])
+def test_stop_through_a_real_sound_server_at_20_moments(tmp_path, busy):
     """The real capture path in real time: the player plays into PulseAudio, whose
     convolution sink is the room (the impulse response of tests/room.py); the
     microphone is the null sink's monitor; the user's words are played into the
@@ -217,7 +236,8 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
         plan.append({"target": moment, "lead": 3.0, "said": said,
                      "path": str(tmp_path / f"user{i}.npy"),
                      "scale": level / room.loudness(words)})
-    out = _through_the_room("quick", {"warmup": 12.0, "trials": plan}, tmp_path)
+    with _busy_cores(busy):
+        out = _through_the_room("quick", {"warmup": 12.0, "trials": plan}, tmp_path)
     latencies, missed = [], []
     for trial in out["trials"]:
         if trial["stopped_to"] and trial["word_end"]:
@@ -231,8 +251,9 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path):
           f"{out['dropped_as_echo']} utterances taken for its own echo")
     assert out["cancels_echo"]
     assert not out["unprompted"]
-    # The issue asks for 20/20, and that is what was measured: 9 of 9 runs live,
-    # and 320 of 320 stops in 16 recorded runs replayed (tests/bargein_replay.py).
+    # The issue asks for 20/20, and that is what was measured: 11 of 11 runs live
+    # (and 2 of 2 with both cores busy), and 320 of 320 stops in 16 recorded runs
+    # replayed (tests/bargein_replay.py).
     # Before the recognizer got the person's words whole (not with holes where
     # the echo was loud), klatt's "I feel numb" at 267.5 s was often heard as
     # "I feel fine" and klatt4's "tingling" at 142 s as "it is okay". One miss
