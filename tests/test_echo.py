@@ -118,6 +118,6 @@ def test_reference_stream_leaves_a_small_drift_of_the_stamps_to_the_canceller():
 
 def test_reference_stream_follows_a_drift_that_takes_the_echo_out_of_reach():
     """A drift that would put the echo before its reference, or push the room's
-    echo past the filter's tail, moves the reference (2 s after it began)."""
+    echo past the filter's tail, moves the reference (within 2 s of its start)."""
     assert _anchors_with_stamps_off_by(lambda t: 0.04 * (t > 3)) == 2     # echo sooner
     assert _anchors_with_stamps_off_by(lambda t: -0.08 * (t > 3)) == 2    # echo later
