@@ -207,7 +207,7 @@ def _busy_cores(count: int):
     pytest.param(0, id="quiet machine", marks=pytest.mark.alone),
     # both of the build machine's cores kept busy by other programs: their
     # stamps' wander once made the reference move, and the canceller learn the
-    # room again, five times in 30 s (16/20 heard); run with -m long
+    # room again, four times in 12 s (16/20 heard); run with -m long
     pytest.param(2, id="both cores busy", marks=pytest.mark.long)])
 def test_stop_through_a_real_sound_server_at_20_moments(tmp_path, busy):
     """The real capture path in real time: the player plays into PulseAudio, whose

@@ -288,7 +288,7 @@ class ReferenceStream:
     canceller: on a machine whose two cores were kept busy by other programs,
     the median of the stamps wandered 15-27 ms either way while the echo
     stayed where it was, and re-anchoring on each wander (with a 15 ms limit
-    either way) moved the reference five times in 30 s, the canceller
+    either way) moved the reference four times in 12 s, the canceller
     learning the room again after every move.
 
     The reference is taken ``lead`` seconds ahead of the capture time: the
