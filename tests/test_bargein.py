@@ -109,13 +109,13 @@ def _words(text: str, voice: str, folder) -> np.ndarray:
     return _trimmed(to_16k_mono(*spoken(text, voice, folder)))
 
 
-def _natural_words(text: str) -> np.ndarray:
-    """``text`` said by the packaged neural voice (Piper's joe), at 16 kHz."""
+def _natural_words(texts: list[str]) -> list[np.ndarray]:
+    """Each of ``texts`` said by the packaged neural voice (Piper's joe), at 16 kHz."""
     from voiceguide.speech import Speech
     from voiceguide.timeline import SAMPLE_RATE
 
     with Speech(voice="piper:en_US-joe-medium") as speech:
-        return _trimmed(to_16k_mono(speech.clip(text), SAMPLE_RATE))
+        return [_trimmed(to_16k_mono(speech.clip(text), SAMPLE_RATE)) for text in texts]
 
 
 @pytest.mark.parametrize("where, voice", [({}, "espeak"), ({"noise_db": -45.0}, "espeak"),
@@ -134,8 +134,9 @@ def test_stop_said_over_the_guide_at_20_moments_is_heard_within_half_a_second(
     played, stop_words = room.as_played("quick")
     moments = _moments(played, stop_words, 20)
     said = [USER[i % len(USER)] for i in range(len(moments))]
-    user = [(t, _natural_words(text) if voice == "natural" else _words(text, who, tmp_path))
-            for t, (text, who) in zip(moments, said)]
+    words = _natural_words([text for text, _ in said]) if voice == "natural" else \
+        [_words(text, who, tmp_path) for text, who in said]
+    user = list(zip(moments, words))
     result = room.offline(played, 22050, user, echo_db=6.0, stop_words=stop_words, **where)
     latencies, missed = [], []
     for t, words in user:
