@@ -60,6 +60,9 @@ class _Reference:
     def next(self, captured_at: float, count: int) -> np.ndarray:
         return self.blocks[self.index]
 
+    def move(self, seconds: float) -> None:
+        """The recorded reference stays where it was."""
+
 
 def replay(path: str) -> dict:
     """Feed one capture to a fresh BargeIn; what it decided, against the trials."""

@@ -80,6 +80,7 @@ class Result:
     answers: list = field(default_factory=list)      # (time in s, Answer)
     dropped_as_echo: int = 0
     seconds: float = 0.0
+    moves: list = field(default_factory=list)        # (time in s, seconds moved) of the reference
 
 
 def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] = (), *,
@@ -94,7 +95,9 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
     ``stop_words``: (starts, ends) in samples of ``played`` of the lines in
     which the guide says a stop word, marked in the tap as the player marks them
     (``voiceguide.player.stop_word_spans``); ``rt60``: a reverberant room
-    (see :func:`impulse_response`); ``watch(second, bargein)``: called before
+    (see :func:`impulse_response`); ``delay``: seconds after the time the device
+    reported that the sound reaches the microphone (negative: before it, the
+    device having reported more latency than there is); ``watch(second, bargein)``: called before
     each microphone block is fed, to look at the barge-in's state.
     """
     import soxr
@@ -105,8 +108,9 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
     rng = np.random.default_rng(seed)
     at16 = soxr.resample(np.asarray(played, np.float64), rate, MIC_RATE)
     lag = int(delay * MIC_RATE)
-    heard_echo = np.convolve(np.concatenate([np.zeros(lag), at16]),
-                             impulse_response(MIC_RATE, rt60=rt60))[:len(at16) + lag]
+    moved = np.concatenate([np.zeros(lag), at16]) if lag >= 0 else \
+        np.concatenate([at16[-lag:], np.zeros(-lag)])   # heard sooner than the device says
+    heard_echo = np.convolve(moved, impulse_response(MIC_RATE, rt60=rt60))[:len(moved)]
     level = user_level if user_level is not None else \
         speech_level(heard_echo) / 10 ** (echo_db / 20)
     mic = heard_echo.copy()
@@ -139,7 +143,10 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
         flag = bool(speaking(second)) if speaking is not None else False
         if watch is not None:
             watch(second, bargein)
+        correction = bargein.reference.correction
         answer = bargein.feed(mic16[i:i + BLOCK], t0 + second, flag)
+        if bargein.reference.correction != correction:
+            result.moves.append((second, bargein.reference.correction - correction))
         if answer is not None:
             result.answers.append((second + BLOCK / MIC_RATE, answer))
     result.dropped_as_echo = bargein.dropped_as_echo

@@ -121,3 +121,51 @@ def test_reference_stream_follows_a_drift_that_takes_the_echo_out_of_reach():
     echo past the filter's tail, moves the reference (within 2 s of its start)."""
     assert _anchors_with_stamps_off_by(lambda t: 0.04 * (t > 3)) == 2     # echo sooner
     assert _anchors_with_stamps_off_by(lambda t: -0.08 * (t > 3)) == 2    # echo later
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory):
+    """The guide's words and a person's, float at 16 kHz."""
+    folder = tmp_path_factory.mktemp("voices")
+    person = _say("Is this right? I think my knees are not quite where they should be, "
+                  "and my back feels a little better now.", "en-us+klatt3", folder)
+    return _say(GUIDE, "en", folder), person
+
+
+def _delays_found(guide: np.ndarray, mic: np.ndarray) -> list[float]:
+    """What an EchoDelay fed the microphone and the guide (30 ms blocks) reports."""
+    estimate, found, block = echo.EchoDelay(RATE), [], 480
+    mic16 = (np.clip(mic, -1, 1) * 32767).astype(np.int16)
+    for i in range(0, min(len(mic), len(guide)) - block, block):
+        delay = estimate.feed(mic16[i:i + block], guide[i:i + block].astype(np.float32))
+        if delay is not None:
+            found.append(delay)
+    return found
+
+
+@pytest.mark.parametrize("delay", [-0.2, 0.05, 0.35, 0.8])
+def test_echo_delay_is_measured_from_the_sound(voices, delay):
+    """The echo through a room, 0.2 s before its reference (a device that reports
+    more latency than it has) to 0.8 s after it (a Bluetooth speaker that reports
+    less), with a person speaking 6 dB under it half of the time, and noise."""
+    guide, person = voices
+    lag = int(delay * RATE)
+    moved = np.concatenate([np.zeros(lag), guide]) if lag >= 0 else \
+        np.concatenate([guide[-lag:], np.zeros(-lag)])
+    mic = np.convolve(moved, impulse_response(RATE))[:len(guide)] * 0.5
+    words = person * loudness(mic) / loudness(person) / 2.0
+    mic[RATE * 3:RATE * 3 + len(words)] += words[:len(mic) - RATE * 3]
+    mic += np.random.default_rng(3).normal(0, loudness(mic) / 100, len(mic))
+    found = _delays_found(guide, mic)
+    print(f"\necho {delay:+.2f} s after its reference: measured {found}")
+    assert found and all(abs(d - delay) <= 0.005 for d in found)
+
+
+def test_echo_delay_finds_nothing_without_an_echo(voices):
+    """Headphones: the microphone hears the person and the room's noise, never
+    the guide; no delay is ever reported (which would move the reference)."""
+    guide, person = voices
+    mic = np.zeros(len(guide))
+    mic[RATE:RATE + len(person)] += person[:len(guide) - RATE] * 0.3
+    mic += np.random.default_rng(4).normal(0, 0.003, len(mic))
+    assert _delays_found(guide, mic) == []

@@ -48,6 +48,13 @@ endpointer asks of any utterance), not after the endpointer's full hangover (in 
 room simulation: decided a median 0.13 s after the end of the word; through a
 real sound server the guide's sound stops a median 0.37-0.40 s after it).
 
+The reference is placed by the output latency the device reports, which can
+be wrong (a Bluetooth speaker's is an estimate): the echo then comes before its
+reference, or too late for the filter, and is never cancelled. So the echo's
+delay is measured from the sound as well (:class:`~voiceguide.echo.EchoDelay`),
+and when it is out of :data:`ECHO_REACH` the reference is moved to where the
+echo really is.
+
 Without a reference (the ``barge_in`` setting off, or no speexdsp library) the
 listener is deaf while the guide sounds, as it must be: it would hear itself.
 """
@@ -107,6 +114,16 @@ ECHO_FILTER_TAIL = 0.35
 #: Seconds the reference is taken ahead of the capture time: the canceller only
 #: models an echo that comes after its reference, and device latencies are estimates.
 REFERENCE_LEAD = 0.05
+#: The echo's delay behind its reference (s) that the canceller can take out:
+#: sooner, it comes with or before the reference (the canceller only models an
+#: echo that follows it: in the room simulation, with the echo as early as its
+#: reference, 11 stops nobody said were heard in the quick routine; 10 ms after
+#: it, none); later, too little of the filter's tail is left
+#: for the room's echo. When the echo is measured outside it
+#: (:class:`~voiceguide.echo.EchoDelay`; a device that reports its latency
+#: wrongly), the reference is moved so that the echo comes
+#: :data:`REFERENCE_LEAD` after it.
+ECHO_REACH = (0.02, 0.15)
 #: Seconds in one echo-canceller frame; a microphone block holds two.
 FRAME_SECONDS = 0.015
 #: Frames by which the cancelled signal is taken late against the microphone
@@ -155,6 +172,8 @@ class BargeIn:
         if reference is not None and echo.available():
             self.canceller = echo.EchoCanceller(rate, self.frame, ECHO_FILTER_TAIL)
             self.reference = echo.ReferenceStream(reference, rate, lead=REFERENCE_LEAD)
+        self.echo_delay = echo.EchoDelay(rate)
+        self._anchors = 0     # the reference's anchors the echo delay was measured with
         self._now = 0.0   # capture time of the end of the latest block
         self._lagged = collections.deque([np.zeros(self.frame, np.int16)] * CLEAN_LAG_FRAMES)
         self._blocks: collections.deque = collections.deque(maxlen=int(8 * rate / self.frame))
@@ -180,11 +199,26 @@ class BargeIn:
                 return None
             return self._endpoint(block, block, guide=False)
         reference = self.reference.next(captured_at, len(block))
+        self._follow_the_echo(block, reference)
         end = self._now = captured_at + len(block) / self.rate
         if _energy(reference) > len(reference) * 10 ** (SOUNDING_DB / 10):
             self._sounding_until = end + ECHO_TAIL
         clean = self._cancel(block, reference)
         return self._endpoint(block, clean, guide=speaking or captured_at < self._sounding_until)
+
+    def _follow_the_echo(self, mic: np.ndarray, reference: np.ndarray) -> None:
+        """Measure where the echo really is; move the reference when it is out of
+        the canceller's reach (:data:`ECHO_REACH`)."""
+        if self.reference.anchors != self._anchors:    # measured against a reference since moved
+            self._anchors = self.reference.anchors
+            self.echo_delay.reset()
+        delay = self.echo_delay.feed(mic, reference)
+        if delay is not None and not ECHO_REACH[0] <= delay <= ECHO_REACH[1]:
+            trace("echo-delay", delay=round(delay, 4), move=round(delay - REFERENCE_LEAD, 4))
+            self.reference.move(delay - REFERENCE_LEAD)
+            # what the filter learnt belongs to the old timing: kept, it once made
+            # the canceller add sound 30 s later, taken for a person's words
+            self.canceller.reset()
 
     def _only_the_guide(self, mic_energy: float, clean_energy: float, guide: bool) -> bool:
         """Whether a block holds nothing but the guide's own voice: over the
