@@ -196,7 +196,8 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
     Path(out_path).write_text(json.dumps({
         "trials": results, "unprompted": unprompted,
         "dropped_as_echo": bargein.dropped_as_echo, "cancels_echo": bargein.cancels_echo,
-        "anchors": bargein.reference.anchors if bargein.reference else None}))
+        "anchors": bargein.reference.anchors if bargein.reference else None,
+        "moved": bargein.reference.correction if bargein.reference else None}))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ a virtual clock, faster than real time, so whole routines fit.
 
 The same room through a real sound server, in real time (tests/bargein_play.py):
 the player plays into PulseAudio's convolution sink and the listener hears its
-monitor. Twenty stops run in every test run; all four whole routines, and the
-start of a session with every wording of the opening, only with ``-m long``
-(about 30 minutes). The figures are printed (``-s``).
+monitor. Twenty stops run in every test run; all four whole routines, the
+start of a session with every wording of the opening, and the twenty stops
+again with both cores busy and with the sound reaching the microphone later
+than the sound server says, only with ``-m long`` (about 35 minutes). The
+figures are printed (``-s``).
 """
 
 from __future__ import annotations
@@ -214,20 +216,25 @@ def _busy_cores(count: int):
             process.wait()
 
 
-@pytest.mark.parametrize("busy", [
-    pytest.param(0, id="quiet machine", marks=pytest.mark.alone),
+@pytest.mark.parametrize("busy, late", [
+    pytest.param(0, 0.0, id="quiet machine", marks=pytest.mark.alone),
     # both of the build machine's cores kept busy by other programs: their
     # stamps' wander once made the reference move, and the canceller learn the
     # room again, four times in 12 s (16/20 heard); run with -m long
-    pytest.param(2, id="both cores busy", marks=pytest.mark.long)])
-def test_stop_through_a_real_sound_server_at_20_moments(tmp_path, busy):
+    pytest.param(2, 0.0, id="both cores busy", marks=pytest.mark.long),
+    # the sound reaching the microphone 0.4 s later than the sound server says,
+    # as from a Bluetooth speaker that reports too little latency
+    pytest.param(0, 0.4, id="sound later than the server says", marks=pytest.mark.long)])
+def test_stop_through_a_real_sound_server_at_20_moments(tmp_path, busy, late):
     """The real capture path in real time: the player plays into PulseAudio, whose
     convolution sink is the room (the impulse response of tests/room.py); the
     microphone is the null sink's monitor; the user's words are played into the
     same room 6 dB under the guide's speech, at 20 moments during speech (after
     the routine's first 12 s, while the canceller learns the room), the guide at
     :data:`ROOM_VOLUME`. The guide's sound stops within 0.5 s of the end of the
-    word (median), and the guide never stops itself meanwhile."""
+    word (median), and the guide never stops itself meanwhile. With ``late``,
+    the room also delays the user's words, whose end is then that much later
+    at the microphone, and the stops are said after the routine's first 22 s."""
     import soxr
 
     from voiceguide import session
@@ -236,7 +243,11 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path, busy):
     played, stop_words = room.as_played("quick")
     gates = [(e.start / 22050 - 4.0, e.start / 22050 + 4.0)
              for e in prepared.timeline.events if e.gate]
-    moments = _moments(played, stop_words, 20, after=10.0, apart=5.0, avoid=gates)
+    # with the sound late, the reference follows the echo about 8 s in, and the
+    # canceller learns the room again from there: a stop said before it has is
+    # dropped (once, at 17 s: "reduced like the guide"), and is to be said again
+    warmup = 22.0 if late else 12.0
+    moments = _moments(played, stop_words, 20, after=warmup - 2.0, apart=5.0, avoid=gates)
     assert len(moments) == 20
     level = ROOM_VOLUME * room.speech_level(played) / 10 ** (6.0 / 20)
     plan = []
@@ -248,20 +259,23 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path, busy):
                      "path": str(tmp_path / f"user{i}.npy"),
                      "scale": level / room.loudness(words)})
     with _busy_cores(busy):
-        out = _through_the_room("quick", {"warmup": 12.0, "trials": plan}, tmp_path)
+        out = _through_the_room("quick", {"warmup": warmup, "trials": plan}, tmp_path, late)
     latencies, missed = [], []
     for trial in out["trials"]:
         if trial["stopped_to"] and trial["word_end"]:
-            latencies.append(trial["sound_stopped_at"] - trial["word_end"])
+            latencies.append(trial["sound_stopped_at"] - trial["word_end"] - late)
         else:
             missed.append((round(trial["target"], 1), trial["said"], trial["answers"]))
     print(f"\nreal sound server: stops heard {len(latencies)}/20, end of word to the "
           f"guide's sound stopping: median {np.median(latencies):.2f} s, worst "
           f"{max(latencies):.2f} s; missed {missed}; the guide stopped itself "
           f"{len(out['unprompted'])} times {out['unprompted']}; "
-          f"{out['dropped_as_echo']} utterances taken for its own echo")
+          f"{out['dropped_as_echo']} utterances taken for its own echo; the reference "
+          f"moved {out['moved']:+.3f} s after the echo's measured delay")
     assert out["cancels_echo"]
     assert not out["unprompted"]
+    if late:     # the reference followed the echo to where it really is
+        assert abs(out["moved"] - late) <= 0.05
     # The issue asks for 20/20, and that is what was measured: 11 of 11 runs live
     # (and 2 of 2 with both cores busy), and 320 of 320 stops in 16 recorded runs
     # replayed (tests/bargein_replay.py).
@@ -365,16 +379,18 @@ def test_without_a_reference_the_listener_is_deaf_while_the_guide_sounds(tmp_pat
 ROOM_VOLUME = 0.35
 
 
-def _through_the_room(routine: str, plan: dict, folder) -> dict:
+def _through_the_room(routine: str, plan: dict, folder, late: float = 0.0) -> dict:
     """Play ``routine`` by ``plan`` (see tests/bargein_play.py), at
     :data:`ROOM_VOLUME`, in a fresh process whose sound server has the room;
-    what it found."""
+    what it found. ``late``: seconds of silence before the room's response, so
+    that what is played reaches the microphone that much later than the sound
+    server says (a speaker that reports too little latency)."""
     from tests.audio import PulseServer
 
     plan = {"volume": ROOM_VOLUME, **plan}
     folder.mkdir(parents=True, exist_ok=True)
-    sf.write(str(folder / "room.wav"), room.impulse_response(22050).astype(np.float32),
-             22050, subtype="FLOAT")
+    response = np.concatenate([np.zeros(int(late * 22050)), room.impulse_response(22050)])
+    sf.write(str(folder / "room.wav"), response.astype(np.float32), 22050, subtype="FLOAT")
     (folder / "plan.json").write_text(json.dumps(plan))
     server = PulseServer(folder / "pulse", room=folder / "room.wav").start()
     seconds = plan["warmup"] + 10 * len(plan["trials"])
