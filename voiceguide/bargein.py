@@ -169,10 +169,11 @@ class BargeIn:
         self.frame = int(rate * FRAME_SECONDS)
         self.canceller = None
         self.reference = None
+        self.echo_delay = None
         if reference is not None and echo.available():
             self.canceller = echo.EchoCanceller(rate, self.frame, ECHO_FILTER_TAIL)
             self.reference = echo.ReferenceStream(reference, rate, lead=REFERENCE_LEAD)
-        self.echo_delay = echo.EchoDelay(rate)
+            self.echo_delay = echo.EchoDelay(rate)
         self._anchors = 0     # the reference's anchors the echo delay was measured with
         self._now = 0.0   # capture time of the end of the latest block
         self._lagged = collections.deque([np.zeros(self.frame, np.int16)] * CLEAN_LAG_FRAMES)
@@ -216,8 +217,9 @@ class BargeIn:
         if delay is not None and not ECHO_REACH[0] <= delay <= ECHO_REACH[1]:
             trace("echo-delay", delay=round(delay, 4), move=round(delay - REFERENCE_LEAD, 4))
             self.reference.move(delay - REFERENCE_LEAD)
-            # what the filter learnt belongs to the old timing: kept, it once made
-            # the canceller add sound 30 s later, taken for a person's words
+            # what the filter learnt belongs to the old timing: kept, it once made the
+            # canceller add sound 30 s later (sound 0.15 s late in the room simulation),
+            # which was taken for a person's words
             self.canceller.reset()
 
     def _only_the_guide(self, mic_energy: float, clean_energy: float, guide: bool) -> bool:

@@ -293,6 +293,9 @@ class ReferenceStream:
     either way) moved the reference four times in 12 s, the canceller
     learning the room again after every move.
 
+    The stamps are only as true as the latency the device reports: :meth:`move`
+    takes the reference to where the echo was measured to be (:class:`EchoDelay`).
+
     The reference is taken ``lead`` seconds ahead of the capture time: the
     echo canceller can only model an echo that comes after its reference, and
     the latencies devices report are estimates, so the reference is made to
@@ -438,8 +441,8 @@ class EchoDelay:
     def _measure(self) -> float | None:
         """The delay of the echo in the kept audio, if a clear peak shows it.
 
-        Measured at about 8 kHz (pairs of samples averaged): a tenth of the CPU
-        of the full rate, and a delay to a fraction of a millisecond."""
+        Measured at about 8 kHz (pairs of samples averaged from 16 kHz): a
+        delay still to an eighth of a millisecond, for a third of the CPU."""
         step = max(1, self.rate // 8000)
         window, after = int(self.WINDOW * self.rate) // step, self._after // step
         mic = np.concatenate([m for m, _ in self._blocks])[-self._size:] / 32768.0
