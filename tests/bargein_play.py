@@ -116,6 +116,13 @@ class Capture:
                             trials=json.dumps(trials), unprompted=json.dumps(unprompted))
 
 
+def _sound_stopped_at(player, since: float) -> float | None:
+    """When the routine's sound stopped after ``since``: the player hushed (a sure
+    stop, while the stop path is being prepared) or switched to what followed."""
+    times = [t for t in (player.hushed_at, player.switched_at) if t is not None and t > since]
+    return min(times, default=None)
+
+
 def main(routine: str, plan_path: str, out_path: str) -> None:
     from voiceguide import session
 
@@ -183,7 +190,7 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
         results.append({"target": trial["target"], "said": trial["said"],
                         "word_end": user.ended_at,
                         "stopped_to": player.timeline.routine if switched else None,
-                        "sound_stopped_at": player.switched_at if switched else None,
+                        "sound_stopped_at": _sound_stopped_at(player, asked) if switched else None,
                         "answers": [h for h in heard if h[0] >= asked]})
     player.finish("quit")
     runner.join(10)

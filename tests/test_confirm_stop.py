@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
+
 from voiceguide import history as log
 from voiceguide import session
 from voiceguide.checkin import Answer
@@ -87,5 +89,43 @@ def test_a_sure_stop_stops_at_once(two):
     try:
         dialogue.word(player, Answer("stop", "voice", time.monotonic()))
         assert player.timeline.routine == "stop" and player.ending == "stopped"
+    finally:
+        history.close()
+
+
+def test_the_sound_stops_before_the_stop_path_is_prepared(two, monkeypatch):
+    """The stop path is made when stop is heard (its words name the position), and
+    on a busy machine that took 1.7 s, the routine playing on meanwhile. The
+    sound stops first: a block the callback fills while the stop path is being
+    made is silent, where the routine is speaking."""
+    prepared, history, sid, options, dialogue, player = _setup(two)
+    made = dialogue.stop
+    blocks = []
+
+    def stop_while_the_callback_runs(player, sample):
+        block = np.zeros(1024, np.float32)
+        player._fill(block, len(block))     # as the audio callback would, meanwhile
+        blocks.append(block)
+        return made(player, sample)
+
+    monkeypatch.setattr(dialogue, "stop", stop_while_the_callback_runs)
+    try:
+        player.seek(player.position)           # the routine, 5 s in, as the callback plays it
+        loud = np.zeros(1024, np.float32)
+        player._fill(loud, len(loud))
+        assert np.abs(loud).max() > 0.01       # the routine speaks here
+        dialogue.word(player, Answer("stop", "voice", time.monotonic()))
+        assert blocks and not blocks[0].any()
+        assert player.timeline.routine == "stop"
+    finally:
+        history.close()
+
+
+def test_a_stop_said_while_paused_plays_the_stop_path(two):
+    prepared, history, sid, options, dialogue, player = _setup(two)
+    try:
+        player.control("pause")
+        dialogue.word(player, Answer("stop", "key", time.monotonic()))
+        assert player.timeline.routine == "stop" and not player.paused
     finally:
         history.close()

@@ -197,6 +197,8 @@ class Player:
         self._segment: _Segment | None = None
         self._reached: _Segment | None = None
         self._stopping = False
+        self._hushed = False          # silent until the next seek (see hush)
+        self.hushed_at: float | None = None   # when the latest hush was first heard
         self._scratch = np.zeros(0, np.float32)
         self._heartbeat = 0.0
         self._ratio = 1.0             # timeline samples per device frame
@@ -207,12 +209,15 @@ class Player:
         self._heartbeat = now = time.monotonic()
         out = outdata[:, 0]
         switched = bool(self._commands)
+        hushed = self._hushed and self.hushed_at is None   # read first: this block is silent
         start = self.position
         self._fill(out, frames)
-        if self.reference is not None or switched:
+        if self.reference is not None or switched or hushed:
             heard_at = self._clock.at(time_info.outputBufferDacTime, now, self._latency)
             if switched:
                 self.switched_at = heard_at
+            if hushed:
+                self.hushed_at = heard_at
             if self.reference is not None:
                 self.reference.write(out, heard_at, self._says_stop_word(start))
 
@@ -233,7 +238,8 @@ class Player:
                 self.position = self._segment.start
             self._reached = None
         segment = self._segment
-        if self.paused or self._stopping or self._reached is not None or segment is None:
+        if self.paused or self._stopping or self._hushed or self._reached is not None or \
+                segment is None:
             out.fill(0)
             return
         if self._ratio == 1.0:
@@ -283,6 +289,14 @@ class Player:
         self._reached_at = None
         self._early_keys = []
         self._commands.append(_Segment(self._renderer, start, limit, gate, self._stop_words))
+        self._hushed = False      # after the command: the old segment is never heard again
+
+    def hush(self) -> None:
+        """Silence from the next callback on, until the next :meth:`seek`: the sound
+        stops at once while what comes next (the stop path) is being prepared,
+        which can take a second on a busy machine. The playhead stays where it is."""
+        self.hushed_at = None
+        self._hushed = True
 
     def _extend(self) -> None:
         """Take up a timeline with more speech ready, without moving the playhead.

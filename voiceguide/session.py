@@ -468,10 +468,12 @@ class Dialogue:
                 player.seek(0, self.ask_confirm_stop(player, player.timeline,
                                                      player.heading())[0])
         elif answer.word == STOP:
+            player.hush()          # at once: the stop path takes a moment to prepare
             if self.history is not None and self.session is not None:
                 self.history.checkin(self.session, "(during the routine)", STOP,
                                      answer.source, "stop")
             player.seek(0, self.stop(player, self.routine_sample(player))[0])
+            player.paused = False  # said while paused, the stop path is still heard
         elif answer.word in CONTROL_WORDS:
             player.control(answer.word)
 
