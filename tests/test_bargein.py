@@ -276,15 +276,14 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path, busy, late):
     assert not out["unprompted"]
     if late:     # the reference followed the echo to where it really is
         assert abs(out["moved"] - late) <= 0.05
-    # The issue asks for 20/20, and that is what was measured: 11 of 11 runs live
-    # (and 2 of 2 with both cores busy), and 320 of 320 stops in 16 recorded runs
-    # replayed (tests/bargein_replay.py).
+    # Every stop is heard: 18 of 18 runs live on a quiet machine, and every run
+    # with both cores busy; with the sound late, once the stops are said from 22 s
+    # on (said from 12 s on, while the canceller was still learning the room
+    # again, the first was missed).
     # Before the recognizer got the person's words whole (not with holes where
     # the echo was loud), klatt's "I feel numb" at 267.5 s was often heard as
-    # "I feel fine" and klatt4's "tingling" at 142 s as "it is okay". One miss
-    # is allowed so that a word the recognizer rarely gets wrong does not fail
-    # the build; the figures are printed above
-    assert len(missed) <= 1
+    # "I feel fine" and klatt4's "tingling" at 142 s as "it is okay".
+    assert not missed
     assert np.median(latencies) <= 0.5
 
 
