@@ -35,6 +35,7 @@ import time
 import numpy as np
 
 from voiceguide.errors import DeviceError
+from voiceguide.loudness import fast_length
 from voiceguide.trace import trace
 
 _SET_SAMPLING_RATE = 24          # SPEEX_ECHO_SET_SAMPLING_RATE (speex_echo.h)
@@ -454,7 +455,7 @@ class EchoDelay:
             return None
         # correlation[k] pairs the microphone's sample i with the reference's k + i;
         # a transform as long as the reference leaves those sums whole
-        size = _fast_size(len(ref))
+        size = fast_length(len(ref))
         spectrum = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
         correlation = np.fft.irfft(spectrum, size)[:len(ref) - window + 1]
         energy = np.concatenate([[0.0], np.cumsum(ref ** 2)])
@@ -466,15 +467,3 @@ class EchoDelay:
             return None
         return (after - k) * step / self.rate
 
-
-def _fast_size(n: int) -> int:
-    """The smallest length from ``n`` on whose only prime factors are 2 and 3."""
-    best = 1 << max(0, (n - 1).bit_length())
-    three = 1
-    while three < best:
-        two = three
-        while two < n:
-            two *= 2
-        best = min(best, two)
-        three *= 3
-    return best

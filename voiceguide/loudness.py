@@ -57,7 +57,7 @@ def _biquad_power(b: tuple, a: tuple, cos1: np.ndarray, cos2: np.ndarray) -> np.
     return power(b) / power(a)
 
 
-def _fast_length(n: int) -> int:
+def fast_length(n: int) -> int:
     """The smallest length of at least ``n`` with no prime factor above 5 (quick FFTs)."""
     best = 1 << max(0, (n - 1).bit_length())
     power5 = 1
@@ -111,7 +111,7 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
         return float("-inf")
     pad = int(_PAD_SECONDS * rate)
     n = len(x) + pad
-    n_fft = _fast_length(n)
+    n_fft = fast_length(n)
     spectrum = np.fft.rfft(x.astype(np.float32), n_fft)  # single precision: twice as fast
     spectrum *= _k_weighting(rate, n_fft)
     weighted = np.fft.irfft(spectrum, n_fft)[:len(x)].astype(np.float64)
