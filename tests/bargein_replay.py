@@ -63,6 +63,9 @@ class _Reference:
     def move(self, seconds: float) -> None:
         """The recorded reference stays where it was."""
 
+    def found_in_reach(self, captured_at: float) -> None:
+        """The recorded reference stays where it was."""
+
 
 def replay(path: str) -> dict:
     """Feed one capture to a fresh BargeIn; what it decided, against the trials."""

@@ -224,7 +224,9 @@ class BargeIn:
             self._anchors = self.reference.anchors
             self.echo_delay.reset()
         delay = self.echo_delay.feed(mic, reference)
-        if delay is not None and not ECHO_REACH[0] <= delay <= ECHO_REACH[1]:
+        if delay is not None and ECHO_REACH[0] <= delay <= ECHO_REACH[1]:
+            self.reference.found_in_reach(self._now)
+        elif delay is not None:
             trace("echo-delay", delay=round(delay, 4), move=round(delay - REFERENCE_LEAD, 4))
             self.reference.move(delay - REFERENCE_LEAD)
             # what the filter learnt belongs to the old timing: kept, it once made the
