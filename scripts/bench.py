@@ -430,7 +430,7 @@ def bargein_cost(routine: str = "quick") -> dict:
     the endpointer and the recognizer on a simulated room (tests/room.py),
     per second of the routine, on one core."""
     from tests import room
-    from voiceguide import echo
+    from voiceguide.hearing import echo
 
     if not echo.available():
         raise BenchError("libspeexdsp1 is not installed")

@@ -5,7 +5,7 @@ Usage, from the repository root::
     python scripts/make_cues.py [OUTPUT_DIR]
 
 OUTPUT_DIR defaults to the repository's ``audio_cues/`` folder. Every file is mono,
-16-bit PCM at ``voiceguide.timeline.SAMPLE_RATE`` and has exactly
+16-bit PCM at ``voiceguide.timing.timeline.SAMPLE_RATE`` and has exactly
 ``round(CUE_SECONDS[name] * SAMPLE_RATE)`` frames.
 
 The sounds are synthesized from sine partials with numpy only; there is no randomness,
@@ -35,8 +35,8 @@ DEFAULT_OUT_DIR = REPO_ROOT / "audio_cues"
 sys.path.insert(0, str(REPO_ROOT))
 
 from voiceguide.atomic import atomic_path  # noqa: E402
-from voiceguide.cues import CUE_SECONDS  # noqa: E402
-from voiceguide.timeline import SAMPLE_RATE  # noqa: E402
+from voiceguide.audio.cues import CUE_SECONDS  # noqa: E402
+from voiceguide.timing.timeline import SAMPLE_RATE  # noqa: E402
 
 # Note frequencies (Hz), equal temperament, A4 = 440 Hz.
 G4, A4, B4, C5, D5, E5, G5 = 392.00, 440.00, 493.88, 523.25, 587.33, 659.26, 783.99

@@ -85,7 +85,7 @@ class UserVoice:
 
 
 class Capture:
-    """Records what :class:`~voiceguide.bargein.BargeIn` is fed (see the module
+    """Records what :class:`~voiceguide.hearing.bargein.BargeIn` is fed (see the module
     docstring); :meth:`save` writes it, with the trials, to one ``.npz`` file."""
 
     def __init__(self, bargein):
@@ -124,10 +124,11 @@ def _sound_stopped_at(player, since: float) -> float | None:
 
 
 def main(routine: str, plan_path: str, out_path: str) -> None:
-    from voiceguide import session
+    from voiceguide.session import play as session
+    from voiceguide.session import prepare as preparing
 
     plan = json.loads(Path(plan_path).read_text())
-    prepared = session.prepare(routine, {"volume": plan.get("volume")}, notice=False)
+    prepared = preparing.prepare(routine, {"volume": plan.get("volume")}, notice=False)
     options = session.PlayOptions(listen="on", checkin_timeout=3.0, barge_in=True)
     listener = session.start_listening(options)
     options.listener = listener

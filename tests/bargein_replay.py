@@ -10,7 +10,7 @@ The captures come from :mod:`tests.bargein_play` run with
 
 Each holds every microphone block barge-in was fed through a real sound server,
 with its capture time and the reference it was given. A fresh
-:class:`~voiceguide.bargein.BargeIn`, with the recognizer in this process, is
+:class:`~voiceguide.hearing.bargein.BargeIn`, with the recognizer in this process, is
 fed the same blocks, so a change to barge-in's rules or thresholds can be
 measured on the same audio, in seconds, instead of on new real-time runs whose
 timing differs every time. What it prints per capture: the stops said that
@@ -29,14 +29,15 @@ import sys
 
 import numpy as np
 
-from voiceguide import bargein, echo
+from voiceguide.hearing import bargein
+from voiceguide.hearing import echo
 
 #: Seconds around the end of a trial's words in which a stop belongs to it.
 BEFORE, AFTER = 3.0, 2.0
 
 
 class _Tap:
-    """The stop-word marks of a capture, as :class:`~voiceguide.echo.ReferenceTap`
+    """The stop-word marks of a capture, as :class:`~voiceguide.hearing.echo.ReferenceTap`
     answers them."""
 
     def __init__(self, at: np.ndarray, stop_word: np.ndarray):
@@ -47,7 +48,7 @@ class _Tap:
 
 
 class _Reference:
-    """The captured reference, block by block, as :class:`~voiceguide.echo.ReferenceStream`
+    """The captured reference, block by block, as :class:`~voiceguide.hearing.echo.ReferenceStream`
     gave it."""
 
     anchors = 0

@@ -4,9 +4,9 @@ The microphone hears what the player sent, ``delay`` seconds after it was
 heard at the loudspeaker (the sound's path), through a room's impulse
 response (a short room, or a reverberant one), ``echo_db`` louder than the
 user, plus the user's words and steady noise. :func:`offline` writes the
-player's output into a real :class:`~voiceguide.echo.ReferenceTap`, stamped
+player's output into a real :class:`~voiceguide.hearing.echo.ReferenceTap`, stamped
 on a virtual clock, and feeds the microphone blocks to a real
-:class:`~voiceguide.bargein.BargeIn` (real speexdsp, real PocketSphinx),
+:class:`~voiceguide.hearing.bargein.BargeIn` (real speexdsp, real PocketSphinx),
 faster than real time, so whole routines fit in a test.
 """
 
@@ -65,10 +65,10 @@ def as_played(name: str) -> tuple[np.ndarray, tuple]:
     """Routine ``name`` as the player sends it (float32, from the one renderer),
     and the spans of the lines in which the guide says a stop word (which the
     player marks in the tap): the arguments :func:`offline` takes."""
-    from voiceguide import session
-    from voiceguide.player import stop_word_spans
+    from voiceguide.session import prepare as preparing
+    from voiceguide.session.player import stop_word_spans
 
-    prepared = session.prepare(name, {}, notice=False)
+    prepared = preparing.prepare(name, {}, notice=False)
     played = np.concatenate(list(prepared.renderer(prepared.timeline).blocks()))
     return played.astype(np.float32), stop_word_spans(prepared.timeline)
 
@@ -94,7 +94,7 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
     "I sound" flag (default: never, so only the reference tells);
     ``stop_words``: (starts, ends) in samples of ``played`` of the lines in
     which the guide says a stop word, marked in the tap as the player marks them
-    (``voiceguide.player.stop_word_spans``); ``rt60``: a reverberant room
+    (``voiceguide.session.player.stop_word_spans``); ``rt60``: a reverberant room
     (see :func:`impulse_response`); ``delay``: seconds after the time the device
     reported that the sound reaches the microphone (negative: before it, the
     device having reported more latency than there is); ``watch(second, bargein)``: called before
@@ -102,8 +102,8 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
     """
     import soxr
 
-    from voiceguide import echo
-    from voiceguide.bargein import BargeIn
+    from voiceguide.hearing import echo
+    from voiceguide.hearing.bargein import BargeIn
 
     rng = np.random.default_rng(seed)
     at16 = soxr.resample(np.asarray(played, np.float64), rate, MIC_RATE)

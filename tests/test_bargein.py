@@ -1,4 +1,4 @@
-"""Barge-in (voiceguide.bargein): "stop" heard over the guide, never the guide itself.
+"""Barge-in (voiceguide.hearing.bargein): "stop" heard over the guide, never the guide itself.
 
 A room simulation (tests/room.py): the microphone hears the rendered routine
 (real espeak-ng speech through the real renderer) 30 ms after it is played,
@@ -33,8 +33,8 @@ import soundfile as sf
 from tests import room
 from tests.conftest import FIXED_DAY
 from tests.voice_samples import spoken
-from voiceguide import echo
-from voiceguide.recognizer import Answer, to_16k_mono
+from voiceguide.hearing import echo
+from voiceguide.hearing.recognizer import Answer, to_16k_mono
 
 pytestmark = pytest.mark.skipif(not echo.available(), reason="libspeexdsp1 is not installed")
 
@@ -77,7 +77,7 @@ def _days_with_every_wording(first: datetime.date) -> list[str]:
     """Days from ``first`` on whose openings and closings, together, are every
     wording of both (the lines said while the canceller is still learning the
     room, and the last ones)."""
-    from voiceguide.loader import choose_variant, load_phrases
+    from voiceguide.routine.loader import choose_variant, load_phrases
 
     counts = {k: len(v) for k, v in load_phrases().variants.items()}
     wanted = {(k, i) for k in ("opening", "closing") for i in range(counts[k])}
@@ -118,7 +118,7 @@ def _words(text: str, voice: str, folder) -> np.ndarray:
 def _natural_words(texts: list[str]) -> list[np.ndarray]:
     """Each of ``texts`` said by the packaged neural voice (Piper's joe), at 16 kHz."""
     from voiceguide.speech import Speech
-    from voiceguide.timeline import SAMPLE_RATE
+    from voiceguide.timing.timeline import SAMPLE_RATE
 
     with Speech(voice="piper:en_US-joe-medium") as speech:
         return [_trimmed(to_16k_mono(speech.clip(text), SAMPLE_RATE)) for text in texts]
@@ -237,9 +237,9 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path, busy, late):
     at the microphone, and the stops are said after the routine's first 22 s."""
     import soxr
 
-    from voiceguide import session
+    from voiceguide.session import prepare as preparing
 
-    prepared = session.prepare("quick", {}, notice=False)
+    prepared = preparing.prepare("quick", {}, notice=False)
     played, stop_words = room.as_played("quick")
     gates = [(e.start / 22050 - 4.0, e.start / 22050 + 4.0)
              for e in prepared.timeline.events if e.gate]
@@ -294,7 +294,7 @@ def test_a_bump_shorter_than_a_word_is_never_looked_at():
     ("...feels easy", 9 s into the opening) came through as two loud blocks, and
     the recognizer made "stop" of them: the guide stopped itself. The endpointer
     drops so short an utterance when it ends; the early look now does too."""
-    from voiceguide.bargein import BargeIn, block_size
+    from voiceguide.hearing.bargein import BargeIn, block_size
 
     looked = []
 
@@ -357,7 +357,7 @@ def test_the_opening_chime_alone_does_not_teach_the_canceller_the_room():
 
 
 def test_without_a_reference_the_listener_is_deaf_while_the_guide_sounds(tmp_path):
-    from voiceguide.bargein import BargeIn
+    from voiceguide.hearing.bargein import BargeIn
 
     bargein = BargeIn(16000, None)
     assert not bargein.cancels_echo
@@ -408,10 +408,10 @@ def test_the_guide_never_stops_itself_through_a_real_sound_server(tmp_path):
     """All four whole routines, each in real time through its own sound server and
     room, nobody speaking: the guide never stops itself. About 20 minutes (the four
     play at once), so it runs only when asked: ``bash scripts/test.sh -m long``."""
-    from voiceguide import session
+    from voiceguide.session import prepare as preparing
 
     def whole(name: str) -> dict:
-        seconds = session.prepare(name, {}, notice=False).timeline.total_seconds
+        seconds = preparing.prepare(name, {}, notice=False).timeline.total_seconds
         return _through_the_room(name, {"warmup": seconds - 0.5, "trials": []},
                                  tmp_path / name)
 
@@ -449,10 +449,10 @@ def test_the_guide_never_stops_itself_in_any_opening_through_a_real_sound_server
 def test_a_check_in_question_is_a_stop_word_line_but_not_its_pause():
     """The pain question says "pain": barge-in does not listen while it is said,
     but it does in the pause that follows, where the answer comes."""
-    from voiceguide import session
-    from voiceguide.player import stop_word_spans
+    from voiceguide.session import prepare as preparing
+    from voiceguide.session.player import stop_word_spans
 
-    timeline = session.prepare("quick", {}, notice=False).timeline
+    timeline = preparing.prepare("quick", {}, notice=False).timeline
     starts, ends = stop_word_spans(timeline)
     question = next(e for e in timeline.events if e.gate == "baseline")
     assert "pain" in question.text and question.pause > 0

@@ -7,8 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from voiceguide import pacing, settings
-from voiceguide.cli import cli
+from voiceguide import settings
+from voiceguide.routine import pacing
+from voiceguide.cli.app import cli
 from tests.conftest import run_voiceguide
 
 

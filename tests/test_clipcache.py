@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from voiceguide.clipcache import (FORMAT_VERSION, ClipCache, canonical_text, clip_key,
+from voiceguide.speech.clipcache import (FORMAT_VERSION, ClipCache, canonical_text, clip_key,
                                   default_clip_dir)
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 HEADER = 44
 CHECKSUM = 12   # the vgck chunk after the samples: id, size, CRC-32
@@ -303,7 +303,7 @@ def test_every_clip_is_durable_before_it_is_visible(tmp_path, monkeypatch):
 
 
 def test_batch_keeps_few_clips_in_memory_and_stops_after_an_error(tmp_path, monkeypatch):
-    import voiceguide.clipcache as clipcache
+    import voiceguide.speech.clipcache as clipcache
 
     monkeypatch.setattr(clipcache, "BATCH_QUEUE", 2)
     cache = ClipCache(tmp_path)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from voiceguide import loader
-from voiceguide.compiler import (breath_phases, compile_routine, dose_notes,
+from voiceguide.routine import loader
+from voiceguide.timing.compiler import (breath_phases, compile_routine, dose_notes,
                                  estimated_speech, hold_seconds, rounds)
-from voiceguide.model import Exercise, Routine
-from voiceguide.pacing import BreathPattern, Pacing, parse_pace
-from voiceguide.timeline import samples
+from voiceguide.routine.model import Exercise, Routine
+from voiceguide.routine.pacing import BreathPattern, Pacing, parse_pace
+from voiceguide.timing.timeline import samples
 
 LIBRARY = loader.load_library()
 T = LIBRARY.techniques

@@ -14,14 +14,15 @@ import time
 import numpy as np
 
 from voiceguide import history as log
-from voiceguide import session
-from voiceguide.checkin import Answer
-from voiceguide.player import Player
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.session import play as session
+from voiceguide.session import prepare as preparing
+from voiceguide.session.checkin import Answer
+from voiceguide.session.player import Player
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 
 def _setup(two):
-    prepared = session.prepare(str(two), {})
+    prepared = preparing.prepare(str(two), {})
     history = log.History()
     sid = history.start(prepared.routine.name, prepared.routine.title, prepared.pacing.as_dict())
     options = session.PlayOptions(checkin_timeout=1.0)

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import run_voiceguide
-from voiceguide import loader, paths, user_routines
-from voiceguide.cli import cli
+from voiceguide import paths, user_routines
+from voiceguide.routine import loader
+from voiceguide.cli.app import cli
 
 
 @pytest.mark.parametrize("routine, minutes", [("morning", 20), ("morning", 12),

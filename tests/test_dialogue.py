@@ -15,7 +15,7 @@ from tests.conftest import run_voiceguide, voiceguide_command
 from tests.conftest import TWO
 from tests.test_play import Terminal
 from voiceguide import history as log
-from voiceguide import loader
+from voiceguide.routine import loader
 
 THREE = TWO + '[[exercise]]\ntechnique = "knee-to-chest"\nhold = 20\n'
 

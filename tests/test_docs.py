@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide import loader, settings
+from voiceguide import settings
+from voiceguide.routine import loader
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 EXAMPLES = [(doc.name, i, block) for doc in sorted(DOCS.glob("*.md"))

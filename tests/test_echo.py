@@ -1,4 +1,4 @@
-"""Echo cancellation (voiceguide.echo, speexdsp): a room simulation.
+"""Echo cancellation (voiceguide.hearing.echo, speexdsp): a room simulation.
 
 The microphone hears the guide's own voice through a simulated room (40 ms of
 output latency, a short random room impulse response), 6 dB louder than the
@@ -14,8 +14,8 @@ import pytest
 
 from tests.room import impulse_response, loudness
 from tests.voice_samples import spoken
-from voiceguide import echo
-from voiceguide.recognizer import recognize, to_16k_mono
+from voiceguide.hearing import echo
+from voiceguide.hearing.recognizer import recognize, to_16k_mono
 
 RATE = 16000
 GUIDE = ("Breathe in slowly. If you feel sharp pain, numbness or tingling, stop and rest. "

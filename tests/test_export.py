@@ -12,8 +12,10 @@ import pytest
 import soundfile
 
 from tests.conftest import run_voiceguide, voiceguide_command
-from voiceguide import exporter, loader, session
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.audio import exporter
+from voiceguide.routine import loader
+from voiceguide.session import prepare as preparing
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 def show_total(routine) -> float:
     result = run_voiceguide("show", routine, "--json")
@@ -90,7 +92,7 @@ def test_interrupted_export_leaves_nothing(tmp_path):
 
 def test_failed_write_leaves_no_partial_file(tmp_path):
     library = loader.load_library()
-    prepared = session.prepare("quick", {}, library=library)
+    prepared = preparing.prepare("quick", {}, library=library)
 
     def broken_blocks():
         yield from prepared.renderer(prepared.timeline).blocks(0, 4096)
@@ -105,7 +107,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path):
 
 
 def test_renderer_streams_in_bounded_blocks():
-    prepared = session.prepare("morning", {})
+    prepared = preparing.prepare("morning", {})
     renderer = prepared.renderer(prepared.timeline)
     total = 0
     for block in renderer.blocks():
@@ -117,7 +119,7 @@ def test_renderer_streams_in_bounded_blocks():
 
 
 def test_clips_and_cues_land_on_their_exact_samples():
-    prepared = session.prepare("quick", {})
+    prepared = preparing.prepare("quick", {})
     timeline = prepared.timeline
     renderer = prepared.renderer(timeline)
     cue = next(e for e in timeline.events if e.kind == "cue" and e.cue == "switch") \
@@ -195,10 +197,10 @@ def test_failed_tagging_leaves_nothing(tmp_path, two, monkeypatch):
         raise MutagenError("cannot save tags")
 
     monkeypatch.setattr(exporter, "write_tags", broken)
-    prepared = session.prepare(str(two), {})
+    prepared = preparing.prepare(str(two), {})
     folder = tmp_path / "out"
     folder.mkdir()
     with pytest.raises(exporter.StorageError, match="cannot write .*two.mp3: cannot save tags"):
-        session.export(prepared, folder / "two.mp3")
+        preparing.export(prepared, folder / "two.mp3")
     prepared.speech.close()
     assert list(folder.iterdir()) == []

@@ -21,13 +21,13 @@ import pytest
 
 from scripts.source_ngrams import ngram_hashes
 from tests.conftest import run_voiceguide
-from voiceguide import loader
-from voiceguide.compiler import (LengthError, _is_breathing, compile_routine, drop_order,
+from voiceguide.routine import loader
+from voiceguide.timing.compiler import (LengthError, _is_breathing, compile_routine, drop_order,
                                  estimated_speech, fit_length)
-from voiceguide.model import FLOORLESS_POSITIONS, Hold
-from voiceguide.pacing import PACE_NAMES, Pacing
+from voiceguide.routine.model import FLOORLESS_POSITIONS, Hold
+from voiceguide.routine.pacing import PACE_NAMES, Pacing
 from voiceguide.settings import resolve
-from voiceguide.timeline import SAMPLE_RATE, samples, seconds
+from voiceguide.timing.timeline import SAMPLE_RATE, samples, seconds
 
 LIBRARY = loader.load_library()
 PHRASES = LIBRARY.phrases

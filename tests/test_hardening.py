@@ -20,7 +20,8 @@ import pytest
 
 from tests.conftest import run_voiceguide, voiceguide_command
 from tests.test_play import terminal  # noqa: F401 - the fixture: play on a pseudo-terminal
-from voiceguide import exporter, session
+from voiceguide.audio import exporter
+from voiceguide.session import prepare as preparing
 from voiceguide import history as log
 from voiceguide.errors import InputError, StorageError
 
@@ -194,7 +195,7 @@ def test_next_export_removes_parts_of_dead_exports_older_than_an_hour(tmp_path, 
 # ------------------------------------------- 5. audio and chapters as one unit
 
 def _quick_export_parts():
-    prepared = session.prepare("quick", {})
+    prepared = preparing.prepare("quick", {})
     timeline = prepared.timeline
     return prepared, timeline, prepared.renderer(timeline).blocks(block=exporter.EXPORT_BLOCK)
 
@@ -389,7 +390,7 @@ def test_deeply_nested_toml_is_one_line(tmp_path):
 
 
 def test_titles_cannot_break_the_chapters_or_the_terminal():
-    from voiceguide.exporter import vtt_text
+    from voiceguide.audio.exporter import vtt_text
 
     assert vtt_text("Stretch --> 00:00:00.000 --> 99:00:00.000") == \
         "Stretch -› 00:00:00.000 -› 99:00:00.000"
@@ -401,7 +402,7 @@ def test_titles_cannot_break_the_chapters_or_the_terminal():
 # ---------------------------------------------------------- 9. long exports
 
 def test_a_wav_over_4_gb_is_written_as_rf64():
-    from voiceguide.exporter import RIFF_LIMIT, audio_format
+    from voiceguide.audio.exporter import RIFF_LIMIT, audio_format
 
     frames_in_4_gb = (RIFF_LIMIT - 44) // 2
     assert audio_format(Path("long.wav"), frames_in_4_gb) == ("WAV", "PCM_16")
@@ -451,7 +452,7 @@ def test_readme_and_docs_point_only_inside_the_repository():
 
 def test_help_has_examples_keys_setting_names_and_routines_complete():
     from voiceguide import settings
-    from voiceguide.cli import cli
+    from voiceguide.cli.app import cli
 
     commands = [[name] for name, c in cli.commands.items() if not hasattr(c, "commands")]
     commands += [[group, name] for group, c in cli.commands.items()

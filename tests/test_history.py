@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from tests.conftest import run_voiceguide
 from voiceguide import history as log
-from voiceguide.cli import cli
+from voiceguide.cli.app import cli
 
 
 def test_session_is_recorded_as_it_goes(tmp_path):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from voiceguide import loader
-from voiceguide.compiler import compile_routine, estimated_speech
-from voiceguide.model import FLOORLESS_POSITIONS, Breath, Cycle, Flow, Hold
-from voiceguide.pacing import Pacing
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.routine import loader
+from voiceguide.timing.compiler import compile_routine, estimated_speech
+from voiceguide.routine.model import FLOORLESS_POSITIONS, Breath, Cycle, Flow, Hold
+from voiceguide.routine.pacing import Pacing
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 LIBRARY = loader.load_library()
 ROUTINES = sorted(LIBRARY.routines)

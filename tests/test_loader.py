@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from voiceguide import loader
+from voiceguide.routine import loader
 from voiceguide.errors import FileError, InputError
 
 LIBRARY = loader.load_library()

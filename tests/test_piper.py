@@ -17,11 +17,11 @@ import soundfile
 
 from tests.audio import alsa_file_env, read_played, trim_silence
 from tests.conftest import run_voiceguide
-from voiceguide import cli
-from voiceguide.clipcache import ClipCache
+from voiceguide.cli import app as cli
+from voiceguide.speech.clipcache import ClipCache
 from voiceguide.errors import EXIT_NO_DEVICE, DeviceError
 from voiceguide.speech import Speech, engine_for, list_voices, piper, resolve_voice
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 JOE = "piper:en_US-joe-medium"
 
@@ -92,7 +92,7 @@ TEXT = "Let your shoulders soften, and breathe out slowly."
 
 _OTHER_PROCESS = """
 import sys
-from voiceguide.clipcache import ClipCache
+from voiceguide.speech.clipcache import ClipCache
 from voiceguide.speech import Speech
 with Speech(voice=sys.argv[2], cache=ClipCache(sys.argv[1]), workers=1) as sp:
     sp.prepare(["Something else first.", sys.argv[3]])
@@ -197,7 +197,7 @@ def test_piper_check_in_words_are_understood_by_the_recognizer():
     exactly, and the pain numbers but at most one, which may only be taken for the
     safe side (stop, or nothing), never for another number. (Measured: 20 of 21; the
     default espeak-ng voice gets 12.)"""
-    from voiceguide.recognizer import recognize
+    from voiceguide.hearing.recognizer import recognize
 
     with Speech(voice=JOE) as sp:
         sp.prepare(ANSWER_WORDS + NUMBERS, levelled=True)

@@ -17,9 +17,9 @@ import soundfile
 
 from tests.audio import alsa_file_env, read_played, trim_silence
 from tests.conftest import run_voiceguide, voiceguide_command
-from voiceguide.loader import load_phrases
-from voiceguide.player import CALLBACK_FRAMES
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.routine.loader import load_phrases
+from voiceguide.session.player import CALLBACK_FRAMES
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 @pytest.mark.parametrize("routine", ["quick", "two"])
 def test_play_without_checkins_is_the_export_sample_for_sample(tmp_path, two, routine):
@@ -271,10 +271,10 @@ def test_a_key_pressed_during_the_question_answers_the_gate():
     """No stream is opened: the player's key handling alone, at a known position."""
     import queue
 
-    from voiceguide import loader
-    from voiceguide.compiler import compile_routine, estimated_speech
-    from voiceguide.pacing import Pacing
-    from voiceguide.player import Player
+    from voiceguide.routine import loader
+    from voiceguide.timing.compiler import compile_routine, estimated_speech
+    from voiceguide.routine.pacing import Pacing
+    from voiceguide.session.player import Player
 
     library = loader.load_library()
     timeline = compile_routine(library.routine("quick"), Pacing(), estimated_speech(160),

@@ -25,7 +25,7 @@ import soundfile as sf
 
 from voiceguide.errors import DeviceError, InputError
 from tests.conftest import voiceguide_command
-from voiceguide.recognizer import VOCABULARY, Answer, recognize, recognize_file
+from voiceguide.hearing.recognizer import VOCABULARY, Answer, recognize, recognize_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 import voice_samples  # noqa: E402
@@ -229,7 +229,7 @@ def test_recognize_file_names_the_unreadable_file(tmp_path):
 
 
 def test_endpointer_finds_one_utterance():
-    from voiceguide.listener import Endpointer
+    from voiceguide.hearing.listener import Endpointer
 
     rate = 16000
     rng = np.random.default_rng(0)
@@ -255,7 +255,7 @@ def test_endpointer_keeps_a_quiet_sound_inside_the_words():
     blocks, and in one block on each side of them, the utterance keeps the
     block's own audio; further out (the pre-roll, the quiet after the words) an
     echo block is quietened."""
-    from voiceguide.endpointer import Endpointer
+    from voiceguide.hearing.endpointer import Endpointer
 
     rate, block = 16000, 480
     rng = np.random.default_rng(1)
@@ -287,7 +287,7 @@ def test_endpointer_floor_does_not_follow_the_guides_echo():
     canceller untouched; when echo blocks were quietened before the endpointer,
     they pulled its floor 30 dB under the noise, which was then taken for words
     (in the room simulation, 5 of 20 stops said over the guide were heard)."""
-    from voiceguide.endpointer import Endpointer
+    from voiceguide.hearing.endpointer import Endpointer
 
     rate, block = 16000, 480
     rng = np.random.default_rng(4)
@@ -313,7 +313,7 @@ def test_audio_no_path_of_the_model_fits_is_none_not_a_crash():
     code = textwrap.dedent("""
         import sys
         import soundfile as sf
-        from voiceguide.recognizer import hear_stop, recognize
+        from voiceguide.hearing.recognizer import hear_stop, recognize
         samples, rate = sf.read(sys.argv[1], dtype="int16")
         print(recognize(samples, rate).word, hear_stop(samples, rate).word)
     """)
@@ -328,8 +328,8 @@ def test_listener_drops_what_it_hears_while_muted():
     their capture time, and without echo cancellation never reach recognition."""
     from types import SimpleNamespace
 
-    from voiceguide.bargein import BargeIn
-    from voiceguide.listener import Listener
+    from voiceguide.hearing.bargein import BargeIn
+    from voiceguide.hearing.listener import Listener
 
     listener = Listener()
     times = SimpleNamespace(currentTime=10.0, inputBufferAdcTime=9.97)
@@ -350,7 +350,7 @@ def test_listener_drops_what_it_hears_while_muted():
 def test_input_available_never_raises(monkeypatch):
     import sounddevice
 
-    from voiceguide import listener
+    from voiceguide.hearing import listener
 
     assert isinstance(listener.input_available(), bool)
 
@@ -405,7 +405,7 @@ pcm.voiceguide_file {{
 
 CHILD = textwrap.dedent("""
     import sys, queue
-    from voiceguide.listener import Listener, listen_once, input_available
+    from voiceguide.hearing.listener import Listener, listen_once, input_available
     mode = sys.argv[1]
     print("available", input_available(), flush=True)
     if mode == "once":

@@ -1,4 +1,4 @@
-"""The recognizer in its own process (voiceguide.recognizer_process) and the
+"""The recognizer in its own process (voiceguide.hearing.process) and the
 stop-only recognition used over the guide's voice (recognizer.hear_stop).
 
 Real espeak-ng speech, real PocketSphinx, a real worker process.
@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 
 from tests.voice_samples import spoken
-from voiceguide import recognizer
-from voiceguide.recognizer_process import RecognizerProcess
+from voiceguide.hearing import recognizer
+from voiceguide.hearing.process import RecognizerProcess
 
 DATA = Path(__file__).parent / "data"
 

@@ -19,12 +19,12 @@ import time
 import pytest
 
 from tests.conftest import voiceguide_command
-from voiceguide import loader
-from voiceguide.compiler import compile_message, compile_routine, estimated_speech
-from voiceguide.pacing import Pacing
-from voiceguide.player import CONTINUE, Player
-from voiceguide.screen import ELLIPSIS, StatusLine, fit, wrap
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.routine import loader
+from voiceguide.timing.compiler import compile_message, compile_routine, estimated_speech
+from voiceguide.routine.pacing import Pacing
+from voiceguide.session.player import CONTINUE, Player
+from voiceguide.terminal import ELLIPSIS, StatusLine, fit, wrap
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 
 def _pty(columns: int):

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 
 from tests.conftest import run_voiceguide
 from voiceguide import settings
-from voiceguide.cli import cli
+from voiceguide.cli.app import cli
 from voiceguide.errors import FileError, InputError
-from voiceguide.model import Routine
-from voiceguide.pacing import BreathPattern
+from voiceguide.routine.model import Routine
+from voiceguide.routine.pacing import BreathPattern
 
 # key → (settings file value, routine value or None, command-line value, expected x3)
 LAYERS = {

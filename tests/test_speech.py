@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from voiceguide import speech
-from voiceguide.clipcache import ClipCache
+from voiceguide.speech.clipcache import ClipCache
 from voiceguide.errors import EXIT_NO_DEVICE, DeviceError, InputError, VoiceguideError
 from voiceguide.speech import (MARGIN_SECONDS, Speech, VoiceInfo, finish_clip, list_voices,
                                resolve_voice)
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 MARGIN = round(MARGIN_SECONDS * SAMPLE_RATE)
 PEAK = round(32767 * 10 ** (-3 / 20))  # -3 dBFS
@@ -247,7 +247,7 @@ ORDER_TEXTS = ["Breathe in slowly.", "Now hold it, two, three.", "And let it all
 
 _OTHER_PROCESS = """
 import sys
-from voiceguide.clipcache import ClipCache
+from voiceguide.speech.clipcache import ClipCache
 from voiceguide.speech import Speech
 texts = sys.argv[2:]
 with Speech(cache=ClipCache(sys.argv[1])) as sp:  # two workers, other clips in between

@@ -15,7 +15,7 @@ import pytest
 from voiceguide.speech import engine_for, espeak, piper, pool, protocol, template_worker
 from voiceguide.speech.audio import finish_clip
 from voiceguide.speech.engine import Engine
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 
 def start_template(voice=None, rate=160, voices=True) -> subprocess.Popen:

@@ -7,12 +7,13 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from voiceguide import loader, paths
+from voiceguide import paths
+from voiceguide.routine import loader
 from voiceguide.atomic import write_text
-from voiceguide.compiler import compile_routine, estimated_speech, routine_minutes
+from voiceguide.timing.compiler import compile_routine, estimated_speech, routine_minutes
 from voiceguide.errors import InputError, Problem
-from voiceguide.model import Breath, Flow, Hold, Routine
-from voiceguide.pacing import Pacing
+from voiceguide.routine.model import Breath, Flow, Hold, Routine
+from voiceguide.routine.pacing import Pacing
 
 #: A new routine without --from: a gentle floor start.
 STARTER = ("pelvic-tilt", "knee-to-chest", "childs-pose")
@@ -43,7 +44,7 @@ def create(name: str, source: str | None = None, force: bool = False,
 
 
 def _starter(library: loader.Library) -> Routine:
-    from voiceguide.model import Exercise
+    from voiceguide.routine.model import Exercise
     exercises = tuple(Exercise(library.techniques[t]) for t in STARTER)
     return Routine("starter", "My routine", exercises,
                    "A gentle start on the floor: pelvic tilts, knee to chest, child's pose.")

@@ -1,8 +1,8 @@
 """Speech synthesis: each utterance becomes a tight, level, cached clip.
 
-Every clip is mono int16 at :data:`~voiceguide.timeline.SAMPLE_RATE`, trimmed and
+Every clip is mono int16 at :data:`~voiceguide.timing.timeline.SAMPLE_RATE`, trimmed and
 peak-normalized the same way whatever engine spoke it (:mod:`.audio`), and stored in a
-:class:`~voiceguide.clipcache.ClipCache` under a key made of the text, voice, rate,
+:class:`~voiceguide.speech.clipcache.ClipCache` under a key made of the text, voice, rate,
 engine and engine version, so a routine is synthesized once and later runs start
 instantly.
 
@@ -22,10 +22,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from voiceguide.clipcache import ClipCache, canonical_text, clip_key
+from voiceguide.speech.clipcache import ClipCache, canonical_text, clip_key
 from voiceguide.errors import InputError, VoiceguideError
-from voiceguide.loudness import VERSION as LEVEL_VERSION
-from voiceguide.loudness import level
+from voiceguide.audio.loudness import VERSION as LEVEL_VERSION
+from voiceguide.audio.loudness import level
 from voiceguide.speech import piper
 from voiceguide.speech.audio import (FADE_SECONDS, MARGIN_SECONDS, PEAK_DBFS, SILENCE_DB,
                                      finish_clip, silence_clip)
@@ -35,7 +35,7 @@ from voiceguide.speech.pool import (MAX_ATTEMPTS, MAX_RESTARTS, MAX_WORKERS,
                                     PARALLEL_MIN_CLIPS, PIPELINE, Pool)
 from voiceguide.speech.protocol import one_line
 from voiceguide.speech.worker import STARTUP_TIMEOUT
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 __all__ = ["DEFAULT_RATE", "FADE_SECONDS", "MARGIN_SECONDS", "MAX_ATTEMPTS", "MAX_RESTARTS",
            "MAX_WORKERS", "PARALLEL_MIN_CLIPS", "PEAK_DBFS", "PIPELINE", "SILENCE_DB",
@@ -124,7 +124,7 @@ class Speech:
 
     def levelled(self, text: str) -> np.ndarray:
         """``text``'s clip as it is heard: brought to one loudness, whatever the engine
-        (:func:`voiceguide.loudness.level`). Cached beside the clip; made (and cached)
+        (:func:`voiceguide.audio.loudness.level`). Cached beside the clip; made (and cached)
         now if missing, synthesizing the clip first if needed."""
         if not canonical_text(text):
             return silence_clip()

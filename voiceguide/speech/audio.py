@@ -1,7 +1,7 @@
 """Clip finishing: raw engine output → a tight, level clip at the timeline's rate.
 
 Runs in the workers (or in the parent for a template worker's raw samples). Every
-clip is mono int16 at :data:`~voiceguide.timeline.SAMPLE_RATE`, with leading and
+clip is mono int16 at :data:`~voiceguide.timing.timeline.SAMPLE_RATE`, with leading and
 trailing near-silence trimmed to exactly :data:`MARGIN_SECONDS`, faded at both ends
 and peak-normalized to :data:`PEAK_DBFS`. Deterministic: the same input gives the
 same samples, byte for byte.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 #: Near-silence kept before the first and after the last audible sample.
 MARGIN_SECONDS = 0.030

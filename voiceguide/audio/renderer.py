@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from voiceguide.timeline import SAMPLE_RATE, Event, Timeline
+from voiceguide.timing.timeline import SAMPLE_RATE, Event, Timeline
 
 BLOCK = 2048                 # frames per block (93 ms at 22050 Hz)
 FADE = int(0.005 * SAMPLE_RATE)  # 5 ms fade in and out at clip edges

@@ -5,11 +5,11 @@ The CLI parses options, calls these and prints; tests can call them directly.
 
 from __future__ import annotations
 
-from voiceguide import loader
-from voiceguide.compiler import compile_routine, estimated_speech, routine_minutes
+from voiceguide.routine import loader
+from voiceguide.timing.compiler import compile_routine, estimated_speech, routine_minutes
 from voiceguide.errors import DeviceError, VoiceguideError
 from voiceguide.settings import resolve
-from voiceguide.timeline import Timeline, clock, seconds
+from voiceguide.timing.timeline import Timeline, clock, seconds
 
 
 def listing(library: loader.Library | None = None) -> dict:
@@ -67,11 +67,11 @@ def timeline_for(name_or_path: str, options: dict, library: loader.Library | Non
     What is not in the speech cache yet is synthesized. Without a speech engine
     the lengths are estimated from word counts, and a note says so.
     """
-    from voiceguide import session
+    from voiceguide.session import prepare as preparing
 
     library = library or loader.load_library()
     try:
-        prepared = session.prepare(name_or_path, options, library=library)
+        prepared = preparing.prepare(name_or_path, options, library=library)
     except DeviceError as err:
         routine = library.routine(name_or_path)
         pacing = resolve(options, routine).pacing
@@ -96,7 +96,7 @@ def voices(lang: str | None = None) -> list:
 
 def preview_voice(text: str, voice: str | None, rate, device: str | None) -> str:
     """Say ``text`` with a voice on the output device; return the voice id used."""
-    from voiceguide import player
+    from voiceguide.session import player
     from voiceguide.speech import Speech, resolve_voice
 
     values = resolve({"voice": voice, "rate": rate}).values

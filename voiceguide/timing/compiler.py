@@ -23,11 +23,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from voiceguide.cues import CUE_SECONDS
-from voiceguide.model import (EQUIPMENT, Breath, Cycle, Exercise, Flow, Hold, Phrases,
+from voiceguide.audio.cues import CUE_SECONDS
+from voiceguide.routine.model import (EQUIPMENT, Breath, Cycle, Exercise, Flow, Hold, Phrases,
                               Positions, Routine)
-from voiceguide.pacing import CHECKIN_PAUSE, HOLD_LIMITS, Pacing
-from voiceguide.timeline import Event, HoldSpan, Section, Timeline, samples
+from voiceguide.routine.pacing import CHECKIN_PAUSE, HOLD_LIMITS, Pacing
+from voiceguide.timing.timeline import Event, HoldSpan, Section, Timeline, samples
 
 SpeechLength = Callable[[str], float]
 
@@ -160,7 +160,7 @@ class _Builder:
 @functools.lru_cache(maxsize=1)
 def default_positions() -> Positions:
     """The built-in positions and moves (read once)."""
-    from voiceguide.loader import load_positions
+    from voiceguide.routine.loader import load_positions
 
     return load_positions()
 

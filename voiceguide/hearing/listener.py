@@ -1,7 +1,7 @@
 """Listening for spoken answers on the microphone.
 
 :class:`Listener` records from an input device in the background, cuts the
-stream into utterances and recognizes them (:class:`voiceguide.bargein.BargeIn`
+stream into utterances and recognizes them (:class:`voiceguide.hearing.bargein.BargeIn`
 does both) and delivers every answer to act on on a queue
 (:attr:`Listener.answers`) and, if given, to a callback. Each block is stamped
 with the time it was captured (the stream's ADC time), so that the guide's own
@@ -26,12 +26,12 @@ from typing import Callable
 
 import numpy as np
 
-from voiceguide.bargein import BargeIn, block_size
-from voiceguide.echo import StreamClock
-from voiceguide.endpointer import Endpointer
+from voiceguide.hearing.bargein import BargeIn, block_size
+from voiceguide.hearing.echo import StreamClock
+from voiceguide.hearing.endpointer import Endpointer
 from voiceguide.errors import DeviceError
-from voiceguide.recognizer import Answer, recognize
-from voiceguide.recognizer_process import RecognizerProcess
+from voiceguide.hearing.recognizer import Answer, recognize
+from voiceguide.hearing.process import RecognizerProcess
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,12 @@ class Listener:
         device: sounddevice input device (index or name); None for the default.
         max_queued: how many audio blocks may wait for the listener's thread
             before new ones are dropped (the PortAudio callback never waits).
-        reference: the player's :class:`~voiceguide.echo.ReferenceTap`. With it
+        reference: the player's :class:`~voiceguide.hearing.echo.ReferenceTap`. With it
             (and the speexdsp library), the guide's voice is cancelled from the
             microphone and "stop" is heard while the guide speaks (barge-in,
-            :mod:`voiceguide.bargein`); without it the listener is deaf while
+            :mod:`voiceguide.hearing.bargein`); without it the listener is deaf while
             muted. With barge-in, recognition runs in a process of its own
-            (:mod:`voiceguide.recognizer_process`), so the guide never stutters.
+            (:mod:`voiceguide.hearing.process`), so the guide never stutters.
 
     Answers are also put on :attr:`answers`, a :class:`queue.Queue`.
 

@@ -14,10 +14,10 @@ import click
 from voiceguide import __version__
 from voiceguide.errors import (EXIT_INTERRUPTED, StorageError, Terminated, VoiceguideError,
                                os_error_message, safe_line)
-from voiceguide.pacing import (HOLD_LIMITS, LENGTH_LIMITS, RATE_LIMITS, REPS_LIMITS,
+from voiceguide.routine.pacing import (HOLD_LIMITS, LENGTH_LIMITS, RATE_LIMITS, REPS_LIMITS,
                                REST_LIMITS)
 from voiceguide.settings import CHECKIN_TIMEOUT_LIMITS
-from voiceguide.timeline import clock
+from voiceguide.timing.timeline import clock
 
 VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
 ENDINGS = {
@@ -79,7 +79,7 @@ def complete_routine(ctx, param, incomplete):
     if "/" in incomplete or incomplete.startswith("."):
         return [CompletionItem(incomplete, type="file")]
     try:
-        from voiceguide import loader
+        from voiceguide.routine import loader
         names = sorted(loader.load_library().routines)
     except Exception:  # noqa: BLE001 - completion must never print an error
         return []
@@ -165,7 +165,7 @@ def list_command(as_json):
 
     Example: voiceguide list --json
     """
-    from voiceguide import commands
+    from voiceguide.cli import commands
 
     listing = commands.listing()
     _notes(listing["warnings"])
@@ -197,7 +197,7 @@ def show(routine, as_json, **options):
 
     Example: voiceguide show morning --pace slow
     """
-    from voiceguide import commands
+    from voiceguide.cli import commands
 
     timeline, notes = commands.timeline_for(routine, options)
     _notes(notes)
@@ -240,19 +240,20 @@ def export(routine, output, force, **options):
     """
     from pathlib import Path
 
-    from voiceguide import exporter, session
+    from voiceguide.audio import exporter
+    from voiceguide.session import prepare as preparing
 
     output = Path(output)
     exporter.check_target(output, force)
-    prepared = session.prepare(routine, options, progress=_synthesis_progress())
+    prepared = preparing.prepare(routine, options, progress=_synthesis_progress())
     _notes(prepared.notes)
     bar = _progress_bar("Exporting", prepared.timeline.total_samples)
     try:
         if bar is None:
-            audio, chapters = session.export(prepared, output, force)
+            audio, chapters = preparing.export(prepared, output, force)
         else:
             with bar:
-                audio, chapters = session.export(prepared, output, force, bar.update)
+                audio, chapters = preparing.export(prepared, output, force, bar.update)
     finally:
         prepared.speech.close()
     click.echo(f"Wrote {audio} ({clock(prepared.timeline.total_seconds)}) and {chapters}")
@@ -279,16 +280,17 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
 
     Example: voiceguide play morning --breath 4-6
     """
-    from voiceguide import session
-    from voiceguide.devices import resolve_output, start_early
-    from voiceguide.keys import KeyReader
-    from voiceguide.screen import wrap
+    from voiceguide.session import play as session
+    from voiceguide.session import prepare as preparing
+    from voiceguide.audio.devices import resolve_output, start_early
+    from voiceguide.terminal import KeyReader
+    from voiceguide.terminal import wrap
 
     portaudio = start_early()
     options.update(checkin_timeout=checkin_timeout,
                    listen=None if listen is None else ("on" if listen else "off"))
     try:
-        prepared = session.prepare(routine, options, background=True, notice=no_checkins)
+        prepared = preparing.prepare(routine, options, background=True, notice=no_checkins)
     finally:
         portaudio.join()  # never exit while PortAudio is starting: it would crash
     _notes(prepared.notes)
@@ -373,10 +375,10 @@ def hear(wavs, seconds, as_json):
     Example: voiceguide hear --seconds 5
     """
     if wavs:
-        from voiceguide.recognizer import recognize_file
+        from voiceguide.hearing.recognizer import recognize_file
         heard = [(wav, recognize_file(wav)) for wav in wavs]
     else:
-        from voiceguide.listener import listen_once
+        from voiceguide.hearing.listener import listen_once
         click.echo(f"Listening for {seconds:g} seconds... say an answer.", err=True)
         heard = [(None, listen_once(seconds))]
     for wav, answer in heard:
@@ -509,7 +511,7 @@ def voices(lang, say, voice, rate, device, as_json, add):
 
     Example: voiceguide voices --lang en --say "Breathe in"
     """
-    from voiceguide import commands
+    from voiceguide.cli import commands
 
     if add:
         from voiceguide.speech import add_voice
@@ -536,7 +538,7 @@ def devices():
 
     Example: voiceguide devices
     """
-    from voiceguide.devices import output_devices
+    from voiceguide.audio.devices import output_devices
 
     found = output_devices()
     if not found:
@@ -561,7 +563,7 @@ def cache_info():
 
     Example: voiceguide cache info
     """
-    from voiceguide.clipcache import ClipCache
+    from voiceguide.speech.clipcache import ClipCache
 
     info = ClipCache().info()
     click.echo(f"{info['path']}: {info['clips']} clips, {info['bytes'] / 1e6:.1f} MB "
@@ -574,7 +576,7 @@ def cache_clear():
 
     Example: voiceguide cache clear
     """
-    from voiceguide.clipcache import ClipCache
+    from voiceguide.speech.clipcache import ClipCache
 
     click.echo(f"Removed {ClipCache().clear()} clips.")
 
@@ -620,7 +622,7 @@ def main(argv=None):
 
 def _exit(code: int) -> None:
     """Exit; at once if the audio system hung, since its clean-up would hang too."""
-    player = sys.modules.get("voiceguide.player")
+    player = sys.modules.get("voiceguide.session.player")
     if player is not None and player.stuck:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -1,309 +1,24 @@
-"""Sessions: a routine made ready to hear (real speech lengths), played or exported.
-
-This is where the parts meet: loader and settings give the routine and its pacing,
-speech gives real clip lengths to the compiler, the renderer turns the timeline
-into audio for the player or the exporter.
+"""Playing a prepared routine: the check-in dialogue at every gate, voice control
+between gates, the first-run notice, the daily limit, and the history.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import sys
-import threading
 import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Callable
 
-from voiceguide import loader
-from voiceguide.checkin import (CONTROL_WORDS, KEY_HELP, NO_ANSWER, NUMBERS, STOP, Answer,
+from voiceguide.session.checkin import (CONTROL_WORDS, KEY_HELP, NO_ANSWER, NUMBERS, STOP, Answer,
                                 Inbox, Policy, accepts, acknowledgement, is_yes_no,
                                 key_answer)
-from voiceguide.compiler import (LengthError, compile_message, compile_routine, dose_notes,
-                                 estimated_speech, fit_length, length_report)
-from voiceguide.cues import load_cues
-from voiceguide.errors import InputError
 from voiceguide.history import ENDINGS
-from voiceguide.loudness import CUE_GAIN
-from voiceguide.model import Routine
-from voiceguide.pacing import Pacing
-from voiceguide.renderer import Renderer
-from voiceguide.screen import wrap
-from voiceguide.settings import Resolved, resolve
-from voiceguide.timeline import Event, Timeline
+from voiceguide.terminal import wrap
+from voiceguide.timing.timeline import Event, Timeline
 from voiceguide.trace import trace
 
-
-@dataclass
-class Prepared:
-    """A routine with its pacing, its speech and its timeline.
-
-    The timeline is in real clip lengths, except while ``pending`` synthesizes
-    speech in the background (see :class:`Synthesis`).
-    """
-
-    library: loader.Library
-    routine: Routine
-    resolved: Resolved
-    speech: object
-    timeline: Timeline
-    pacing: Pacing
-    volume: float = 1.0
-    cue_volume: float = 1.0
-    notes: list[str] = field(default_factory=list)
-    pending: "Synthesis | None" = None
-    notice: bool = True   # the spoken not-medical-advice notice starts the routine
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def synthesize(self, texts) -> None:
-        """Make sure every text is synthesized (one synthesis at a time)."""
-        texts = list(texts)
-        with self.lock:
-            self.speech.prepare(texts, levelled=True)
-        if self.pending is not None:
-            self.pending.ready.update(texts)
-
-    def message(self, name: str, title: str, lines, question=None, rest=0.0,
-                after=(), then: str | None = None) -> Timeline:
-        """A spoken message in the same voice, as a timeline (see ``compile_message``)."""
-        texts = list(lines) + list(after) + ([question[0]] if question else [])
-        self.synthesize(texts)
-        return compile_message(name, title, lines, self.speech.seconds, self.pacing.pace,
-                               question, rest, after, then)
-
-    def renderer(self, timeline: Timeline, preload: bool = False) -> Renderer:
-        """The one renderer, for play (``preload``) and export alike.
-
-        Speech is levelled to one loudness (see :mod:`voiceguide.loudness`). While
-        speech is still synthesized in the background, a preload takes only the clips
-        that exist; the player never plays past them.
-        """
-        ready = self.pending.is_ready if preload and self.pending is not None else None
-        return Renderer(timeline, self.speech.levelled, load_cues(), self.volume,
-                        self.cue_volume, preload=preload, ready=ready, speech_gain=1.0,
-                        cue_gain=CUE_GAIN)
-
-    def preloaded_renderer(self, timeline: Timeline) -> Renderer:
-        """A renderer whose clips are all in memory, for the audio callback."""
-        return self.renderer(timeline, preload=True)
-
-
-def compile_real(routine, pacing, speech, phrases, notice=True, progress=None) -> Timeline:
-    """Compile with real clip lengths.
-
-    The texts a timeline needs are found from an estimate first and synthesized
-    together (in parallel); a text that only fits with its real length is
-    synthesized when the compiler asks for it.
-    """
-    draft = compile_routine(routine, pacing, estimated_speech(pacing.rate), phrases,
-                            notice=notice)
-    speech.prepare(draft.texts(), progress, levelled=True)
-    return compile_routine(routine, pacing, speech.seconds, phrases, notice=notice)
-
-
-def prepare(name_or_path: str, options: dict, *,
-            progress: Callable[[int, int], None] | None = None,
-            library: loader.Library | None = None, background: bool = False,
-            notice: bool = True) -> Prepared:
-    """Load, resolve and compile a routine with real speech lengths.
-
-    ``options`` are the raw command-line values (``None`` when not given),
-    including ``voice``, ``length`` (minutes to fit the routine to) and
-    ``beyond_doses``. ``notice`` starts the routine with the spoken
-    not-medical-advice notice (export, and play without check-ins). With
-    ``background``, speech not in the cache yet is synthesized in the background,
-    ahead of the playhead, and ``prepared.pending`` tracks it (for play).
-    """
-    from voiceguide.speech import Speech, resolve_voice
-
-    library = library or loader.load_library()
-    routine = library.routine(name_or_path)
-    resolved = resolve(options, routine)
-    voice = resolved.values["voice"]
-    if voice is not None:
-        voice = resolve_voice(voice)
-    speech = Speech(voice=voice, rate=resolved.pacing.rate)
-    pacing = replace(resolved.pacing, beyond_doses=bool(options.get("beyond_doses")))
-    notes = dose_notes(routine, pacing)
-    minutes = options.get("length")
-    if minutes is not None:
-        minutes = parse_length(minutes)
-        try:
-            fitted = fit_length(routine, pacing, _known_lengths(speech, pacing.rate),
-                                library.phrases, minutes, notice=notice)
-        except LengthError as err:
-            raise InputError(f"--length {minutes:g}: the shortest safe version of "
-                             f"{routine.name} (its warm-up and last exercise) is "
-                             f"{err.shortest_seconds / 60:.1f} minutes") from None
-        routine, pacing = fitted.routine, fitted.pacing
-        notes += fitted.notes
-    prepared = Prepared(library, routine, resolved, speech, None, pacing,
-                        resolved.values["volume"], resolved.values["cue_volume"], notes,
-                        notice=notice)
-    if background:
-        prepared.pending = Synthesis(prepared)
-        prepared.timeline = prepared.pending.start()
-    else:
-        prepared.timeline = compile_real(routine, pacing, speech, library.phrases, notice,
-                                         progress=progress)
-    if minutes is not None:
-        notes += length_report(prepared.timeline.total_seconds, minutes)
-    return prepared
-
-
-class Synthesis:
-    """Speech for the routine synthesized in the background, ahead of the playhead.
-
-    Clips are made in the order they are first heard, a few at a time, so play
-    can start as soon as the first ones exist. The timeline is compiled with the
-    real length of every clip made so far and an estimate for the others; as the
-    compiler works front to back, everything before the first estimated clip (the
-    *horizon*) already has its final samples, and the player never goes past it.
-    """
-
-    CHUNK = 6   # clips per synthesis call: small, so the first ones come quickly
-    FIRST_CHUNK = 1   # the very first call: one clip, so a slow engine (Piper) starts soon
-
-    def __init__(self, prepared: Prepared):
-        self.prepared = prepared
-        self.ready: set[str] = set()
-        self.error: BaseException | None = None
-        self._queue: collections.deque[str] = collections.deque()
-        self._queued: set[str] = set()
-        self._routine_texts: set[str] = set()   # what the routine's timeline needs
-        self._changed = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name="voiceguide-synthesis")
-
-    def is_ready(self, text: str) -> bool:
-        """True if ``text``'s clip exists."""
-        return text in self.ready
-
-    def start(self) -> Timeline:
-        """The first timeline; synthesis of what it lacks starts in the background."""
-        timeline = self._compile(first=True)
-        self._want(timeline)
-        self._thread.start()
-        return timeline
-
-    def _length(self, estimate):
-        speech = self.prepared.speech
-
-        def length(text: str) -> float:
-            return speech.seconds(text) if text in self.ready else estimate(text)
-
-        return length
-
-    def _compile(self, first: bool = False) -> Timeline:
-        prepared = self.prepared
-        estimate = estimated_speech(prepared.pacing.rate)
-        if first:
-            texts = compile_routine(prepared.routine, prepared.pacing, estimate,
-                                    prepared.library.phrases, notice=prepared.notice).texts()
-            missing = set(prepared.speech.missing(texts))
-            self.ready.update(t for t in texts if t not in missing)
-        return compile_routine(prepared.routine, prepared.pacing, self._length(estimate),
-                               prepared.library.phrases, notice=prepared.notice)
-
-    def _want(self, timeline: Timeline) -> None:
-        """Queue what ``timeline`` lacks, ahead of anything else still waiting."""
-        wanted = [t for t in timeline.texts() if t not in self.ready and t not in self._queued]
-        self._routine_texts.update(wanted)
-        self._queued.update(wanted)
-        self._queue.extendleft(reversed(wanted))
-        self._wake.set()
-
-    def _run(self) -> None:
-        size = self.FIRST_CHUNK
-        try:
-            while True:
-                chunk = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
-                if chunk:
-                    size = min(self.CHUNK, 2 * size)
-                if not chunk:
-                    self._wake.wait()
-                    self._wake.clear()
-                    continue
-                self.prepared.synthesize(chunk)
-                self.ready.update(chunk)
-                if self._routine_texts.intersection(chunk):
-                    self._changed.set()   # the routine can play further
-        except BaseException as err:  # reported on the main thread by refresh()
-            self.error = err
-            self._changed.set()
-
-    def also(self, texts) -> None:
-        """Synthesize these too, after what the routine needs."""
-        for text in texts:
-            if text not in self.ready and text not in self._queued:
-                self._queued.add(text)
-                self._queue.append(text)
-        self._wake.set()
-
-    def horizon(self, timeline: Timeline) -> int:
-        """The first sample of ``timeline`` whose speech is not synthesized yet."""
-        for event in timeline.events:
-            if event.text is not None and event.text not in self.ready:
-                return event.start
-        return timeline.total_samples
-
-    def refresh(self, playing: Timeline) -> Timeline | None:
-        """A newer routine timeline, when more clips are ready; else None.
-
-        Only while the routine itself plays (``playing`` is its latest timeline):
-        a message (stop, an acknowledgement, a question) is never swapped for the routine.
-        """
-        if self.error is not None:
-            raise self.error
-        if playing is not self.prepared.timeline or not self._changed.is_set():
-            return None
-        self._changed.clear()
-        timeline = self._compile()
-        self._want(timeline)   # a real length may make room for a cue not yet made
-        self.prepared.timeline = timeline
-        return timeline
-
-
-def parse_length(raw) -> float:
-    """``--length`` in minutes, within :data:`~voiceguide.pacing.LENGTH_LIMITS`."""
-    from voiceguide.pacing import LENGTH_LIMITS
-
-    try:
-        minutes = float(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"--length: expected a number of minutes, not {raw!r}") from None
-    low, high = LENGTH_LIMITS
-    if not low <= minutes <= high:
-        raise InputError(f"--length: must be between {low} and {high} minutes, not {raw}")
-    return minutes
-
-
-def _known_lengths(speech, rate: int):
-    """Real lengths of cached clips, estimates for the rest (no synthesis)."""
-    estimate = estimated_speech(rate)
-    memo: dict[str, float] = {}
-
-    def length(text: str) -> float:
-        if text not in memo:
-            memo[text] = estimate(text) if speech.missing([text]) else speech.seconds(text)
-        return memo[text]
-
-    return length
-
-
-def export(prepared: Prepared, output: Path, force: bool = False,
-           progress: Callable[[int], None] | None = None) -> tuple[Path, Path]:
-    """Write the routine to ``output`` (format by extension) and its chapters."""
-    from voiceguide import exporter
-
-    exporter.check_target(output, force)
-    timeline = prepared.timeline
-    blocks = prepared.renderer(timeline).blocks(block=exporter.EXPORT_BLOCK)
-    return exporter.export(output, blocks, timeline, force, progress,
-                           voice=prepared.speech.voice)
-
+from voiceguide.session.prepare import Prepared
 
 @dataclass
 class PlayOptions:
@@ -366,7 +81,7 @@ class Dialogue:
 
     Waits for the first answer that fits the question, from keys, voice or the
     timeout; records it in the history at once; and follows the
-    :class:`~voiceguide.checkin.Policy`: stop (for stop and for worse) takes the
+    :class:`~voiceguide.session.checkin.Policy`: stop (for stop and for worse) takes the
     stop path; any other answer is acknowledged in a few words, and the routine
     goes on with the preview of the next exercise.
     """
@@ -522,7 +237,7 @@ def _quiet_listener(listener):
 
 def _player(prepared: Prepared, timeline: Timeline, options: PlayOptions, on_gate,
             on_word=None):
-    from voiceguide.player import Player
+    from voiceguide.session.player import Player
 
     return Player(timeline, prepared.preloaded_renderer, device=options.device,
                   checkins=on_gate is not None, on_gate=on_gate, keys=options.keys,
@@ -606,7 +321,7 @@ def play_session(prepared: Prepared, options: PlayOptions, intro: str = "first",
 
 
 def start_listening(options: PlayOptions):
-    """A muted, started :class:`~voiceguide.listener.Listener` feeding the inbox.
+    """A muted, started :class:`~voiceguide.hearing.listener.Listener` feeding the inbox.
 
     ``auto`` listens when a microphone exists; ``on`` insists on one. With
     ``barge_in``, the players get a reference tap (``options.reference``) for
@@ -614,9 +329,9 @@ def start_listening(options: PlayOptions):
     """
     if options.listen == "off":
         return None
-    from voiceguide import echo
-    from voiceguide.listener import Listener, input_available
-    from voiceguide.recognizer import warm_up
+    from voiceguide.hearing import echo
+    from voiceguide.hearing.listener import Listener, input_available
+    from voiceguide.hearing.recognizer import warm_up
 
     if options.listen == "auto" and not input_available():
         return None

@@ -31,7 +31,7 @@ import numpy as np
 from voiceguide.atomic import (PART_SUFFIX, atomic_path, move_into_place, private_dir,
                                remove_stale_parts, sync, temporary_path, write_text)
 from voiceguide.errors import InputError, StorageError, safe_line
-from voiceguide.timeline import SAMPLE_RATE, Timeline, seconds
+from voiceguide.timing.timeline import SAMPLE_RATE, Timeline, seconds
 
 #: The most a plain WAV (RIFF) file can hold; beyond it, RF64 is written.
 RIFF_LIMIT = 0xFFFFFFFF

@@ -1,7 +1,7 @@
 """Player: a timeline played through a ``sounddevice`` output stream.
 
 The stream's callback renders straight from clips that were read and prepared
-before play (a :class:`~voiceguide.renderer.Renderer` with ``preload``): it only
+before play (a :class:`~voiceguide.audio.renderer.Renderer` with ``preload``): it only
 copies slices of ready arrays into the device buffer, never touches the disk,
 never synthesizes and never blocks. So it cannot starve, even on a device with
 no clock, and what plays is sample for sample what ``export`` writes.
@@ -27,12 +27,12 @@ from typing import Callable
 
 import numpy as np
 
-from voiceguide.devices import NO_DEVICE, resolve_output, sounddevice
-from voiceguide.echo import StreamClock
+from voiceguide.audio.devices import NO_DEVICE, resolve_output, sounddevice
+from voiceguide.hearing.echo import StreamClock
 from voiceguide.errors import DeviceError
-from voiceguide.renderer import Renderer
-from voiceguide.screen import StatusLine
-from voiceguide.timeline import SAMPLE_RATE, Event, Timeline, clock, seconds
+from voiceguide.audio.renderer import Renderer
+from voiceguide.terminal import StatusLine
+from voiceguide.timing.timeline import SAMPLE_RATE, Event, Timeline, clock, seconds
 from voiceguide.trace import trace
 
 CALLBACK_FRAMES = 1024    # 46 ms: a pause takes effect within ~100 ms
@@ -158,7 +158,7 @@ class Player:
     the first sample of ``t`` that cannot be played yet, and ``pending.refresh(t)``
     a newer timeline when more speech is ready (``None`` otherwise, and whenever
     ``t``, the timeline playing, is not the routine's). ``reference`` (an
-    :class:`~voiceguide.echo.ReferenceTap`) receives every block played, stamped
+    :class:`~voiceguide.hearing.echo.ReferenceTap`) receives every block played, stamped
     with when it is heard, for the listener's echo canceller.
     """
 
@@ -358,14 +358,14 @@ class Player:
         if action:
             self.control(action)
         elif lower == "s" and self.on_word is not None:
-            from voiceguide.checkin import Answer
+            from voiceguide.session.checkin import Answer
             self.on_word(self, Answer("stop", "key", time.monotonic()))
         elif self._asking():
             self._early_keys.append(key)  # an answer given while the question is asked
 
     def _asking_yes_no(self) -> bool:
         """True while a yes-or-no question is asked (before its gate opens)."""
-        from voiceguide.checkin import is_yes_no
+        from voiceguide.session.checkin import is_yes_no
 
         if not self._asking():
             return False

@@ -22,17 +22,17 @@ from pathlib import Path
 
 from voiceguide import paths
 from voiceguide.errors import FileError, InputError, Problem
-from voiceguide.model import (EQUIPMENT, POSITIONS, Breath, Cycle, Exercise, Flow, Hold,
+from voiceguide.routine.model import (EQUIPMENT, POSITIONS, Breath, Cycle, Exercise, Flow, Hold,
                               Move, Phrases, Position, Positions, Routine, Step, Technique)
-from voiceguide.model import DEFAULT_PRIORITY
-from voiceguide.pacing import PARSERS
+from voiceguide.routine.model import DEFAULT_PRIORITY
+from voiceguide.routine.pacing import PARSERS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-BUILTIN_DIR = Path(__file__).parent / "library"
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "library"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ROUTINE_PACING_KEYS = ("pace", "hold", "reps", "breath", "rate", "rest")
 #: The largest routine, technique or phrase file read (a real one is a few kB).
@@ -403,8 +403,8 @@ def parse_routine(path: Path, data: dict, text: str, techniques: dict[str, Techn
 
 def _too_long(routine: Routine) -> str | None:
     """Why ``routine`` is too long (over :data:`MAX_ROUTINE_SECONDS` at normal pace)."""
-    from voiceguide.compiler import compile_routine, estimated_speech
-    from voiceguide.pacing import Pacing
+    from voiceguide.timing.compiler import compile_routine, estimated_speech
+    from voiceguide.routine.pacing import Pacing
 
     pacing = Pacing()
     phrases = load_phrases()

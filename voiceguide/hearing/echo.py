@@ -14,7 +14,7 @@ with the time it is heard; a :class:`ReferenceStream` gives the listener, for
 each microphone block, what was heard when that block was captured, at the
 microphone's rate; :class:`EchoDelay` measures from the sound itself where the
 echo comes, so that the reference can follow a device that reports its latency
-wrongly. :mod:`voiceguide.bargein` puts the pieces together.
+wrongly. :mod:`voiceguide.hearing.bargein` puts the pieces together.
 
 Why speexdsp: it is a small, long-maintained C library that Debian ships, so
 it needs no compiler and no download at install time. WebRTC's audio
@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from voiceguide.errors import DeviceError
-from voiceguide.loudness import fast_length
+from voiceguide.audio.loudness import fast_length
 from voiceguide.trace import trace
 
 _SET_SAMPLING_RATE = 24          # SPEEX_ECHO_SET_SAMPLING_RATE (speex_echo.h)

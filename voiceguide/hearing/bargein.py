@@ -2,14 +2,14 @@
 
 The microphone hears the guide's own voice as well as the person on the floor.
 :class:`BargeIn` takes each microphone block with the time it was captured,
-asks the :class:`~voiceguide.echo.ReferenceStream` what the player was sounding
-at that moment, and lets the :class:`~voiceguide.echo.EchoCanceller` take that
-out. What is left is cut into utterances (:class:`~voiceguide.endpointer.Endpointer`)
+asks the :class:`~voiceguide.hearing.echo.ReferenceStream` what the player was sounding
+at that moment, and lets the :class:`~voiceguide.hearing.echo.EchoCanceller` take that
+out. What is left is cut into utterances (:class:`~voiceguide.hearing.endpointer.Endpointer`)
 and each is decided:
 
 * **while the guide sounds** (speech or cues, or the player says it is about to;
   plus :data:`ECHO_TAIL` for the room's echo) only the stop vocabulary is
-  active (:func:`voiceguide.recognizer.hear_stop`): a sure stop when the words
+  active (:func:`voiceguide.hearing.recognizer.hear_stop`): a sure stop when the words
   the recognizer heard say ``stop`` or a stop sign; an unsure one when such
   words come close behind them and they fit the audio like a person's words
   (the player then pauses and asks "Did you say stop?"). Either is acted on as
@@ -52,7 +52,7 @@ real sound server the guide's sound stops a median 0.37-0.40 s after it).
 The reference is placed by the output latency the device reports, which can
 be wrong (a Bluetooth speaker's is an estimate): the echo then comes before its
 reference, or too late for the filter, and is never cancelled. So the echo's
-delay is measured from the sound as well (:class:`~voiceguide.echo.EchoDelay`),
+delay is measured from the sound as well (:class:`~voiceguide.hearing.echo.EchoDelay`),
 and when it is out of :data:`ECHO_REACH` the reference is moved to where the
 echo really is.
 
@@ -69,9 +69,9 @@ from typing import Callable
 
 import numpy as np
 
-from voiceguide import echo
-from voiceguide.endpointer import Endpointer
-from voiceguide.recognizer import Answer, hear_stop, recognize
+from voiceguide.hearing import echo
+from voiceguide.hearing.endpointer import Endpointer
+from voiceguide.hearing.recognizer import Answer, hear_stop, recognize
 from voiceguide.trace import trace
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ REFERENCE_LEAD = 0.05
 #: reference, 11 stops nobody said were heard in the quick routine; 10 ms after
 #: it, none); later, too little of the filter's tail is left
 #: for the room's echo. When the echo is measured outside it
-#: (:class:`~voiceguide.echo.EchoDelay`; a device that reports its latency
+#: (:class:`~voiceguide.hearing.echo.EchoDelay`; a device that reports its latency
 #: wrongly), the reference is moved so that the echo comes
 #: :data:`REFERENCE_LEAD` after it.
 ECHO_REACH = (0.02, 0.15)
@@ -163,10 +163,10 @@ class BargeIn:
 
     Args:
         rate: the microphone's sample rate.
-        reference: the player's :class:`~voiceguide.echo.ReferenceTap`, or None.
+        reference: the player's :class:`~voiceguide.hearing.echo.ReferenceTap`, or None.
         recognize: the recognizer (``recognize(samples, rate) -> Answer``).
         hear_stop: the recognizer over the guide's voice, where only a stop
-            counts (:func:`voiceguide.recognizer.hear_stop`).
+            counts (:func:`voiceguide.hearing.recognizer.hear_stop`).
     """
 
     def __init__(self, rate: int, reference: echo.ReferenceTap | None = None,
@@ -242,7 +242,7 @@ class BargeIn:
         for words, so what is left of the guide's voice never holds an
         utterance open: a person's words over it make an utterance of their
         own, which ends when they do (see
-        :meth:`~voiceguide.endpointer.Endpointer.feed`, which also keeps a quiet
+        :meth:`~voiceguide.hearing.endpointer.Endpointer.feed`, which also keeps a quiet
         sound inside the words that the canceller took down as much)."""
         return guide and self.canceller is not None and self.adapted and \
             mic_energy >= clean_energy * 10 ** (ECHO_GATE_DB / 10)

@@ -1,6 +1,6 @@
 """The on-disk cache of synthesized speech clips.
 
-Each clip is a mono, 16-bit PCM WAV file at :data:`~voiceguide.timeline.SAMPLE_RATE`,
+Each clip is a mono, 16-bit PCM WAV file at :data:`~voiceguide.timing.timeline.SAMPLE_RATE`,
 named ``<key>.wav`` where ``key`` is :func:`clip_key` of the text, voice and rate
 (content addressing: the same utterance always maps to the same file, and a change of
 format or processing changes every key through :data:`FORMAT_VERSION`).
@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.timing.timeline import SAMPLE_RATE
 
 #: Bump when the file format *or* the way clips are synthesized and processed
 #: (trimming, level, resampling) changes: every key changes, old clips age out.

@@ -40,7 +40,7 @@ def _cue_dir() -> Path:
         folder = None
     if isinstance(folder, Path) and folder.is_dir():
         return folder
-    return Path(__file__).resolve().parent.parent / "audio_cues"
+    return Path(__file__).resolve().parents[2] / "audio_cues"
 
 
 def cue_path(name: str) -> Path:
@@ -57,7 +57,7 @@ def _load_cue(name: str) -> np.ndarray:
     """Read and check one cue file; return float32 mono samples."""
     import soundfile  # only the renderer needs it; keep importing this module light
 
-    from voiceguide.timeline import SAMPLE_RATE  # here, not at the top: no import cycle
+    from voiceguide.timing.timeline import SAMPLE_RATE  # here, not at the top: no import cycle
 
     path = cue_path(name)
     fix = "run `python scripts/make_cues.py` from the repository root"

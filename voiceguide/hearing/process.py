@@ -23,8 +23,8 @@ import threading
 
 import numpy as np
 
-from voiceguide import recognizer
-from voiceguide.recognizer import Answer
+from voiceguide.hearing import recognizer
+from voiceguide.hearing.recognizer import Answer
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def _serve(connection) -> None:
 
 
 class RecognizerProcess:
-    """:func:`~voiceguide.recognizer.recognize` and
-    :func:`~voiceguide.recognizer.hear_stop` run by a worker process.
+    """:func:`~voiceguide.hearing.recognizer.recognize` and
+    :func:`~voiceguide.hearing.recognizer.hear_stop` run by a worker process.
 
     Start it early: the worker loads the decoder (about a second) while the
     guide begins. :meth:`recognize` may be called from any thread.
@@ -67,11 +67,11 @@ class RecognizerProcess:
         self._alive = True
 
     def recognize(self, samples: np.ndarray, sample_rate: int) -> Answer:
-        """:func:`voiceguide.recognizer.recognize`, in the worker."""
+        """:func:`voiceguide.hearing.recognizer.recognize`, in the worker."""
         return self._call("recognize", samples, sample_rate)
 
     def hear_stop(self, samples: np.ndarray, sample_rate: int) -> Answer:
-        """:func:`voiceguide.recognizer.hear_stop`, in the worker."""
+        """:func:`voiceguide.hearing.recognizer.hear_stop`, in the worker."""
         return self._call("hear_stop", samples, sample_rate)
 
     def _call(self, name: str, samples: np.ndarray, sample_rate: int) -> Answer:

@@ -1,0 +1,1 @@
+"""Sound: PCM samples, cues, loudness, the renderer, the output stream, devices, export."""

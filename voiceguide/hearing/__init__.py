@@ -1,0 +1,1 @@
+"""The microphone side: listening, echo cancellation, barge-in, endpointing, recognition."""

@@ -1,0 +1,1 @@
+"""From a routine to a timeline: the pure compiler, doses, --length fitting, the timeline."""
