@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voiceguide.routine import loader
-from voiceguide.session.checkin import ANSWERS, Inbox, Policy, accepts, acknowledgement, key_answer
+from voiceguide.session.checkin import ACCEPTED as ANSWERS, Inbox, Policy, accepts, acknowledgement, key_answer
 
 
 def test_stop_ends_at_once_from_any_question():

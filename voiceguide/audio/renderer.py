@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from voiceguide.timing.timeline import SAMPLE_RATE, Event, Timeline
+from voiceguide.timing.timeline import SAMPLE_RATE, Event, EventKind, Timeline
 
 BLOCK = 2048                 # frames per block (93 ms at 22050 Hz)
 FADE = int(0.005 * SAMPLE_RATE)  # 5 ms fade in and out at clip edges
@@ -66,11 +66,11 @@ class Renderer:
         return clip
 
     def _audio(self, event: Event) -> np.ndarray | None:
-        if event.kind == "speech":
+        if event.kind == EventKind.SPEECH:
             return self._speech(event.text, event.length)
-        if event.kind == "checkin":
+        if event.kind == EventKind.CHECKIN:
             return self._speech(event.text, event.length - event.pause)
-        if event.kind == "cue":
+        if event.kind == EventKind.CUE:
             return self.cues[event.cue]
         return None
 
@@ -83,7 +83,7 @@ class Renderer:
         while index < len(events) and events[index].start < end:
             event = events[index]
             index += 1
-            if event.end <= start or event.kind == "silence":
+            if event.end <= start or event.kind == EventKind.SILENCE:
                 continue
             audio = self._audio(event)
             lo = max(start, event.start)

@@ -9,7 +9,7 @@ from voiceguide.routine import loader
 from voiceguide.timing.compiler import compile_routine, estimated_speech, routine_minutes
 from voiceguide.errors import DeviceError, VoiceguideError
 from voiceguide.settings import resolve
-from voiceguide.timing.timeline import Timeline, clock, seconds
+from voiceguide.timing.timeline import EventKind, Timeline, clock, seconds
 
 
 def listing(library: loader.Library | None = None) -> dict:
@@ -125,11 +125,11 @@ def format_timeline(timeline: Timeline) -> str:
             h = holds[event.start]
             side = f", {h.side}" if h.side else ""
             lines.append(f"{at}     [hold {seconds(h.length):g} s{side}]")
-        if event.kind == "speech":
+        if event.kind == EventKind.SPEECH:
             lines.append(f"{at}     \"{event.text}\"")
-        elif event.kind == "cue":
+        elif event.kind == EventKind.CUE:
             lines.append(f"{at}     ({event.cue})")
-        elif event.kind == "checkin":
+        elif event.kind == EventKind.CHECKIN:
             lines.append(f"{at}     check-in: \"{event.text}\" "
                          f"(then {seconds(event.pause):g} s to answer)")
         elif event.length >= 2 * timeline.sample_rate:

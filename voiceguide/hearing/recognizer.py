@@ -77,12 +77,11 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.errors import InputError
+from voiceguide.vocabulary import (ANSWERS, CARRIERS, NUMBER_CARRIERS, SPOKEN_ANSWERS,
+                                   SPOKEN_NUMBERS, STOP_SIGNS, SYNONYMS, word_answer)
 
 #: Every word :func:`recognize` can answer with.
-VOCABULARY = (
-    "good", "same", "worse", "stop", "pause", "resume", "next", "repeat", "yes", "no",
-    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "none",
-)
+VOCABULARY = ANSWERS
 
 #: A ``stop`` heard with less confidence than this is asked about, not obeyed at once.
 SURE_STOP = 0.5
@@ -93,44 +92,15 @@ GUESSED_STOP = 0.1
 #: The decoder's sample rate.
 SAMPLE_RATE = 16000
 
-_NUMBERS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-    "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
-}
-_ANSWER_WORDS = ["good", "same", "worse", "stop", "pause", "resume", "next", "repeat",
-                 "yes", "no", *_NUMBERS]
-#: Spoken words that mean "stop the routine now".
-STOP_WORDS = frozenset({"stop", "sharp", "shooting", "pain", "numb", "numbness",
-                        "tingling", "weak", "weakness"})
-#: Stop-sign phrases (each is answered ``stop``).
-STOP_SIGNS = ("sharp pain", "shooting pain", "numb", "numbness", "tingling", "weak",
-              "weakness")
-
-#: Other words (and fixed word pairs) that give an answer.
-_SYNONYMS = {"okay": "good", "fine": "good", "go on": "resume", "continue": "resume",
-             "sharp pain": "stop", "shooting pain": "stop", "next one": "next",
-             "the same": "same"}
-
-# The language is made of *answers* (the words above) and *carrier phrases*
-# that carry no meaning of their own ("it feels", "a bit", "I do", "please").
-# Every multi-word item is one dictionary entry (its words' pronunciations
-# joined), so that a lone short word ("a", "it") never competes on its own.
-# Each carrier is paired in the training sentences with every answer of the
-# kind it goes with, stop signs and other answers alike: no carrier leans
-# towards stop ("feels numb" is no likelier than "feels good"), and the
-# answers alone are repeated so that an answer is always likelier than filler.
-_FEELINGS = ("good", "okay", "fine", "same", "the same", "worse", "numb", "weak",
-             "tingling", "sharp pain", "shooting pain", "numbness", "weakness")
-_COMMANDS = ("stop", "pause", "resume", "next", "repeat", "go on", "continue", "next one")
-_YES_NO = ("yes", "no")
-#: (carriers said before, the answers they go with, carriers said after)
-_CARRIERS = (
-    (("it feels", "i feel", "it's", "it is", "i'm", "feeling", "pretty", "a bit", "a little",
-      "about", "my leg is", "my leg feels", "my back is", "my foot is", "i have a",
-      "getting", "pretty much"), _FEELINGS, ("now", "thanks", "as before")),
-    (("please", "i want to"), _COMMANDS, ("please", "that", "again", "now")),
-    ((), _YES_NO, ("i do", "i don't", "it is", "thanks", "please", "not really")),
-)
+# The language is made of *answers* (vocabulary.SPOKEN_ANSWERS, the stop signs and
+# the synonyms) and *carrier phrases* that carry no meaning of their own ("it
+# feels", "a bit", "I do", "please"). Every multi-word item is one dictionary
+# entry (its words' pronunciations joined), so that a lone short word ("a", "it")
+# never competes on its own. Each carrier is paired in the training sentences
+# with every answer of the kind it goes with, stop signs and other answers alike:
+# no carrier leans towards stop ("feels numb" is no likelier than "feels good"),
+# and the answers alone are repeated so that an answer is always likelier than
+# filler.
 _ALONE_WEIGHT = 4               # how often each answer alone is in the training text
 
 
@@ -141,19 +111,20 @@ def _token(text: str) -> str:
 
 def _sentences() -> list[str]:
     """The language model's training sentences (see the comment above)."""
-    answers = [*_ANSWER_WORDS, *(w for w in STOP_SIGNS if " " not in w), *_SYNONYMS]
+    answers = [*SPOKEN_ANSWERS, *(w for w in STOP_SIGNS if " " not in w), *SYNONYMS]
     out = [_token(a) for a in dict.fromkeys(answers) for _ in range(_ALONE_WEIGHT)]
-    for befores, kind, afters in _CARRIERS:
+    for befores, kind, afters in CARRIERS:
         out += [f"{_token(c)} {_token(a)}" for c in befores for a in kind]
         out += [f"{_token(a)} {_token(c)}" for c in afters for a in kind]
-    for number in _NUMBERS:
-        out += [f"about {number}", f"it's {number}", f"{number} now"]
+    befores, afters = NUMBER_CARRIERS
+    for number in SPOKEN_NUMBERS:
+        out += [f"{c} {number}" for c in befores] + [f"{number} {c}" for c in afters]
     out.append("stop stop")
     return out
 
 
 _CORPUS = _sentences()
-_FILLER = frozenset(_token(c) for befores, _, afters in _CARRIERS for c in (*befores, *afters))
+_FILLER = frozenset(_token(c) for befores, _, afters in CARRIERS for c in (*befores, *afters))
 
 # Thresholds (see the module docstring).  Scores are PocketSphinx path scores
 # converted to natural-log units, which are already normalized per frame by the
@@ -253,16 +224,7 @@ def _label(word: str) -> str | None:
     word = word.split("(")[0]
     if word in _FILLER:
         return None
-    text = word.replace("_", " ")
-    if text in _SYNONYMS:
-        return _SYNONYMS[text]
-    if word in STOP_WORDS:
-        return "stop"
-    if word in _NUMBERS:
-        return _NUMBERS[word]
-    if word in _ANSWER_WORDS:
-        return word
-    return None
+    return word_answer(word.replace("_", " "))
 
 
 def label_of(text: str) -> str:

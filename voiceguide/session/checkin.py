@@ -16,38 +16,46 @@ import queue
 import time
 from dataclasses import dataclass
 
-STOP = "stop"
-NO_ANSWER = "none"
-NUMBERS = tuple(str(n) for n in range(11))
-CONTROL_WORDS = ("pause", "resume", "next", "repeat", "stop")
+from voiceguide import StrEnum
+from voiceguide.timing.timeline import Gate
+from voiceguide.vocabulary import NO, NO_ANSWER, NUMBERS, STOP, YES
 
 #: What each question accepts. ``stop`` is accepted everywhere.
-ANSWERS = {
-    "between": ("good", "same", "worse", STOP),
-    "baseline": NUMBERS + (STOP,),
-    "final": NUMBERS + (STOP,),
-    "daily-limit": ("yes", "no", STOP),
-    "confirm-stop": ("yes", "no", "resume", STOP),
+ACCEPTED = {
+    Gate.BETWEEN: ("good", "same", "worse", STOP),
+    Gate.BASELINE: NUMBERS + (STOP,),
+    Gate.FINAL: NUMBERS + (STOP,),
+    Gate.DAILY_LIMIT: (YES, NO, STOP),
+    Gate.CONFIRM_STOP: (YES, NO, "resume", STOP),
 }
+
+_PAIN_KEYS = {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP}
 
 #: Keys at a check-in, by question.
 KEYS = {
-    "between": {"g": "good", "\n": "good", "\r": "good", "a": "same", "w": "worse",
-                "s": STOP},
-    "baseline": {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP},
-    "final": {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP},
-    "daily-limit": {"y": "yes", "n": "no", "\n": "yes", "\r": "yes", "s": STOP},
-    "confirm-stop": {"y": "yes", "n": "no", "s": STOP},
+    Gate.BETWEEN: {"g": "good", "\n": "good", "\r": "good", "a": "same", "w": "worse",
+                   "s": STOP},
+    Gate.BASELINE: _PAIN_KEYS,
+    Gate.FINAL: _PAIN_KEYS,
+    Gate.DAILY_LIMIT: {"y": YES, "n": NO, "\n": YES, "\r": YES, "s": STOP},
+    Gate.CONFIRM_STOP: {"y": YES, "n": NO, "s": STOP},
 }
 
 #: How the keys are shown on the status line.
 KEY_HELP = {
-    "between": "g good, a same, w worse, s stop",
-    "baseline": "0-9, t for 10, s stop",
-    "final": "0-9, t for 10, s stop",
-    "daily-limit": "y yes, n no",
-    "confirm-stop": "y yes, n no",
+    Gate.BETWEEN: "g good, a same, w worse, s stop",
+    Gate.BASELINE: "0-9, t for 10, s stop",
+    Gate.FINAL: "0-9, t for 10, s stop",
+    Gate.DAILY_LIMIT: "y yes, n no",
+    Gate.CONFIRM_STOP: "y yes, n no",
 }
+
+
+class Decision(StrEnum):
+    """What follows an answer."""
+
+    STOP = "stop"           # the stop path
+    CONTINUE = "continue"   # acknowledged, then on with the routine
 
 
 @dataclass(frozen=True)
@@ -90,40 +98,40 @@ class Inbox:
             return None
 
 
-def key_answer(gate: str, key: str) -> str | None:
+def key_answer(gate: Gate, key: str) -> str | None:
     """The answer a key gives at a ``gate`` question, if any."""
     keys = KEYS[gate]
     return keys.get(key, keys.get(key.lower()))
 
 
-def is_yes_no(gate: str) -> bool:
+def is_yes_no(gate: Gate) -> bool:
     """True for a question answered yes or no (where ``n`` means no, not next)."""
     return "y" in KEYS.get(gate, {})
 
 
-def accepts(gate: str, word: str) -> bool:
+def accepts(gate: Gate, word: str) -> bool:
     """True if ``word`` answers the ``gate`` question."""
-    return word in ANSWERS[gate]
+    return word in ACCEPTED[gate]
 
 
 class Policy:
     """Decides what follows each answer: the sources' stop rule."""
 
-    def after(self, gate: str, word: str) -> str:
+    def after(self, gate: Gate, word: str) -> Decision:
         """``stop`` for stop and for worse (increased pain is a stop sign); else
         ``continue``."""
-        if word == STOP or (gate == "between" and word == "worse"):
-            return "stop"
-        return "continue"
+        if word == STOP or (gate == Gate.BETWEEN and word == "worse"):
+            return Decision.STOP
+        return Decision.CONTINUE
 
 
-def acknowledgement(gate: str, word: str, phrases) -> str | None:
+def acknowledgement(gate: Gate, word: str, phrases) -> str | None:
     """The few words said after an answer that goes on (``None``: say nothing)."""
     words = phrases.acknowledge
     if word == NO_ANSWER:
         return words["none"]
-    if gate == "between" and word in ("good", "same"):
+    if gate == Gate.BETWEEN and word in ("good", "same"):
         return words[word]
-    if gate in ("baseline", "final") and word in NUMBERS:
+    if Gate(gate).asks_pain and word in NUMBERS:
         return words["pain"]
     return None

@@ -10,13 +10,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from voiceguide.session.checkin import (CONTROL_WORDS, KEY_HELP, NO_ANSWER, NUMBERS, STOP, Answer,
-                                Inbox, Policy, accepts, acknowledgement, is_yes_no,
-                                key_answer)
+from voiceguide.session.checkin import (KEY_HELP, Answer, Decision, Inbox, Policy, accepts,
+                                        acknowledgement, is_yes_no, key_answer)
 from voiceguide.history import ENDINGS
 from voiceguide.terminal import wrap
-from voiceguide.timing.timeline import Event, Timeline
+from voiceguide.timing.timeline import Event, EventKind, Gate, Timeline
 from voiceguide.trace import trace
+from voiceguide.vocabulary import COMMANDS, NO_ANSWER, NUMBERS, STOP
 
 from voiceguide.session.prepare import Prepared
 
@@ -106,7 +106,7 @@ class Dialogue:
     def confirm_stop(self) -> Timeline:
         """The question asked when a stop was heard without confidence."""
         return self.prepared.message("confirm-stop", "Did you say stop?", (),
-                                     question=(CONFIRM_STOP_QUESTION, "confirm-stop"))
+                                     question=(CONFIRM_STOP_QUESTION, Gate.CONFIRM_STOP))
 
     def ask_confirm_stop(self, player, timeline: Timeline, position: int):
         """Pause where play is and ask "Did you say stop?" (silence is safe)."""
@@ -122,23 +122,23 @@ class Dialogue:
         if self.history is None or self.session is None:
             return
         section = self.prepared.timeline.sections[event.section].title \
-            if event.gate in ("baseline", "between", "final") else event.gate
+            if event.gate.in_routine else event.gate
         self.history.checkin(self.session, event.text, answer.word, answer.source, section)
-        if event.gate in ("baseline", "final") and answer.word in NUMBERS:
+        if event.gate.asks_pain and answer.word in NUMBERS:
             self.history.pain(self.session, event.gate, int(answer.word))
 
     # ------------------------------------------------------------ decisions
     def __call__(self, player, event: Event):
-        if event.gate == "continue":   # the end of an acknowledgement: go on
+        if event.gate == Gate.CONTINUE:   # the end of an acknowledgement: go on
             return self.prepared.timeline, self.resume_at
         answer = wait_for_answer(player, event.gate, self.options)
         if answer is None:
             return None
-        if answer.word == STOP and not answer.sure and event.gate != "confirm-stop":
+        if answer.word == STOP and not answer.sure and event.gate != Gate.CONFIRM_STOP:
             return self.ask_confirm_stop(player, player.timeline, event.start)
         self.record(event, answer)
         player.note(f"{event.text} {confirmation(answer)}")
-        if event.gate == "confirm-stop":
+        if event.gate == Gate.CONFIRM_STOP:
             if answer.word in ("no", "resume") and self.paused_at is not None:
                 trace("answer", gate=event.gate, word=answer.word, decision="resume")
                 timeline, position = self.paused_at
@@ -147,7 +147,7 @@ class Dialogue:
         decision = self.policy.after(event.gate, answer.word)
         trace("answer", gate=event.gate, word=answer.word, source=answer.source,
               decision=decision)
-        if decision == "stop":
+        if decision == Decision.STOP:
             return self.stop(player, event.start)
         words = acknowledgement(event.gate, answer.word, self.prepared.library.phrases)
         if words is None:
@@ -189,7 +189,7 @@ class Dialogue:
                                      answer.source, "stop")
             player.seek(0, self.stop(player, self.routine_sample(player))[0])
             player.paused = False  # said while paused, the stop path is still heard
-        elif answer.word in CONTROL_WORDS:
+        elif answer.word in COMMANDS:
             player.control(answer.word)
 
 
@@ -216,10 +216,10 @@ def position_at(prepared: Prepared, sample: int) -> str:
 def _moved_at(timeline: Timeline, section: int) -> int:
     """The first sample after an exercise's check-in and preview (its transition)."""
     events = [e for e in timeline.events if e.section == section]
-    checkins = [e for e in events if e.kind == "checkin"]
+    checkins = [e for e in events if e.kind == EventKind.CHECKIN]
     if not checkins:
         return timeline.sections[section].start
-    after = [e for e in events if e.start >= checkins[0].end and e.kind == "speech"]
+    after = [e for e in events if e.start >= checkins[0].end and e.kind == EventKind.SPEECH]
     return after[1].start if len(after) > 1 else checkins[0].end
 
 
@@ -266,7 +266,7 @@ def preroll(prepared: Prepared, options: PlayOptions, history) -> bool:
         return None
 
     question = prepared.message("daily-limit", "Daily limit", phrases.daily_limit,
-                                question=(phrases.daily_limit_question, "daily-limit"))
+                                question=(phrases.daily_limit_question, Gate.DAILY_LIMIT))
     _player(prepared, question, options, gate).run()
     return bool(chosen) and chosen[0] == "yes"
 

@@ -18,7 +18,6 @@ import bisect
 import collections
 import contextlib
 import os
-import re
 import sys
 import threading
 import time
@@ -32,8 +31,9 @@ from voiceguide.hearing.echo import StreamClock
 from voiceguide.errors import DeviceError
 from voiceguide.audio.renderer import Renderer
 from voiceguide.terminal import StatusLine
-from voiceguide.timing.timeline import SAMPLE_RATE, Event, Timeline, clock, seconds
+from voiceguide.timing.timeline import SAMPLE_RATE, Event, EventKind, Timeline, clock, seconds
 from voiceguide.trace import trace
+from voiceguide.vocabulary import says_stop_word
 
 CALLBACK_FRAMES = 1024    # 46 ms: a pause takes effect within ~100 ms
 TICK = 0.02               # control loop period in seconds
@@ -119,15 +119,11 @@ END = -1                 # the segment ends where the timeline ends
 HORIZON = -2             # the segment ends where speech is not synthesized yet
 
 
-#: Word stems the recognizer may take for a stop sign ("stop", "stopped", "pain" ...).
-_STOP_WORD = re.compile(r"\b(stop|sharp|shoot|pain|numb|tingl|weak)", re.IGNORECASE)
-
-
 def stop_word_spans(timeline: Timeline) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(starts, ends) in samples of the spoken lines of ``timeline`` that say a
     stop word or stop sign, in order (a check-in's question, not its pause)."""
     spans = [(e.start, e.end - e.pause) for e in timeline.events
-             if e.text is not None and _STOP_WORD.search(e.text)]
+             if e.text is not None and says_stop_word(e.text)]
     return tuple(a for a, _ in spans), tuple(b for _, b in spans)
 
 
@@ -265,7 +261,7 @@ class Player:
         if self.checkins:
             for index in range(self.timeline.event_index_at(start), len(self.timeline.events)):
                 event = self.timeline.events[index]
-                if event.kind == "checkin" and event.end - event.pause >= start:
+                if event.kind == EventKind.CHECKIN and event.end - event.pause >= start:
                     limit, gate = event.end - event.pause, index
                     break
         if self.pending is not None and self.timeline is self.pending.prepared.timeline:
@@ -370,14 +366,14 @@ class Player:
         if not self._asking():
             return False
         for event in self.timeline.events[self.timeline.event_index_at(self.position):]:
-            if event.kind == "checkin":
+            if event.kind == EventKind.CHECKIN:
                 return is_yes_no(event.gate)
         return False
 
     def _asking(self) -> bool:
         """True during a check-in's chime and question, before its gate opens."""
         event = self.timeline.events[self.timeline.event_index_at(self.position)]
-        return event.kind == "checkin" or event.cue == "checkin"
+        return event.kind == EventKind.CHECKIN or event.cue == "checkin"
 
     def quiet_now(self) -> bool:
         """True while nothing audible plays, allowing for the device's latency."""
@@ -390,7 +386,7 @@ class Player:
         if self.paused:
             return True
         event = self.timeline.events[self.timeline.event_index_at(self.position)]
-        if event.kind != "silence":
+        if event.kind != EventKind.SILENCE:
             return False
         heard_from = event.start + int((self._latency + 0.15) * SAMPLE_RATE)
         return heard_from < self.position < event.end - int(0.25 * SAMPLE_RATE)

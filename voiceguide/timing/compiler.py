@@ -27,7 +27,7 @@ from voiceguide.audio.cues import CUE_SECONDS
 from voiceguide.routine.model import (EQUIPMENT, Breath, Cycle, Exercise, Flow, Hold, Phrases,
                               Positions, Routine)
 from voiceguide.routine.pacing import CHECKIN_PAUSE, HOLD_LIMITS, Pacing
-from voiceguide.timing.timeline import Event, HoldSpan, Section, Timeline, samples
+from voiceguide.timing.timeline import Event, EventKind, Gate, HoldSpan, Section, Timeline, samples
 
 SpeechLength = Callable[[str], float]
 
@@ -84,13 +84,13 @@ class _Builder:
         self._lengths: dict[str, int] = {}
 
     # -- primitives
-    def _add(self, kind: str, length: int, **fields) -> None:
+    def _add(self, kind: EventKind, length: int, **fields) -> None:
         if length <= 0:
             return
         section = len(self.sections) - 1
         last = self.events[-1] if self.events else None
-        if kind == "silence" and last and last.kind == "silence" and last.section == section:
-            self.events[-1] = Event("silence", last.start, last.length + length, section)
+        if kind == EventKind.SILENCE and last and last.kind == EventKind.SILENCE and last.section == section:
+            self.events[-1] = Event(EventKind.SILENCE, last.start, last.length + length, section)
         else:
             self.events.append(Event(kind, self.cursor, length, section, **fields))
         self.cursor += length
@@ -103,7 +103,7 @@ class _Builder:
     def say(self, text: str, essential: bool = False, gap: float = 0.0) -> None:
         """Speak ``text``; in cues-only guidance only essential words are spoken."""
         if self.full or essential:
-            self._add("speech", self.speech_samples(text), text=text)
+            self._add(EventKind.SPEECH, self.speech_samples(text), text=text)
             self.quiet(gap)
 
     def lines(self, texts, essential: bool = False) -> None:
@@ -111,15 +111,16 @@ class _Builder:
             self.say(text, essential, gap=LINE_GAP * self.pacing.pace)
 
     def cue(self, name: str) -> None:
-        self._add("cue", samples(CUE_SECONDS[name]), cue=name)
+        self._add(EventKind.CUE, samples(CUE_SECONDS[name]), cue=name)
 
     def quiet(self, secs: float) -> None:
-        self._add("silence", samples(secs))
+        self._add(EventKind.SILENCE, samples(secs))
 
-    def checkin(self, question: str, gate: str) -> None:
+    def checkin(self, question: str, gate: Gate) -> None:
         self.cue("checkin")
         pause = samples(CHECKIN_PAUSE)
-        self._add("checkin", self.speech_samples(question) + pause, text=question, pause=pause,
+        self._add(EventKind.CHECKIN, self.speech_samples(question) + pause, text=question,
+                  pause=pause,
                   gate=gate)
 
     def section(self, title: str, technique: str | None) -> None:
@@ -139,13 +140,13 @@ class _Builder:
                       else samples(CUE_SECONDS[item.cue]))
             if item.offset < used or item.offset + length > total:
                 continue
-            self._add("silence", item.offset - used)
+            self._add(EventKind.SILENCE, item.offset - used)
             if item.text is not None:
-                self._add("speech", length, text=item.text)
+                self._add(EventKind.SPEECH, length, text=item.text)
             else:
-                self._add("cue", length, cue=item.cue)
+                self._add(EventKind.CUE, length, cue=item.cue)
             used = item.offset + length
-        self._add("silence", total - used)
+        self._add(EventKind.SILENCE, total - used)
         assert self.cursor == start + total
         return start
 
@@ -217,7 +218,7 @@ def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLengt
     if things:
         b.say(phrases.have_ready.format(things=spoken_list([THINGS[t] for t in things])),
               gap=LINE_GAP * pacing.pace)
-    b.checkin(phrases.pain_question, "baseline")
+    b.checkin(phrases.pain_question, Gate.BASELINE)
     b.quiet(LINE_GAP)
     for index, exercise in enumerate(exercises):
         technique = exercise.technique
@@ -228,7 +229,7 @@ def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLengt
                   gap=LINE_GAP * pacing.pace)
             b.lines(positions.positions[there].settle)
         else:
-            b.checkin(phrases.checkin_question, "between")
+            b.checkin(phrases.checkin_question, Gate.BETWEEN)
             b.quiet(LINE_GAP)
             b.say(phrases.preview.format(title=technique.title,
                                          position=positions.positions[there].name),
@@ -241,7 +242,7 @@ def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLengt
         _exercise(b, exercise, pacing, phrases, said)
         b.quiet(rest_seconds(pacing))
     b.section("Closing", None)
-    b.checkin(phrases.pain_question, "final")
+    b.checkin(phrases.pain_question, Gate.FINAL)
     b.quiet(LINE_GAP)
     b.lines(phrases.closing, essential=True)
     b.lines(positions.positions[here].finish, essential=True)
@@ -512,7 +513,7 @@ def _cycle(b: _Builder, movement: Cycle, count: int, pacing: Pacing,
 
 
 def compile_message(name: str, title: str, lines, speech_length: SpeechLength,
-                    pace: float = 1.0, question: tuple[str, str] | None = None,
+                    pace: float = 1.0, question: tuple[str, Gate] | None = None,
                     rest: float = 0.0, after=(), then: str | None = None) -> Timeline:
     """A short spoken message (stop, intro, an acknowledgement...) as a timeline.
 
@@ -532,7 +533,8 @@ def compile_message(name: str, title: str, lines, speech_length: SpeechLength,
     if question is not None:
         b.checkin(*question)
     elif then is not None:
-        b._add("checkin", b.speech_samples(then), text=then, pause=0, gate="continue")
+        b._add(EventKind.CHECKIN, b.speech_samples(then), text=then, pause=0,
+               gate=Gate.CONTINUE)
     else:
         b.cue("end")
     return b.build(Routine(name, title, ()), Pacing(pace=pace))

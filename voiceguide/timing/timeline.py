@@ -11,10 +11,41 @@ import bisect
 import functools
 from dataclasses import dataclass, field
 
+from voiceguide import StrEnum
+
 #: The one sample rate of the whole audio path (espeak-ng speaks at 22050 Hz).
 SAMPLE_RATE = 22050
 
-KINDS = ("speech", "cue", "silence", "checkin")
+
+
+class EventKind(StrEnum):
+    """What an event is: something said, a cue sound, quiet, or a check-in."""
+
+    SPEECH = "speech"
+    CUE = "cue"
+    SILENCE = "silence"
+    CHECKIN = "checkin"
+
+
+class Gate(StrEnum):
+    """Which question a check-in event asks (see :class:`Event`)."""
+
+    BASELINE = "baseline"
+    BETWEEN = "between"
+    FINAL = "final"
+    CONTINUE = "continue"
+    DAILY_LIMIT = "daily-limit"
+    CONFIRM_STOP = "confirm-stop"
+
+    @property
+    def asks_pain(self) -> bool:
+        """True for the pain questions (0 to 10) before and after the routine."""
+        return self in (Gate.BASELINE, Gate.FINAL)
+
+    @property
+    def in_routine(self) -> bool:
+        """True for the routine's own questions (recorded under their section)."""
+        return self in (Gate.BASELINE, Gate.BETWEEN, Gate.FINAL)
 
 
 def seconds(samples: int) -> float:
@@ -42,18 +73,24 @@ class Event:
     quiet: that is what an export holds, and where a player waits for an answer.
     Its ``gate`` says which question it is: ``baseline`` and ``final`` (pain from 0
     to 10), ``between`` (good, same, worse or stop), ``continue`` (the end of an
-    acknowledgement: back to the routine, no pause) or
-    ``daily-limit`` (yes or no).
+    acknowledgement: back to the routine, no pause), ``daily-limit`` or
+    ``confirm-stop`` (yes or no).
     """
 
-    kind: str
+    kind: EventKind
     start: int
     length: int
     section: int
     text: str | None = None
     cue: str | None = None
     pause: int = 0
-    gate: str | None = None
+    gate: Gate | None = None
+
+    def __post_init__(self):
+        # typed once, here: a kind or gate given as its string becomes the enum
+        object.__setattr__(self, "kind", EventKind(self.kind))
+        if self.gate is not None:
+            object.__setattr__(self, "gate", Gate(self.gate))
 
     @property
     def end(self) -> int:
@@ -67,7 +104,7 @@ class Event:
             out["text"] = self.text
         if self.cue is not None:
             out["cue"] = self.cue
-        if self.kind == "checkin":
+        if self.kind == EventKind.CHECKIN:
             out["pause"] = round(seconds(self.pause), 6)
             out["gate"] = self.gate
         return out
@@ -150,7 +187,7 @@ class Timeline:
         not its second half), else ``sample`` itself (in a cue or quiet, so a hold
         keeps its exact time)."""
         event = self.events[self.event_index_at(sample)] if self.events else None
-        return event.start if event is not None and event.kind == "speech" else sample
+        return event.start if event is not None and event.kind == EventKind.SPEECH else sample
 
     def section_at(self, sample: int) -> int:
         """Index of the section playing at ``sample``."""
