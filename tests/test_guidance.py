@@ -22,8 +22,8 @@ import pytest
 from scripts.source_ngrams import ngram_hashes
 from tests.conftest import run_voiceguide
 from voiceguide.routine import loader
-from voiceguide.timing.compiler import (LengthError, _is_breathing, compile_routine, drop_order,
-                                 estimated_speech, fit_length)
+from voiceguide.timing.compiler import _is_breathing, compile_routine, estimated_speech
+from voiceguide.timing.fitting import LengthError, drop_order, fit_length
 from voiceguide.routine.model import FLOORLESS_POSITIONS, Hold
 from voiceguide.routine.pacing import PACE_NAMES, Pacing
 from voiceguide.settings import resolve

@@ -10,7 +10,8 @@ from pathlib import Path
 from voiceguide import paths
 from voiceguide.routine import loader
 from voiceguide.atomic import write_text
-from voiceguide.timing.compiler import compile_routine, estimated_speech, routine_minutes
+from voiceguide.timing.compiler import compile_routine, estimated_speech
+from voiceguide.timing.fitting import routine_minutes
 from voiceguide.errors import InputError, Problem
 from voiceguide.routine.model import Breath, Flow, Hold, Routine
 from voiceguide.routine.pacing import Pacing

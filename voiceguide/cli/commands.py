@@ -6,7 +6,8 @@ The CLI parses options, calls these and prints; tests can call them directly.
 from __future__ import annotations
 
 from voiceguide.routine import loader
-from voiceguide.timing.compiler import compile_routine, estimated_speech, routine_minutes
+from voiceguide.timing.compiler import compile_routine, estimated_speech
+from voiceguide.timing.fitting import routine_minutes
 from voiceguide.errors import DeviceError, VoiceguideError
 from voiceguide.settings import resolve
 from voiceguide.timing.timeline import EventKind, Timeline, clock, seconds

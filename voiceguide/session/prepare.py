@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from voiceguide.routine import loader
-from voiceguide.timing.compiler import (LengthError, compile_message, compile_routine, dose_notes,
-                                 estimated_speech, fit_length, length_report)
+from voiceguide.timing.compiler import compile_message, compile_routine, estimated_speech
+from voiceguide.timing.dosing import dose_notes
+from voiceguide.timing.fitting import LengthError, fit_length, length_report
 from voiceguide.audio.cues import load_cues
 from voiceguide.errors import InputError
 from voiceguide.audio.loudness import CUE_GAIN
