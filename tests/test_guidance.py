@@ -21,7 +21,7 @@ import pytest
 
 from scripts.source_ngrams import ngram_hashes
 from tests.conftest import run_voiceguide
-from voiceguide.routine import loader
+from voiceguide.routine import loader, tomlfile
 from voiceguide.timing.compiler import _is_breathing, compile_routine, estimated_speech
 from voiceguide.timing.fitting import LengthError, drop_order, fit_length
 from voiceguide.routine.model import FLOORLESS_POSITIONS, Hold
@@ -267,10 +267,10 @@ def test_every_spoken_line_in_the_library_cites_its_facts_item():
             key = re.match(r"\[?([a-z_]+)\]?\s*(=|$)", line)
             if key:
                 keys[key.group(1)] = cited
-    data = loader.read_toml(LIBRARY_DIR / "phrases.toml")[0]
+    data = tomlfile.read_toml(LIBRARY_DIR / "phrases.toml")[0]
     assert set(data) <= set(keys)
     assert [key for key in data if not keys[key]] == []
-    positions = loader.read_toml(LIBRARY_DIR / "positions.toml")[0]
+    positions = tomlfile.read_toml(LIBRARY_DIR / "positions.toml")[0]
     for name, table in positions["position"].items():
         assert table.get("facts"), name
     for move in positions["move"]:

@@ -15,6 +15,7 @@ from voiceguide.timing.fitting import routine_minutes
 from voiceguide.errors import InputError, Problem
 from voiceguide.routine.model import Breath, Flow, Hold, Routine
 from voiceguide.routine.pacing import Pacing
+from voiceguide.routine.tomlfile import read_toml
 
 #: A new routine without --from: a gentle floor start.
 STARTER = ("pelvic-tilt", "knee-to-chest", "childs-pose")
@@ -134,7 +135,7 @@ def check(path: Path) -> tuple[str, list[Problem]]:
     found = loader.check_file(path, library)
     if found:
         return "", found
-    data, _ = loader.read_toml(path)
+    data, _ = read_toml(path)
     if "movement" in data:
         technique = loader.load_technique_file(path)
         return (f"{path}: OK, technique '{technique.id}' ({technique.title}, "

@@ -1,21 +1,18 @@
 """Loader: routine, technique and phrase files → checked model objects.
 
-The only module that reads those files. Every problem found names the file, the
-line and the key; :func:`check_file` collects every problem in a file at once, the
-other functions raise :class:`~voiceguide.errors.FileError` with all of them.
+The only module that reads those files (through :mod:`.tomlfile`, which places
+every problem on its line). Every problem found names the file, the line and the
+key; :func:`check_file` collects every problem in a file at once, the other
+functions raise :class:`~voiceguide.errors.FileError` with all of them.
 """
 
 from __future__ import annotations
 
 import datetime
 import difflib
-import math
 import os
 import re
-import stat
 import string
-import sys
-import unicodedata
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,216 +23,15 @@ from voiceguide.routine.model import (EQUIPMENT, POSITIONS, Breath, Cycle, Exerc
                               Move, Phrases, Position, Positions, Routine, Step, Technique)
 from voiceguide.routine.model import DEFAULT_PRIORITY
 from voiceguide.routine.pacing import PARSERS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from voiceguide.routine.tomlfile import Checker, Kind, convert, read_toml
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "library"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ROUTINE_PACING_KEYS = ("pace", "hold", "reps", "breath", "rate", "rest")
-#: The largest routine, technique or phrase file read (a real one is a few kB).
-MAX_FILE_BYTES = 1_000_000
-#: The largest value of any time in seconds (settle, hold, step, range) and of any
-#: count (reps, rounds, and their ranges) in a file (see docs/format.md).
-MAX_SECONDS = 600.0
-MAX_COUNT = 50
 #: The longest routine, at normal pace.
 MAX_ROUTINE_SECONDS = 4 * 3600
 #: Fields a spoken format string may use, per key.
 FORMAT_FIELDS = {"on_side": ("side",)}
-
-
-# --------------------------------------------------------------------------- lines
-
-class _Lines:
-    """Finds the line of a key in TOML text, by table and array-of-tables index."""
-
-    _header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"]+)\s*\]\]?")
-    _key = re.compile(r"^\s*\"?([A-Za-z0-9_\-]+)\"?\s*=")
-
-    def __init__(self, text: str):
-        self.keys: dict[tuple[str, int, str], int] = {}
-        self.tables: dict[tuple[str, int], int] = {}
-        table, index, counts = "", 0, {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = self._header.match(line)
-            if header:
-                table = header.group(2).replace('"', "")
-                index = counts.get(table, 0)
-                if header.group(1) == "[[":
-                    counts[table] = index + 1
-                self.tables.setdefault((table, index), number)
-                continue
-            key = self._key.match(line)
-            if key:
-                self.keys.setdefault((table, index, key.group(1)), number)
-
-    def of(self, table: str = "", index: int = 0, key: str | None = None) -> int | None:
-        """The line of ``key`` in ``table`` (or of the table's header), if found."""
-        if key is not None and (table, index, key) in self.keys:
-            return self.keys[(table, index, key)]
-        return self.tables.get((table, index))
-
-
-def key_line(text: str, key: str, table: str = "") -> int | None:
-    """The line of a top-level (or ``table``) key in TOML text, if found."""
-    return _Lines(text).of(table, 0, key)
-
-
-class _Checker:
-    """Reads values out of parsed TOML and records every problem with its line."""
-
-    def __init__(self, path: Path, text: str):
-        self.path = path
-        self.lines = _Lines(text)
-        self.problems: list[Problem] = []
-
-    def problem(self, message: str, key: str | None = None, table: str = "",
-                index: int = 0) -> None:
-        line = self.lines.of(table, index, key.split(".")[-1] if key else None)
-        self.problems.append(Problem(message, self.path, line, key))
-
-    def unknown_keys(self, data: dict, allowed: tuple[str, ...], table: str = "",
-                     index: int = 0, prefix: str = "") -> None:
-        for key in data:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                self.problem(f"unknown key{hint}; allowed: {', '.join(allowed)}",
-                             prefix + key, table, index)
-
-    def value(self, data: dict, key: str, kind: str, *, table: str = "", index: int = 0,
-              prefix: str = "", required: bool = False, default=None):
-        """``data[key]`` checked against ``kind``; ``default`` when absent or bad."""
-        if key not in data:
-            if required:
-                self.problem("missing required key", prefix + key, table, index)
-            return default
-        raw = data[key]
-        try:
-            return _convert(raw, kind)
-        except ValueError as err:
-            self.problem(str(err), prefix + key, table, index)
-            return default
-
-
-def _convert(raw, kind: str):
-    if kind == "str":
-        if not isinstance(raw, str) or not raw.strip():
-            raise ValueError(f"expected a non-empty string, not {_show(raw)}")
-        return _plain(raw).strip()
-    if kind == "lines":
-        if isinstance(raw, str):
-            raw = [raw]
-        if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
-            raise ValueError(f"expected a list of non-empty strings, not {_show(raw)}")
-        return tuple(_plain(x).strip() for x in raw)
-    if kind == "bool":
-        if not isinstance(raw, bool):
-            raise ValueError(f"expected true or false, not {_show(raw)}")
-        return raw
-    if kind in ("seconds", "count"):
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise ValueError(f"expected a number, not {_show(raw)}")
-        if not math.isfinite(raw):
-            raise ValueError(f"expected a finite number, not {raw}")
-        if raw <= 0:
-            raise ValueError(f"must be greater than 0, not {raw}")
-        limit = MAX_SECONDS if kind == "seconds" else MAX_COUNT
-        if raw > limit:
-            raise ValueError(f"{raw:g} is above the most allowed, {limit:g}")
-        if kind == "count" and not float(raw).is_integer():
-            raise ValueError(f"expected a whole number, not {raw}")
-        return int(raw) if kind == "count" else float(raw)
-    if kind in ("seconds-range", "count-range"):
-        item = "seconds" if kind == "seconds-range" else "count"
-        if not isinstance(raw, list) or len(raw) != 2:
-            raise ValueError(f"expected [low, high], not {_show(raw)}")
-        low, high = (_convert(x, item) for x in raw)
-        if low > high:
-            raise ValueError(f"low end {low} is above high end {high}")
-        return (low, high)
-    raise AssertionError(kind)
-
-
-def _plain(text: str) -> str:
-    """``text`` if it has no control character (NUL, escape sequences...); tabs and
-    line breaks are fine (they are spoken as spaces)."""
-    for number, char in enumerate(text):
-        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
-            raise ValueError(f"control character U+{ord(char):04X} at character "
-                             f"{number + 1}; remove it")
-    return text
-
-
-def _check_fields(check: "_Checker", text: str | None, key: str) -> None:
-    """A spoken format string may only use its own fields (``{side}``)."""
-    if text is None:
-        return
-    allowed = FORMAT_FIELDS[key.split(".")[-1]]
-    try:
-        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text)
-                  if name is not None]
-    except ValueError as err:
-        check.problem(f"bad braces: {err}; write {{{{ and }}}} for a brace", key, "movement")
-        return
-    for name, spec, conv in fields:
-        if name not in allowed or spec or conv:
-            check.problem(f"unknown field {{{name}}}; only "
-                          f"{', '.join('{' + a + '}' for a in allowed)} is replaced", key,
-                          "movement")
-            return
-
-
-def _show(raw) -> str:
-    text = repr(raw)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def read_text(path: Path) -> str:
-    """A routine, technique or phrase file's text, read with a size limit: a FIFO, a
-    device or a huge file can neither hang nor exhaust memory."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as err:
-        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise FileError([Problem("not a regular file", path)])
-        data = os.read(fd, MAX_FILE_BYTES + 1)
-        while len(data) <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1)):
-            data += more
-    except OSError as err:
-        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        raise FileError([Problem(f"larger than {MAX_FILE_BYTES // 1_000_000} MB; a routine "
-                                 f"or technique file is a few kB", path)])
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise FileError([Problem(f"not UTF-8 text ({err.reason} at byte {err.start})",
-                                 path)]) from None
-
-
-def read_toml(path: Path) -> tuple[dict, str]:
-    """Parse a TOML file; a syntax error becomes a :class:`FileError` with its line."""
-    text = read_text(path)
-    try:
-        return tomllib.loads(text), text
-    except RecursionError:
-        raise FileError([Problem("tables or arrays nested too deeply", path)]) from None
-    except tomllib.TOMLDecodeError as err:
-        message = str(err)
-        match = re.search(r"\(at line (\d+), column \d+\)", message)
-        line = int(match.group(1)) if match else None
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
-        raise FileError([Problem(f"TOML syntax error: {message}", path, line)]) from None
 
 
 # ---------------------------------------------------------------------- techniques
@@ -253,23 +49,23 @@ MOVEMENT_KEYS = {
 
 def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) -> Technique | None:
     """Build a technique from parsed TOML, adding every problem to ``problems``."""
-    check = _Checker(path, text)
+    check = Checker(path, text)
     technique_id = path.stem
     if not NAME_PATTERN.match(technique_id):
         check.problem("a technique file name must be lowercase letters, digits and dashes")
     check.unknown_keys(data, TECHNIQUE_KEYS)
-    title = check.value(data, "title", "str", required=True)
-    setup = check.value(data, "setup", "lines", required=True)
-    release = check.value(data, "release", "lines", default=())
-    safety = check.value(data, "safety", "lines", default=())
-    source = check.value(data, "source", "str", default="")
-    settle = check.value(data, "settle", "seconds", default=3.0)
-    form = check.value(data, "form", "str", default=None)
-    needs = check.value(data, "needs", "lines", default=())
+    title = check.value(data, "title", Kind.TEXT, required=True)
+    setup = check.value(data, "setup", Kind.LINES, required=True)
+    release = check.value(data, "release", Kind.LINES, default=())
+    safety = check.value(data, "safety", Kind.LINES, default=())
+    source = check.value(data, "source", Kind.TEXT, default="")
+    settle = check.value(data, "settle", Kind.SECONDS, default=3.0)
+    form = check.value(data, "form", Kind.TEXT, default=None)
+    needs = check.value(data, "needs", Kind.LINES, default=())
     for thing in needs:
         if thing not in EQUIPMENT:
             check.problem(f"unknown need {thing!r}; one of: {', '.join(EQUIPMENT)}", "needs")
-    position = check.value(data, "position", "str", default="back")
+    position = check.value(data, "position", Kind.TEXT, default="back")
     if position not in POSITIONS:
         check.problem(f"unknown position {position!r}; one of: {', '.join(POSITIONS)}",
                       "position")
@@ -288,7 +84,7 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
                      source=source, path=path, form=form, needs=needs)
 
 
-def _parse_movement(check: _Checker, data: dict):
+def _parse_movement(check: Checker, data: dict):
     opts = {"table": "movement", "prefix": "movement."}
     kind = data.get("kind")
     if kind not in MOVEMENT_KEYS:
@@ -298,13 +94,13 @@ def _parse_movement(check: _Checker, data: dict):
     check.unknown_keys(data, MOVEMENT_KEYS[kind], "movement", prefix="movement.")
     if kind == "hold":
         movement = Hold(
-            seconds=check.value(data, "seconds", "seconds", default=20.0, **opts),
-            range=check.value(data, "range", "seconds-range", default=(10.0, 60.0), **opts),
-            sides=check.value(data, "sides", "bool", default=False, **opts),
-            on_side=check.value(data, "on_side", "str", default=None, **opts),
-            reps=check.value(data, "reps", "count", default=1, **opts),
-            reps_range=check.value(data, "reps_range", "count-range", default=(1, 5), **opts),
-            reminders=check.value(data, "reminders", "lines", default=(), **opts),
+            seconds=check.value(data, "seconds", Kind.SECONDS, default=20.0, **opts),
+            range=check.value(data, "range", Kind.SECONDS_RANGE, default=(10.0, 60.0), **opts),
+            sides=check.value(data, "sides", Kind.BOOL, default=False, **opts),
+            on_side=check.value(data, "on_side", Kind.TEXT, default=None, **opts),
+            reps=check.value(data, "reps", Kind.COUNT, default=1, **opts),
+            reps_range=check.value(data, "reps_range", Kind.COUNT_RANGE, default=(1, 5), **opts),
+            reminders=check.value(data, "reminders", Kind.LINES, default=(), **opts),
         )
         _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
         _check_in_range(check, movement.reps, movement.reps_range, "movement.reps")
@@ -312,32 +108,32 @@ def _parse_movement(check: _Checker, data: dict):
         return movement
     if kind == "flow":
         movement = Flow(
-            seconds=check.value(data, "seconds", "seconds", default=60.0, **opts),
-            range=check.value(data, "range", "seconds-range", default=(30.0, 600.0), **opts),
-            reminders=check.value(data, "reminders", "lines", default=(), **opts),
+            seconds=check.value(data, "seconds", Kind.SECONDS, default=60.0, **opts),
+            range=check.value(data, "range", Kind.SECONDS_RANGE, default=(30.0, 600.0), **opts),
+            reminders=check.value(data, "reminders", Kind.LINES, default=(), **opts),
         )
         _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
         return movement
     if kind == "breath":
         movement = Breath(
-            rounds=check.value(data, "rounds", "count", default=10, **opts),
-            range=check.value(data, "range", "count-range", default=(5, 20), **opts),
-            inhale=check.value(data, "inhale", "str", default="Breathe in.", **opts),
-            exhale=check.value(data, "exhale", "str", default="Breathe out.", **opts),
+            rounds=check.value(data, "rounds", Kind.COUNT, default=10, **opts),
+            range=check.value(data, "range", Kind.COUNT_RANGE, default=(5, 20), **opts),
+            inhale=check.value(data, "inhale", Kind.TEXT, default="Breathe in.", **opts),
+            exhale=check.value(data, "exhale", Kind.TEXT, default="Breathe out.", **opts),
         )
         _check_in_range(check, movement.rounds, movement.range, "movement.rounds")
         return movement
     steps = _parse_steps(check, data)
     movement = Cycle(
         steps=steps,
-        rounds=check.value(data, "rounds", "count", default=5, **opts),
-        range=check.value(data, "range", "count-range", default=(1, 10), **opts),
+        rounds=check.value(data, "rounds", Kind.COUNT, default=5, **opts),
+        range=check.value(data, "range", Kind.COUNT_RANGE, default=(1, 10), **opts),
     )
     _check_in_range(check, movement.rounds, movement.range, "movement.rounds")
     return movement
 
 
-def _parse_steps(check: _Checker, data: dict) -> tuple[Step, ...]:
+def _parse_steps(check: Checker, data: dict) -> tuple[Step, ...]:
     raw = data.get("steps")
     if not isinstance(raw, list) or not raw:
         check.problem("expected a list of steps like { say = \"...\", seconds = 5 }",
@@ -350,16 +146,36 @@ def _parse_steps(check: _Checker, data: dict) -> tuple[Step, ...]:
             check.problem("each step needs exactly say and seconds", key, "movement")
             continue
         try:
-            steps.append(Step(_convert(item["say"], "str"), _convert(item["seconds"], "seconds")))
+            steps.append(Step(convert(item["say"], Kind.TEXT),
+                              convert(item["seconds"], Kind.SECONDS)))
         except ValueError as err:
             check.problem(str(err), key, "movement")
     return tuple(steps)
 
 
-def _check_in_range(check: _Checker, value, limits, key: str) -> None:
+def _check_in_range(check: Checker, value, limits, key: str) -> None:
     if value is not None and limits is not None and not limits[0] <= value <= limits[1]:
         check.problem(f"{value:g} is outside its range [{limits[0]:g}, {limits[1]:g}]", key,
                       "movement")
+
+
+def _check_fields(check: Checker, text: str | None, key: str) -> None:
+    """A spoken format string may only use its own fields (``{side}``)."""
+    if text is None:
+        return
+    allowed = FORMAT_FIELDS[key.split(".")[-1]]
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text)
+                  if name is not None]
+    except ValueError as err:
+        check.problem(f"bad braces: {err}; write {{{{ and }}}} for a brace", key, "movement")
+        return
+    for name, spec, conv in fields:
+        if name not in allowed or spec or conv:
+            check.problem(f"unknown field {{{name}}}; only "
+                          f"{', '.join('{' + a + '}' for a in allowed)} is replaced", key,
+                          "movement")
+            return
 
 
 # ------------------------------------------------------------------------ routines
@@ -372,10 +188,10 @@ def parse_routine(path: Path, data: dict, text: str, techniques: dict[str, Techn
                   problems: list[Problem], broken: dict[str, FileError] | None = None
                   ) -> Routine | None:
     """Build a routine from parsed TOML against known techniques."""
-    check = _Checker(path, text)
+    check = Checker(path, text)
     check.unknown_keys(data, ROUTINE_KEYS)
-    title = check.value(data, "title", "str", required=True)
-    description = check.value(data, "description", "str", default="")
+    title = check.value(data, "title", Kind.TEXT, required=True)
+    description = check.value(data, "description", Kind.TEXT, default="")
     pacing = _parse_routine_pacing(check, data.get("pacing", {}))
     raw_exercises = data.get("exercise")
     if not isinstance(raw_exercises, list) or not raw_exercises:
@@ -416,7 +232,7 @@ def _too_long(routine: Routine) -> str | None:
     return None
 
 
-def _parse_routine_pacing(check: _Checker, raw) -> dict:
+def _parse_routine_pacing(check: Checker, raw) -> dict:
     if not isinstance(raw, dict):
         check.problem("expected a table [pacing]", "pacing")
         return {}
@@ -431,7 +247,7 @@ def _parse_routine_pacing(check: _Checker, raw) -> dict:
     return pacing
 
 
-def _parse_exercise(check: _Checker, item, index: int, techniques: dict[str, Technique],
+def _parse_exercise(check: Checker, item, index: int, techniques: dict[str, Technique],
                     broken: dict[str, FileError]) -> Exercise | None:
     table = "exercise"
     prefix = f"exercise[{index + 1}]."
@@ -440,12 +256,12 @@ def _parse_exercise(check: _Checker, item, index: int, techniques: dict[str, Tec
         check.problem("expected a table", prefix.rstrip("."), table, index)
         return None
     check.unknown_keys(item, EXERCISE_KEYS, table, index, prefix)
-    technique_id = check.value(item, "technique", "str", required=True, **opts)
-    hold = check.value(item, "hold", "seconds", **opts)
-    reps = check.value(item, "reps", "count", **opts)
-    sides = check.value(item, "sides", "bool", **opts)
-    skip = check.value(item, "skip", "bool", default=False, **opts)
-    priority = check.value(item, "priority", "count", default=DEFAULT_PRIORITY, **opts)
+    technique_id = check.value(item, "technique", Kind.TEXT, required=True, **opts)
+    hold = check.value(item, "hold", Kind.SECONDS, **opts)
+    reps = check.value(item, "reps", Kind.COUNT, **opts)
+    sides = check.value(item, "sides", Kind.BOOL, **opts)
+    skip = check.value(item, "skip", Kind.BOOL, default=False, **opts)
+    priority = check.value(item, "priority", Kind.COUNT, default=DEFAULT_PRIORITY, **opts)
     if not 1 <= priority <= 9:
         check.problem(f"priority must be 1 (kept longest) to 9 (left out first), not {priority}",
                       prefix + "priority", table, index)
@@ -506,7 +322,7 @@ def load_phrases(path: Path | None = None, day: datetime.date | None = None) -> 
     :func:`session_day`)."""
     path = path or BUILTIN_DIR / "phrases.toml"
     data, text = read_toml(path)
-    check = _Checker(path, text)
+    check = Checker(path, text)
     names = [f for f in Phrases.__dataclass_fields__ if f != "variants"]
     check.unknown_keys(data, tuple(names))
     values, variants = {}, {}
@@ -516,7 +332,7 @@ def load_phrases(path: Path | None = None, day: datetime.date | None = None) -> 
         elif name in VARIANT_KEYS:
             variants[name] = _variants(check, data, name)
         else:
-            kind = "lines" if isinstance(data.get(name), list) else "str"
+            kind = Kind.LINES if isinstance(data.get(name), list) else Kind.TEXT
             values[name] = check.value(data, name, kind, required=True)
     if check.problems:
         raise FileError(check.problems)
@@ -525,26 +341,26 @@ def load_phrases(path: Path | None = None, day: datetime.date | None = None) -> 
     return Phrases(**values, variants=variants)
 
 
-def _variants(check: _Checker, data: dict, name: str) -> tuple:
+def _variants(check: Checker, data: dict, name: str) -> tuple:
     raw = data.get(name)
     lines = isinstance(raw, list) and raw and isinstance(raw[0], list)
     if not isinstance(raw, list) or not 2 <= len(raw) <= 4:
         check.problem("expected a list of 2 to 4 variants", name)
         return ("",)
     try:
-        return tuple(_convert(v, "lines" if lines else "str") for v in raw)
+        return tuple(convert(v, Kind.LINES if lines else Kind.TEXT) for v in raw)
     except ValueError as err:
         check.problem(f"each variant: {err}", name)
         return ("",)
 
 
-def _acknowledgements(check: _Checker, data: dict) -> dict:
+def _acknowledgements(check: Checker, data: dict) -> dict:
     raw = data.get("acknowledge")
     if not isinstance(raw, dict):
         check.problem("missing required table [acknowledge]", "acknowledge")
         return {}
     check.unknown_keys(raw, ACKNOWLEDGE_KEYS, "acknowledge", prefix="acknowledge.")
-    return {key: check.value(raw, key, "str", table="acknowledge", prefix="acknowledge.",
+    return {key: check.value(raw, key, Kind.TEXT, table="acknowledge", prefix="acknowledge.",
                              required=True) for key in ACKNOWLEDGE_KEYS}
 
 
@@ -554,7 +370,7 @@ def load_positions(path: Path | None = None) -> Positions:
     """Positions and the moves between them (``library/positions.toml``)."""
     path = path or BUILTIN_DIR / "positions.toml"
     data, text = read_toml(path)
-    check = _Checker(path, text)
+    check = Checker(path, text)
     check.unknown_keys(data, ("position", "move"))
     positions = {}
     for pid, raw in (data.get("position") or {}).items():
@@ -565,16 +381,16 @@ def load_positions(path: Path | None = None) -> Positions:
         check.unknown_keys(raw, ("facts", "name", "settle", "rest", "finish", "needs"), table)
         opts = {"table": table, "required": True}
         positions[pid] = Position(
-            pid, check.value(raw, "name", "str", **opts), check.value(raw, "settle", "lines", **opts),
-            check.value(raw, "rest", "lines", **opts), check.value(raw, "finish", "lines", **opts),
-            check.value(raw, "needs", "lines", table=table, default=()))
+            pid, check.value(raw, "name", Kind.TEXT, **opts), check.value(raw, "settle", Kind.LINES, **opts),
+            check.value(raw, "rest", Kind.LINES, **opts), check.value(raw, "finish", Kind.LINES, **opts),
+            check.value(raw, "needs", Kind.LINES, table=table, default=()))
     moves = []
     for index, raw in enumerate(data.get("move") or []):
         opts = {"table": "move", "index": index, "required": True}
         check.unknown_keys(raw, ("facts", "from", "to", "say", "seconds"), "move", index)
-        move = Move(check.value(raw, "from", "str", **opts), check.value(raw, "to", "str", **opts),
-                    check.value(raw, "say", "lines", **opts),
-                    check.value(raw, "seconds", "seconds", **opts))
+        move = Move(check.value(raw, "from", Kind.TEXT, **opts), check.value(raw, "to", Kind.TEXT, **opts),
+                    check.value(raw, "say", Kind.LINES, **opts),
+                    check.value(raw, "seconds", Kind.SECONDS, **opts))
         if move.start not in POSITIONS or move.end not in POSITIONS:
             check.problem("from and to must be positions", "move", "move", index)
         moves.append(move)
