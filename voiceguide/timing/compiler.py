@@ -1,6 +1,7 @@
-"""Compiler: (routine, pacing) → timeline. Pure and deterministic.
+"""Compiler: (routine, pacing, speech lengths, phrases, positions) → timeline.
 
-How long a text takes to say is passed in (``speech_length``): :func:`estimated_speech`
+Pure and deterministic: everything it uses is passed in, and it reads no file. How
+long a text takes to say is passed in (``speech_length``): :func:`estimated_speech`
 (from the word count) when only showing a routine's shape, the real clip length when
 rendering. How long each hold, breath and rest lasts is :mod:`.dosing`'s.
 The rules people feel:
@@ -156,14 +157,6 @@ class _Builder:
                         pacing.as_dict())
 
 
-@functools.lru_cache(maxsize=1)
-def default_positions() -> Positions:
-    """The built-in positions and moves (read once)."""
-    from voiceguide.routine.loader import load_positions
-
-    return load_positions()
-
-
 #: How the opening names each thing to have ready.
 THINGS = {"mat": "a mat", "pillow": "a pillow", "towel": "a folded towel",
           "wall": "a clear wall", "chair": "a sturdy chair"}
@@ -191,15 +184,13 @@ def _norm(text: str) -> str:
 
 
 def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLength,
-                    phrases: Phrases, positions: Positions | None = None,
-                    notice: bool = True) -> Timeline:
+                    phrases: Phrases, positions: Positions, notice: bool = True) -> Timeline:
     """Compile a routine into a timeline.
 
     ``notice`` starts it with the short spoken not-medical-advice notice (every
     export, and play without check-ins). Between exercises in different positions
     the moves of :meth:`Positions.path` are spoken, with quiet to do them.
     """
-    positions = positions or default_positions()
     b = _Builder(speech_length, pacing)
     here = _opening(b, routine, pacing, phrases, positions, notice)
     said: set[str] = set()

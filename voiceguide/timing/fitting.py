@@ -66,7 +66,7 @@ def repeated(routine: Routine, circuits: int) -> Routine:
 
 
 def fit_length(routine: Routine, pacing: Pacing, speech_length: SpeechLength,
-               phrases: Phrases, minutes: float, positions: Positions | None = None,
+               phrases: Phrases, minutes: float, positions: Positions,
                notice: bool = True) -> Fitted:
     """The routine and pacing that come within 5 % of ``minutes``, within doses.
 
