@@ -101,17 +101,24 @@ def routine_text(name: str, routine: Routine, library: catalog.Library,
         if key not in routine.pacing:
             lines.append(f"# {key} = {hint}")
     for index, exercise in enumerate(routine.exercises):
-        technique = exercise.technique
-        lines += ["", "[[exercise]]",
-                  f"technique = {_value(technique.id)}   # {technique.title}: "
-                  f"{_dose(technique.movement)}"]
-        for key in ("hold", "reps", "sides", "skip"):
-            value = getattr(exercise, key)
-            if value not in (None, False) or (key == "sides" and value is False):
-                lines.append(f"{key} = {_value(value)}")
-        if index == 0:
-            lines.append("# skip = true           # leave an exercise out without deleting it")
+        lines += _exercise_lines(exercise, first=index == 0)
     return "\n".join(lines) + "\n"
+
+
+def _exercise_lines(exercise: Exercise, first: bool) -> list[str]:
+    """An ``[[exercise]]`` table: the technique with its dose as a comment, the
+    exercise's own values, and (in the first) how to skip one."""
+    technique = exercise.technique
+    lines = ["", "[[exercise]]",
+             f"technique = {_value(technique.id)}   # {technique.title}: "
+             f"{_dose(technique.movement)}"]
+    for key in ("hold", "reps", "sides", "skip"):
+        value = getattr(exercise, key)
+        if value not in (None, False) or (key == "sides" and value is False):
+            lines.append(f"{key} = {_value(value)}")
+    if first:
+        lines.append("# skip = true           # leave an exercise out without deleting it")
+    return lines
 
 
 def open_in_editor(path: Path) -> bool:
