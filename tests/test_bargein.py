@@ -77,7 +77,8 @@ def _days_with_every_wording(first: datetime.date) -> list[str]:
     """Days from ``first`` on whose openings and closings, together, are every
     wording of both (the lines said while the canceller is still learning the
     room, and the last ones)."""
-    from voiceguide.routine.loader import choose_variant, load_phrases
+    from voiceguide.catalog import load_phrases
+    from voiceguide.routine.loader import choose_variant
 
     counts = {k: len(v) for k, v in load_phrases().variants.items()}
     wanted = {(k, i) for k in ("opening", "closing") for i in range(counts[k])}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voiceguide.routine import loader
+from voiceguide import catalog
 from voiceguide.session.checkin import ACCEPTED as ANSWERS, Inbox, Policy, accepts, acknowledgement, key_answer
 
 
@@ -27,7 +27,7 @@ def test_worse_stops_like_stop_increased_pain_is_a_stop_sign():
 
 
 def test_answers_that_go_on_are_acknowledged_in_a_few_words():
-    phrases = loader.load_phrases()
+    phrases = catalog.load_phrases()
     assert acknowledgement("between", "good", phrases) == "Good."
     assert acknowledgement("between", "none", phrases) == "No answer, we'll go on."
     assert acknowledgement("baseline", "4", phrases) == phrases.acknowledge["pain"]

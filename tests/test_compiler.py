@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from voiceguide.routine import loader
-from voiceguide.timing.compiler import (breath_phases, compile_routine, dose_notes,
-                                 estimated_speech, hold_seconds, rounds)
+from voiceguide import catalog
+from voiceguide.timing.compiler import compile_routine, estimated_speech
+from voiceguide.timing.dosing import breath_phases, dose_notes, hold_seconds, rounds
 from voiceguide.routine.model import Exercise, Routine
 from voiceguide.routine.pacing import BreathPattern, Pacing, parse_pace
 from voiceguide.timing.timeline import samples
 
-LIBRARY = loader.load_library()
+LIBRARY = catalog.load_library()
 T = LIBRARY.techniques
 
 
 def compile_with(routine: Routine, pacing: Pacing):
-    return compile_routine(routine, pacing, estimated_speech(pacing.rate), LIBRARY.phrases)
+    return compile_routine(routine, pacing, estimated_speech(pacing.rate), LIBRARY.phrases,
+                          LIBRARY.positions)
 
 
 def routine_of(*exercises: Exercise) -> Routine:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from tests.conftest import run_voiceguide
 from voiceguide import paths, user_routines
-from voiceguide.routine import loader
+from voiceguide import catalog
 from voiceguide.cli.app import cli
 
 
@@ -31,7 +31,7 @@ def test_length_leaves_out_or_repeats_exercises_and_stays_safe():
     assert "left out" in result.stderr
     timeline = json.loads(result.stdout)
     assert abs(timeline["total_seconds"] - 300) <= 15
-    library = loader.load_library()
+    library = catalog.load_library()
     for hold in timeline["holds"]:
         low, high = library.techniques[hold["technique"]].movement.range
         assert max(low, 10) <= hold["duration"] <= high
@@ -71,7 +71,7 @@ def test_new_then_check_then_show_round_trip(user_dirs):
 
 def test_new_without_from_plays_as_is(user_dirs):
     path = user_routines.create("starter")
-    assert loader.check_file(path, loader.load_library()) == []
+    assert catalog.check_file(path, catalog.load_library()) == []
     assert "technique = \"pelvic-tilt\"" in path.read_text()
 
 

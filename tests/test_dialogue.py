@@ -15,7 +15,7 @@ from tests.conftest import run_voiceguide, voiceguide_command
 from tests.conftest import TWO
 from tests.test_play import Terminal
 from voiceguide import history as log
-from voiceguide.routine import loader
+from voiceguide import catalog
 
 THREE = TWO + '[[exercise]]\ntechnique = "knee-to-chest"\nhold = 20\n'
 
@@ -122,8 +122,8 @@ def test_worse_at_the_first_check_in_takes_the_stop_path(tmp_path, three, user_d
         if t.process.poll() is None:
             t.process.kill()
         t.close()
-    phrases = loader.load_phrases()
-    positions = loader.load_positions()
+    phrases = catalog.load_phrases()
+    positions = catalog.load_positions()
     # stopped at the check-in before child's pose: still lying on the back
     assert stop["lines"] == list(phrases.stop_message[:1] + positions.positions["back"].rest +
                                  phrases.stop_message[1:])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide import settings
+from voiceguide import catalog
 from voiceguide.routine import loader
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -30,8 +31,8 @@ def test_example_loads(tmp_path, doc, index, block):
     name = re.match(r"#\s*(?:[\w-]+/)?([\w-]+)\.toml", first)
     path = tmp_path / (f"{name.group(1)}.toml" if name else "example.toml")
     path.write_text(block)
-    library = loader.load_library(tmp_path / "user")
-    assert loader.check_file(path, library) == []
+    library = catalog.load_library(tmp_path / "user")
+    assert catalog.check_file(path, library) == []
 
 
 def test_settings_reference_lists_every_key_as_the_code_has_it():

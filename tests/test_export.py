@@ -13,7 +13,7 @@ import soundfile
 
 from tests.conftest import run_voiceguide, voiceguide_command
 from voiceguide.audio import exporter
-from voiceguide.routine import loader
+from voiceguide import catalog
 from voiceguide.session import prepare as preparing
 from voiceguide.timing.timeline import SAMPLE_RATE
 
@@ -91,7 +91,7 @@ def test_interrupted_export_leaves_nothing(tmp_path):
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path):
-    library = loader.load_library()
+    library = catalog.load_library()
     prepared = preparing.prepare("quick", {}, library=library)
 
     def broken_blocks():

@@ -21,19 +21,20 @@ import pytest
 
 from scripts.source_ngrams import ngram_hashes
 from tests.conftest import run_voiceguide
-from voiceguide.routine import loader
-from voiceguide.timing.compiler import (LengthError, _is_breathing, compile_routine, drop_order,
-                                 estimated_speech, fit_length)
+from voiceguide import catalog
+from voiceguide.routine import loader, tomlfile
+from voiceguide.timing.compiler import _is_breathing, compile_routine, estimated_speech
+from voiceguide.timing.fitting import LengthError, drop_order, fit_length
 from voiceguide.routine.model import FLOORLESS_POSITIONS, Hold
 from voiceguide.routine.pacing import PACE_NAMES, Pacing
 from voiceguide.settings import resolve
 from voiceguide.timing.timeline import SAMPLE_RATE, samples, seconds
 
-LIBRARY = loader.load_library()
+LIBRARY = catalog.load_library()
 PHRASES = LIBRARY.phrases
 POSITIONS = LIBRARY.positions
 ROUTINES = sorted(LIBRARY.builtin_routines)
-LIBRARY_DIR = Path(loader.BUILTIN_DIR)
+LIBRARY_DIR = Path(catalog.BUILTIN_DIR)
 NGRAMS = Path(__file__).parent / "data" / "source-6grams.txt"
 
 
@@ -44,7 +45,7 @@ def pacing_of(name: str, pace: str = "normal") -> Pacing:
 
 def compiled(routine, pacing: Pacing, notice: bool = True):
     return compile_routine(routine, pacing, estimated_speech(pacing.rate), PHRASES,
-                           notice=notice)
+                           POSITIONS, notice=notice)
 
 
 def variants_of(name: str, pace: str):
@@ -52,7 +53,8 @@ def variants_of(name: str, pace: str):
     routine, pacing = LIBRARY.routine(name), pacing_of(name, pace)
     yield routine, pacing
     for minutes in (6, 40):
-        fitted = fit_length(routine, pacing, estimated_speech(pacing.rate), PHRASES, minutes)
+        fitted = fit_length(routine, pacing, estimated_speech(pacing.rate), PHRASES, minutes,
+                            POSITIONS)
         yield fitted.routine, fitted.pacing
 
 
@@ -169,7 +171,7 @@ def test_a_position_is_set_up_once_per_stay(name):
 
 
 def test_safety_lines_come_after_the_line_naming_the_limb():
-    routine = loader.load_routine_file(LIBRARY.routines["morning"], LIBRARY)
+    routine = catalog.load_routine_file(LIBRARY.routines["morning"], LIBRARY)
     timeline = compiled(routine, pacing_of("morning"))
     texts = [e.text for e in timeline.events if e.text]
     for exercise in routine.active_exercises:
@@ -185,7 +187,7 @@ def test_length_reaches_every_target_from_5_to_60_minutes_within_5_percent(name)
     estimate = estimated_speech(pacing.rate)
     for minutes in range(5, 61):
         try:
-            fitted = fit_length(routine, pacing, estimate, PHRASES, minutes)
+            fitted = fit_length(routine, pacing, estimate, PHRASES, minutes, POSITIONS)
         except LengthError as err:
             assert err.shortest_seconds > minutes * 60 * 1.05   # truly out of reach
             continue
@@ -200,9 +202,9 @@ def test_length_leaves_out_by_priority_and_reaches_two_hours():
     order = [routine.active_exercises[i].technique.id for i in drop_order(routine)]
     assert order[0] == "position-back" and order[-1] == "knee-to-chest"   # priorities 6 .. 2
     estimate = estimated_speech(pacing.rate)
-    short = fit_length(routine, pacing, estimate, PHRASES, 8)
+    short = fit_length(routine, pacing, estimate, PHRASES, 8, POSITIONS)
     assert any(n.startswith("left out position-back") for n in short.notes)
-    long = fit_length(routine, pacing, estimate, PHRASES, 120)
+    long = fit_length(routine, pacing, estimate, PHRASES, 120, POSITIONS)
     total = compiled(long.routine, long.pacing).total_seconds
     assert abs(total - 7200) <= 360
     for exercise in long.routine.active_exercises:   # still within every dose
@@ -217,9 +219,9 @@ def test_phrase_variants_are_chosen_by_date():
     for key in loader.VARIANT_KEYS:
         assert 2 <= len(PHRASES.variants[key]) <= 4, key
     day = datetime.date(2026, 3, 1)
-    assert loader.load_phrases(day=day) == loader.load_phrases(day=day)
+    assert catalog.load_phrases(day=day) == catalog.load_phrases(day=day)
     days = [day + datetime.timedelta(days=n) for n in range(20)]
-    openings = {loader.load_phrases(day=d).opening for d in days}
+    openings = {catalog.load_phrases(day=d).opening for d in days}
     assert len(openings) >= 2   # the tenth session does not sound like the first
 
 
@@ -267,10 +269,10 @@ def test_every_spoken_line_in_the_library_cites_its_facts_item():
             key = re.match(r"\[?([a-z_]+)\]?\s*(=|$)", line)
             if key:
                 keys[key.group(1)] = cited
-    data = loader.read_toml(LIBRARY_DIR / "phrases.toml")[0]
+    data = tomlfile.read_toml(LIBRARY_DIR / "phrases.toml")[0]
     assert set(data) <= set(keys)
     assert [key for key in data if not keys[key]] == []
-    positions = loader.read_toml(LIBRARY_DIR / "positions.toml")[0]
+    positions = tomlfile.read_toml(LIBRARY_DIR / "positions.toml")[0]
     for name, table in positions["position"].items():
         assert table.get("facts"), name
     for move in positions["move"]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from voiceguide.routine import loader
+from voiceguide import catalog
 from voiceguide.timing.compiler import compile_routine, estimated_speech
 from voiceguide.routine.model import FLOORLESS_POSITIONS, Breath, Cycle, Flow, Hold
 from voiceguide.routine.pacing import Pacing
 from voiceguide.timing.timeline import SAMPLE_RATE
 
-LIBRARY = loader.load_library()
+LIBRARY = catalog.load_library()
 ROUTINES = sorted(LIBRARY.routines)
 
 # Every technique in ../shared/sources/FACTS.md and the id that covers it.
@@ -29,7 +29,8 @@ FACTS_DOSES = {"knee-to-chest": (20, 30), "hamstring-stretch": (20, 30),
 
 def compile_default(name: str, pacing: Pacing = Pacing()):
     routine = LIBRARY.routine(name)
-    return compile_routine(routine, pacing, estimated_speech(pacing.rate), LIBRARY.phrases)
+    return compile_routine(routine, pacing, estimated_speech(pacing.rate), LIBRARY.phrases,
+                          LIBRARY.positions)
 
 
 def test_every_fact_technique_is_in_the_library():

@@ -6,10 +6,11 @@ import textwrap
 
 import pytest
 
+from voiceguide import catalog
 from voiceguide.routine import loader
 from voiceguide.errors import FileError, InputError
 
-LIBRARY = loader.load_library()
+LIBRARY = catalog.load_library()
 
 GOOD_ROUTINE = """\
 title = "Mine"
@@ -69,7 +70,7 @@ def test_bad_routine_names_file_line_and_key(tmp_path, text, line, key, words):
 def test_every_problem_is_reported_at_once(tmp_path):
     path = write(tmp_path, GOOD_ROUTINE.replace("hold = 25", "hold = 0\ncolour = 1")
                  .replace('"childs-pose"', '"nope"'))
-    problems = loader.check_file(path, LIBRARY)
+    problems = catalog.check_file(path, LIBRARY)
     assert [p.key for p in problems] == ["exercise[1].colour", "exercise[1].hold",
                                          "exercise[2].technique"]
     assert [p.line for p in problems] == [6, 5, 9]
@@ -85,7 +86,7 @@ def test_bad_technique_file(tmp_path):
         seconds = "a while"
         range = [30, 20]
         """, name="knee-hug.toml")
-    problems = loader.check_file(path, LIBRARY)
+    problems = catalog.check_file(path, LIBRARY)
     assert [(p.line, p.key) for p in problems] == [(6, "movement.seconds"), (7, "movement.range")]
     with pytest.raises(FileError):
         loader.load_technique_file(path)
@@ -106,7 +107,7 @@ def test_user_technique_can_be_used_by_a_user_routine(tmp_path):
           name="hug.toml")
     write(tmp_path / "routines", 'title = "Not the built-in"\n[[exercise]]\n'
           'technique = "knee-hug"\n', name="morning.toml")
-    library = loader.load_library(tmp_path)
+    library = catalog.load_library(tmp_path)
     assert library.routine("hug").exercises[0].technique.title == "Knee hug"
     assert library.routine("morning").title != "Not the built-in"
     assert any("built-in routine is already named 'morning'" in w for w in library.warnings)

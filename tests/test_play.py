@@ -17,7 +17,7 @@ import soundfile
 
 from tests.audio import alsa_file_env, read_played, trim_silence
 from tests.conftest import run_voiceguide, voiceguide_command
-from voiceguide.routine.loader import load_phrases
+from voiceguide.catalog import load_phrases
 from voiceguide.session.player import CALLBACK_FRAMES
 from voiceguide.timing.timeline import SAMPLE_RATE
 
@@ -271,14 +271,14 @@ def test_a_key_pressed_during_the_question_answers_the_gate():
     """No stream is opened: the player's key handling alone, at a known position."""
     import queue
 
-    from voiceguide.routine import loader
+    from voiceguide import catalog
     from voiceguide.timing.compiler import compile_routine, estimated_speech
     from voiceguide.routine.pacing import Pacing
     from voiceguide.session.player import Player
 
-    library = loader.load_library()
+    library = catalog.load_library()
     timeline = compile_routine(library.routine("quick"), Pacing(), estimated_speech(160),
-                               library.phrases)
+                               library.phrases, library.positions)
     keys = queue.Queue()
     player = Player(timeline, lambda t: None, keys=keys)
     question = next(e for e in timeline.events if e.gate == "between")

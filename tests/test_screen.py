@@ -19,7 +19,7 @@ import time
 import pytest
 
 from tests.conftest import voiceguide_command
-from voiceguide.routine import loader
+from voiceguide import catalog
 from voiceguide.timing.compiler import compile_message, compile_routine, estimated_speech
 from voiceguide.routine.pacing import Pacing
 from voiceguide.session.player import CONTINUE, Player
@@ -80,10 +80,10 @@ def test_notice_wraps_at_word_boundaries():
 
 def _player_at_question(gate: str):
     """A player (no stream opened) with its playhead inside a ``gate`` question."""
-    library = loader.load_library()
+    library = catalog.load_library()
     if gate == "between":
         timeline = compile_routine(library.routine("quick"), Pacing(), estimated_speech(160),
-                                   library.phrases)
+                                   library.phrases, library.positions)
     else:
         timeline = compile_message("q", "Question", (), estimated_speech(160), 1.0,
                                    ("Did you say stop?", gate))

@@ -135,7 +135,7 @@ def read_file(path: Path | None = None) -> dict:
     An unknown key or a bad value raises :class:`FileError` naming the file, the
     line, the key and the allowed values.
     """
-    from voiceguide.routine.loader import key_line, read_toml
+    from voiceguide.routine.tomlfile import key_line, read_toml
 
     path = path or settings_path()
     if not path.exists():
@@ -279,7 +279,7 @@ def _load_document(path: Path):
         document.add(tomlkit.comment("voiceguide settings: see 'voiceguide config show' "
                                      "and docs/settings.md"))
         return document
-    from voiceguide.routine.loader import read_toml
+    from voiceguide.routine.tomlfile import read_toml
 
     read_toml(path)  # a TOML syntax error is reported with its line, not edited over
     return tomlkit.parse(path.read_text(encoding="utf-8"))

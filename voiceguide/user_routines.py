@@ -1,4 +1,9 @@
-"""The user's own routines: new ones written from a template, and checking files."""
+"""The user's own routines: new ones written from a template, and checking files.
+
+:func:`create` writes a commented routine file into the user's routines folder;
+:func:`check` and :func:`problems` check any routine or technique file against the
+:mod:`~voiceguide.catalog` (its techniques, phrases and positions).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,13 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from voiceguide import paths
-from voiceguide.routine import loader
+from voiceguide import catalog, paths
 from voiceguide.atomic import write_text
-from voiceguide.timing.compiler import compile_routine, estimated_speech, routine_minutes
 from voiceguide.errors import InputError, Problem
-from voiceguide.routine.model import Breath, Flow, Hold, Routine
-from voiceguide.routine.pacing import Pacing
+from voiceguide.routine.loader import NAME_PATTERN, load_technique_file
+from voiceguide.routine.model import Breath, Exercise, Flow, Hold, Routine
+from voiceguide.routine.tomlfile import read_toml
+from voiceguide.timing.fitting import routine_minutes
 
 #: A new routine without --from: a gentle floor start.
 STARTER = ("pelvic-tilt", "knee-to-chest", "childs-pose")
@@ -21,16 +26,16 @@ STARTER = ("pelvic-tilt", "knee-to-chest", "childs-pose")
 
 def check_name(name: str) -> str:
     """A routine name is a plain identifier: no path separator, no ``..``."""
-    if not loader.NAME_PATTERN.match(name) or ".." in name:
+    if not NAME_PATTERN.match(name) or ".." in name:
         raise InputError(f"{name!r} is not a plain name: use lowercase letters, digits, "
                          f"'-' and '_' (like 'mine' or 'slow-evening')")
     return name
 
 
 def create(name: str, source: str | None = None, force: bool = False,
-           library: loader.Library | None = None) -> Path:
+           library: catalog.Library | None = None) -> Path:
     """Write ``routines/NAME.toml`` in the user's folder, commented, ready to play."""
-    library = library or loader.load_library()
+    library = library or catalog.load_library()
     check_name(name)
     if name in library.builtin_routines:
         raise InputError(f"'{name}' is the name of a built-in routine; choose another name")
@@ -43,8 +48,7 @@ def create(name: str, source: str | None = None, force: bool = False,
     return path
 
 
-def _starter(library: loader.Library) -> Routine:
-    from voiceguide.routine.model import Exercise
+def _starter(library: catalog.Library) -> Routine:
     exercises = tuple(Exercise(library.techniques[t]) for t in STARTER)
     return Routine("starter", "My routine", exercises,
                    "A gentle start on the floor: pelvic tilts, knee to chest, child's pose.")
@@ -70,7 +74,7 @@ def _dose(movement) -> str:
     return f"{movement.range[0]}-{movement.range[1]} {what}"
 
 
-def routine_text(name: str, routine: Routine, library: loader.Library,
+def routine_text(name: str, routine: Routine, library: catalog.Library,
                  source: str | None = None) -> str:
     """The commented TOML of a routine, as ``new`` writes it."""
     made_from = f"\n# Made from the routine '{source}'." if source else ""
@@ -97,17 +101,24 @@ def routine_text(name: str, routine: Routine, library: loader.Library,
         if key not in routine.pacing:
             lines.append(f"# {key} = {hint}")
     for index, exercise in enumerate(routine.exercises):
-        technique = exercise.technique
-        lines += ["", "[[exercise]]",
-                  f"technique = {_value(technique.id)}   # {technique.title}: "
-                  f"{_dose(technique.movement)}"]
-        for key in ("hold", "reps", "sides", "skip"):
-            value = getattr(exercise, key)
-            if value not in (None, False) or (key == "sides" and value is False):
-                lines.append(f"{key} = {_value(value)}")
-        if index == 0:
-            lines.append("# skip = true           # leave an exercise out without deleting it")
+        lines += _exercise_lines(exercise, first=index == 0)
     return "\n".join(lines) + "\n"
+
+
+def _exercise_lines(exercise: Exercise, first: bool) -> list[str]:
+    """An ``[[exercise]]`` table: the technique with its dose as a comment, the
+    exercise's own values, and (in the first) how to skip one."""
+    technique = exercise.technique
+    lines = ["", "[[exercise]]",
+             f"technique = {_value(technique.id)}   # {technique.title}: "
+             f"{_dose(technique.movement)}"]
+    for key in ("hold", "reps", "sides", "skip"):
+        value = getattr(exercise, key)
+        if value not in (None, False) or (key == "sides" and value is False):
+            lines.append(f"{key} = {_value(value)}")
+    if first:
+        lines.append("# skip = true           # leave an exercise out without deleting it")
+    return lines
 
 
 def open_in_editor(path: Path) -> bool:
@@ -124,22 +135,22 @@ def open_in_editor(path: Path) -> bool:
 
 def problems(path: Path) -> list[Problem]:
     """Every problem in a routine or technique file."""
-    return loader.check_file(path, loader.load_library())
+    return catalog.check_file(path, catalog.load_library())
 
 
 def check(path: Path) -> tuple[str, list[Problem]]:
     """A one-line summary of a good file, or every problem in a bad one."""
-    library = loader.load_library()
-    found = loader.check_file(path, library)
+    library = catalog.load_library()
+    found = catalog.check_file(path, library)
     if found:
         return "", found
-    data, _ = loader.read_toml(path)
+    data, _ = read_toml(path)
     if "movement" in data:
-        technique = loader.load_technique_file(path)
+        technique = load_technique_file(path)
         return (f"{path}: OK, technique '{technique.id}' ({technique.title}, "
                 f"{_dose(technique.movement)})"), []
-    routine = loader.load_routine_file(path, library)
-    timeline = compile_routine(routine, Pacing(), estimated_speech(160), library.phrases)
+    routine = catalog.load_routine_file(path, library)
+    timeline = catalog.estimated_timeline(routine, library)
     count = len(routine.active_exercises)
     note = ""
     if path.stem in library.builtin_routines and path.parent == paths.routines_dir():

@@ -79,8 +79,8 @@ def complete_routine(ctx, param, incomplete):
     if "/" in incomplete or incomplete.startswith("."):
         return [CompletionItem(incomplete, type="file")]
     try:
-        from voiceguide.routine import loader
-        names = sorted(loader.load_library().routines)
+        from voiceguide import catalog
+        names = sorted(catalog.load_library().routines)
     except Exception:  # noqa: BLE001 - completion must never print an error
         return []
     return [CompletionItem(name) for name in names if name.startswith(incomplete)]

@@ -5,36 +5,37 @@ The CLI parses options, calls these and prints; tests can call them directly.
 
 from __future__ import annotations
 
-from voiceguide.routine import loader
-from voiceguide.timing.compiler import compile_routine, estimated_speech, routine_minutes
+from voiceguide import catalog
+from voiceguide.timing.compiler import compile_routine, estimated_speech
+from voiceguide.timing.fitting import routine_minutes
 from voiceguide.errors import DeviceError, VoiceguideError
 from voiceguide.settings import resolve
 from voiceguide.timing.timeline import EventKind, Timeline, clock, seconds
 
 
-def listing(library: loader.Library | None = None) -> dict:
+def listing(library: catalog.Library | None = None) -> dict:
     """Routines (name, title, minutes as ``show`` gives them, and whether that is an
     estimate) and techniques (id, title).
 
     Minutes come from the cached clips' real lengths; a routine with speech not
     synthesized yet (or no speech engine) is estimated from word counts.
     """
-    library = library or loader.load_library()
+    library = library or catalog.load_library()
     warnings = list(library.warnings)
     routines = []
     for name, path in sorted(library.routines.items()):
         try:
-            routine = loader.load_routine_file(path, library)
+            routine = catalog.load_routine_file(path, library)
             resolved = resolve({}, routine)
         except VoiceguideError as err:
             warnings.append(str(err))
             continue
         pacing = resolved.pacing
         estimate = estimated_speech(pacing.rate)
-        draft = compile_routine(routine, pacing, estimate, library.phrases)
+        draft = compile_routine(routine, pacing, estimate, library.phrases, library.positions)
         length, estimated = _cached_lengths(draft.texts(), resolved.values["voice"],
                                             pacing.rate, estimate)
-        timeline = compile_routine(routine, pacing, length, library.phrases)
+        timeline = compile_routine(routine, pacing, length, library.phrases, library.positions)
         routines.append({"name": name, "title": routine.title,
                          "minutes": routine_minutes(timeline), "estimated": estimated,
                          "builtin": name in library.builtin_routines})
@@ -60,7 +61,7 @@ def _cached_lengths(texts, voice: str | None, rate: int, estimate):
     return (lambda text: known[text] if text in known else estimate(text)), bool(missing)
 
 
-def timeline_for(name_or_path: str, options: dict, library: loader.Library | None = None
+def timeline_for(name_or_path: str, options: dict, library: catalog.Library | None = None
                  ) -> tuple[Timeline, list[str]]:
     """A routine's timeline in real speech lengths, and notes for the user.
 
@@ -69,14 +70,14 @@ def timeline_for(name_or_path: str, options: dict, library: loader.Library | Non
     """
     from voiceguide.session import prepare as preparing
 
-    library = library or loader.load_library()
+    library = library or catalog.load_library()
     try:
         prepared = preparing.prepare(name_or_path, options, library=library)
     except DeviceError as err:
         routine = library.routine(name_or_path)
         pacing = resolve(options, routine).pacing
         timeline = compile_routine(routine, pacing, estimated_speech(pacing.rate),
-                                   library.phrases)
+                                   library.phrases, library.positions)
         return timeline, [f"{err}; speech lengths are estimated"]
     prepared.speech.close()
     return prepared.timeline, prepared.notes

@@ -1,176 +1,202 @@
-"""Loader: routine, technique and phrase files → checked model objects.
+"""Loader: routine, technique, phrase and position files → checked model objects.
 
-The only module that reads those files. Every problem found names the file, the
-line and the key; :func:`check_file` collects every problem in a file at once, the
-other functions raise :class:`~voiceguide.errors.FileError` with all of them.
+Parsing only: each function takes a file (or its parsed data and text) and returns
+model objects; it neither finds files nor compiles. Every problem found names the
+file, the line and the key: the ``parse_*`` functions add every problem of a file to
+a list, the ``load_*_file`` functions raise :class:`~voiceguide.errors.FileError`
+with all of them. Finding the built-in and user files, and the check that a routine
+is not too long, are :mod:`voiceguide.catalog`'s.
 """
 
 from __future__ import annotations
 
 import datetime
 import difflib
-import math
 import os
 import re
-import stat
 import string
-import sys
-import unicodedata
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from voiceguide import paths
 from voiceguide.errors import FileError, InputError, Problem
-from voiceguide.routine.model import (EQUIPMENT, POSITIONS, Breath, Cycle, Exercise, Flow, Hold,
-                              Move, Phrases, Position, Positions, Routine, Step, Technique)
-from voiceguide.routine.model import DEFAULT_PRIORITY
+from voiceguide.routine.model import (DEFAULT_PRIORITY, EQUIPMENT, POSITIONS, Breath, Cycle,
+                                      Exercise, Flow, Hold, Move, Phrases, Position, Positions,
+                                      Routine, Step, Technique)
 from voiceguide.routine.pacing import PARSERS
+from voiceguide.routine.tomlfile import Checker, Kind, convert, read_toml
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "library"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ROUTINE_PACING_KEYS = ("pace", "hold", "reps", "breath", "rate", "rest")
-#: The largest routine, technique or phrase file read (a real one is a few kB).
-MAX_FILE_BYTES = 1_000_000
-#: The largest value of any time in seconds (settle, hold, step, range) and of any
-#: count (reps, rounds, and their ranges) in a file (see docs/format.md).
-MAX_SECONDS = 600.0
-MAX_COUNT = 50
-#: The longest routine, at normal pace.
-MAX_ROUTINE_SECONDS = 4 * 3600
 #: Fields a spoken format string may use, per key.
 FORMAT_FIELDS = {"on_side": ("side",)}
 
 
-# --------------------------------------------------------------------------- lines
+# ---------------------------------------------------------------------- techniques
 
-class _Lines:
-    """Finds the line of a key in TOML text, by table and array-of-tables index."""
-
-    _header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"]+)\s*\]\]?")
-    _key = re.compile(r"^\s*\"?([A-Za-z0-9_\-]+)\"?\s*=")
-
-    def __init__(self, text: str):
-        self.keys: dict[tuple[str, int, str], int] = {}
-        self.tables: dict[tuple[str, int], int] = {}
-        table, index, counts = "", 0, {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = self._header.match(line)
-            if header:
-                table = header.group(2).replace('"', "")
-                index = counts.get(table, 0)
-                if header.group(1) == "[[":
-                    counts[table] = index + 1
-                self.tables.setdefault((table, index), number)
-                continue
-            key = self._key.match(line)
-            if key:
-                self.keys.setdefault((table, index, key.group(1)), number)
-
-    def of(self, table: str = "", index: int = 0, key: str | None = None) -> int | None:
-        """The line of ``key`` in ``table`` (or of the table's header), if found."""
-        if key is not None and (table, index, key) in self.keys:
-            return self.keys[(table, index, key)]
-        return self.tables.get((table, index))
+TECHNIQUE_KEYS = ("title", "position", "setup", "release", "safety", "source", "settle",
+                  "form", "needs", "movement")
+MOVEMENT_KEYS = {
+    "hold": ("kind", "seconds", "range", "sides", "on_side", "reps", "reps_range",
+             "reminders"),
+    "breath": ("kind", "rounds", "range", "inhale", "exhale"),
+    "flow": ("kind", "seconds", "range", "reminders"),
+    "cycle": ("kind", "rounds", "range", "steps"),
+}
+#: Options of every value of a ``[movement]`` table.
+_MOVEMENT = {"table": "movement", "prefix": "movement."}
 
 
-def key_line(text: str, key: str, table: str = "") -> int | None:
-    """The line of a top-level (or ``table``) key in TOML text, if found."""
-    return _Lines(text).of(table, 0, key)
+def load_technique_file(path: Path) -> Technique:
+    """Load one technique file; every problem in it is raised at once."""
+    data, text = read_toml(path)
+    problems: list[Problem] = []
+    technique = parse_technique(path, data, text, problems)
+    if problems:
+        raise FileError(problems)
+    return technique
 
 
-class _Checker:
-    """Reads values out of parsed TOML and records every problem with its line."""
+def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) -> Technique | None:
+    """Build a technique from parsed TOML, adding every problem to ``problems``."""
+    check = Checker(path, text)
+    technique_id = path.stem
+    if not NAME_PATTERN.match(technique_id):
+        check.problem("a technique file name must be lowercase letters, digits and dashes")
+    check.unknown_keys(data, TECHNIQUE_KEYS)
+    title = check.value(data, "title", Kind.TEXT, required=True)
+    setup = check.value(data, "setup", Kind.LINES, required=True)
+    release = check.value(data, "release", Kind.LINES, default=())
+    safety = check.value(data, "safety", Kind.LINES, default=())
+    source = check.value(data, "source", Kind.TEXT, default="")
+    settle = check.value(data, "settle", Kind.SECONDS, default=3.0)
+    form = check.value(data, "form", Kind.TEXT, default=None)
+    needs = _needs(check, data)
+    position = _position(check, data)
+    movement = _movement_table(check, data)
+    problems.extend(check.problems)
+    if check.problems:
+        return None
+    return Technique(id=technique_id, title=title, setup=setup, movement=movement,
+                     position=position, release=release, safety=safety, settle=settle,
+                     source=source, path=path, form=form, needs=needs)
 
-    def __init__(self, path: Path, text: str):
-        self.path = path
-        self.lines = _Lines(text)
-        self.problems: list[Problem] = []
 
-    def problem(self, message: str, key: str | None = None, table: str = "",
-                index: int = 0) -> None:
-        line = self.lines.of(table, index, key.split(".")[-1] if key else None)
-        self.problems.append(Problem(message, self.path, line, key))
+def _needs(check: Checker, data: dict) -> tuple[str, ...]:
+    needs = check.value(data, "needs", Kind.LINES, default=())
+    for thing in needs:
+        if thing not in EQUIPMENT:
+            check.problem(f"unknown need {thing!r}; one of: {', '.join(EQUIPMENT)}", "needs")
+    return needs
 
-    def unknown_keys(self, data: dict, allowed: tuple[str, ...], table: str = "",
-                     index: int = 0, prefix: str = "") -> None:
-        for key in data:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                self.problem(f"unknown key{hint}; allowed: {', '.join(allowed)}",
-                             prefix + key, table, index)
 
-    def value(self, data: dict, key: str, kind: str, *, table: str = "", index: int = 0,
-              prefix: str = "", required: bool = False, default=None):
-        """``data[key]`` checked against ``kind``; ``default`` when absent or bad."""
-        if key not in data:
-            if required:
-                self.problem("missing required key", prefix + key, table, index)
-            return default
-        raw = data[key]
+def _position(check: Checker, data: dict) -> str:
+    position = check.value(data, "position", Kind.TEXT, default="back")
+    if position not in POSITIONS:
+        check.problem(f"unknown position {position!r}; one of: {', '.join(POSITIONS)}",
+                      "position")
+    return position
+
+
+def _movement_table(check: Checker, data: dict):
+    if "movement" not in data:
+        check.problem("missing required table [movement]", "movement")
+        return None
+    if not isinstance(data["movement"], dict):
+        check.problem("expected a table [movement]", "movement")
+        return None
+    return _parse_movement(check, data["movement"])
+
+
+def _parse_movement(check: Checker, data: dict):
+    kind = data.get("kind")
+    if kind not in MOVEMENT_KEYS:
+        check.problem(f"kind must be one of: {', '.join(MOVEMENT_KEYS)}", "movement.kind",
+                      "movement")
+        return None
+    check.unknown_keys(data, MOVEMENT_KEYS[kind], "movement", prefix="movement.")
+    return _MOVEMENT_PARSERS[kind](check, data)
+
+
+def _hold(check: Checker, data: dict) -> Hold:
+    movement = Hold(
+        seconds=check.value(data, "seconds", Kind.SECONDS, default=20.0, **_MOVEMENT),
+        range=check.value(data, "range", Kind.SECONDS_RANGE, default=(10.0, 60.0), **_MOVEMENT),
+        sides=check.value(data, "sides", Kind.BOOL, default=False, **_MOVEMENT),
+        on_side=check.value(data, "on_side", Kind.TEXT, default=None, **_MOVEMENT),
+        reps=check.value(data, "reps", Kind.COUNT, default=1, **_MOVEMENT),
+        reps_range=check.value(data, "reps_range", Kind.COUNT_RANGE, default=(1, 5),
+                               **_MOVEMENT),
+        reminders=check.value(data, "reminders", Kind.LINES, default=(), **_MOVEMENT),
+    )
+    _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
+    _check_in_range(check, movement.reps, movement.reps_range, "movement.reps")
+    _check_fields(check, movement.on_side, "movement.on_side")
+    return movement
+
+
+def _flow(check: Checker, data: dict) -> Flow:
+    movement = Flow(
+        seconds=check.value(data, "seconds", Kind.SECONDS, default=60.0, **_MOVEMENT),
+        range=check.value(data, "range", Kind.SECONDS_RANGE, default=(30.0, 600.0),
+                          **_MOVEMENT),
+        reminders=check.value(data, "reminders", Kind.LINES, default=(), **_MOVEMENT),
+    )
+    _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
+    return movement
+
+
+def _breath(check: Checker, data: dict) -> Breath:
+    movement = Breath(
+        rounds=check.value(data, "rounds", Kind.COUNT, default=10, **_MOVEMENT),
+        range=check.value(data, "range", Kind.COUNT_RANGE, default=(5, 20), **_MOVEMENT),
+        inhale=check.value(data, "inhale", Kind.TEXT, default="Breathe in.", **_MOVEMENT),
+        exhale=check.value(data, "exhale", Kind.TEXT, default="Breathe out.", **_MOVEMENT),
+    )
+    _check_in_range(check, movement.rounds, movement.range, "movement.rounds")
+    return movement
+
+
+def _cycle(check: Checker, data: dict) -> Cycle:
+    steps = _parse_steps(check, data)
+    movement = Cycle(
+        steps=steps,
+        rounds=check.value(data, "rounds", Kind.COUNT, default=5, **_MOVEMENT),
+        range=check.value(data, "range", Kind.COUNT_RANGE, default=(1, 10), **_MOVEMENT),
+    )
+    _check_in_range(check, movement.rounds, movement.range, "movement.rounds")
+    return movement
+
+
+_MOVEMENT_PARSERS = {"hold": _hold, "breath": _breath, "flow": _flow, "cycle": _cycle}
+
+
+def _parse_steps(check: Checker, data: dict) -> tuple[Step, ...]:
+    raw = data.get("steps")
+    if not isinstance(raw, list) or not raw:
+        check.problem("expected a list of steps like { say = \"...\", seconds = 5 }",
+                      "movement.steps", "movement")
+        return ()
+    steps = []
+    for number, item in enumerate(raw, start=1):
+        key = f"movement.steps[{number}]"
+        if not isinstance(item, dict) or set(item) != {"say", "seconds"}:
+            check.problem("each step needs exactly say and seconds", key, "movement")
+            continue
         try:
-            return _convert(raw, kind)
+            steps.append(Step(convert(item["say"], Kind.TEXT),
+                              convert(item["seconds"], Kind.SECONDS)))
         except ValueError as err:
-            self.problem(str(err), prefix + key, table, index)
-            return default
+            check.problem(str(err), key, "movement")
+    return tuple(steps)
 
 
-def _convert(raw, kind: str):
-    if kind == "str":
-        if not isinstance(raw, str) or not raw.strip():
-            raise ValueError(f"expected a non-empty string, not {_show(raw)}")
-        return _plain(raw).strip()
-    if kind == "lines":
-        if isinstance(raw, str):
-            raw = [raw]
-        if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
-            raise ValueError(f"expected a list of non-empty strings, not {_show(raw)}")
-        return tuple(_plain(x).strip() for x in raw)
-    if kind == "bool":
-        if not isinstance(raw, bool):
-            raise ValueError(f"expected true or false, not {_show(raw)}")
-        return raw
-    if kind in ("seconds", "count"):
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise ValueError(f"expected a number, not {_show(raw)}")
-        if not math.isfinite(raw):
-            raise ValueError(f"expected a finite number, not {raw}")
-        if raw <= 0:
-            raise ValueError(f"must be greater than 0, not {raw}")
-        limit = MAX_SECONDS if kind == "seconds" else MAX_COUNT
-        if raw > limit:
-            raise ValueError(f"{raw:g} is above the most allowed, {limit:g}")
-        if kind == "count" and not float(raw).is_integer():
-            raise ValueError(f"expected a whole number, not {raw}")
-        return int(raw) if kind == "count" else float(raw)
-    if kind in ("seconds-range", "count-range"):
-        item = "seconds" if kind == "seconds-range" else "count"
-        if not isinstance(raw, list) or len(raw) != 2:
-            raise ValueError(f"expected [low, high], not {_show(raw)}")
-        low, high = (_convert(x, item) for x in raw)
-        if low > high:
-            raise ValueError(f"low end {low} is above high end {high}")
-        return (low, high)
-    raise AssertionError(kind)
+def _check_in_range(check: Checker, value, limits, key: str) -> None:
+    if value is not None and limits is not None and not limits[0] <= value <= limits[1]:
+        check.problem(f"{value:g} is outside its range [{limits[0]:g}, {limits[1]:g}]", key,
+                      "movement")
 
 
-def _plain(text: str) -> str:
-    """``text`` if it has no control character (NUL, escape sequences...); tabs and
-    line breaks are fine (they are spoken as spaces)."""
-    for number, char in enumerate(text):
-        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
-            raise ValueError(f"control character U+{ord(char):04X} at character "
-                             f"{number + 1}; remove it")
-    return text
-
-
-def _check_fields(check: "_Checker", text: str | None, key: str) -> None:
+def _check_fields(check: Checker, text: str | None, key: str) -> None:
     """A spoken format string may only use its own fields (``{side}``)."""
     if text is None:
         return
@@ -189,179 +215,6 @@ def _check_fields(check: "_Checker", text: str | None, key: str) -> None:
             return
 
 
-def _show(raw) -> str:
-    text = repr(raw)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def read_text(path: Path) -> str:
-    """A routine, technique or phrase file's text, read with a size limit: a FIFO, a
-    device or a huge file can neither hang nor exhaust memory."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as err:
-        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise FileError([Problem("not a regular file", path)])
-        data = os.read(fd, MAX_FILE_BYTES + 1)
-        while len(data) <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1)):
-            data += more
-    except OSError as err:
-        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        raise FileError([Problem(f"larger than {MAX_FILE_BYTES // 1_000_000} MB; a routine "
-                                 f"or technique file is a few kB", path)])
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise FileError([Problem(f"not UTF-8 text ({err.reason} at byte {err.start})",
-                                 path)]) from None
-
-
-def read_toml(path: Path) -> tuple[dict, str]:
-    """Parse a TOML file; a syntax error becomes a :class:`FileError` with its line."""
-    text = read_text(path)
-    try:
-        return tomllib.loads(text), text
-    except RecursionError:
-        raise FileError([Problem("tables or arrays nested too deeply", path)]) from None
-    except tomllib.TOMLDecodeError as err:
-        message = str(err)
-        match = re.search(r"\(at line (\d+), column \d+\)", message)
-        line = int(match.group(1)) if match else None
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
-        raise FileError([Problem(f"TOML syntax error: {message}", path, line)]) from None
-
-
-# ---------------------------------------------------------------------- techniques
-
-TECHNIQUE_KEYS = ("title", "position", "setup", "release", "safety", "source", "settle",
-                  "form", "needs", "movement")
-MOVEMENT_KEYS = {
-    "hold": ("kind", "seconds", "range", "sides", "on_side", "reps", "reps_range",
-             "reminders"),
-    "breath": ("kind", "rounds", "range", "inhale", "exhale"),
-    "flow": ("kind", "seconds", "range", "reminders"),
-    "cycle": ("kind", "rounds", "range", "steps"),
-}
-
-
-def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) -> Technique | None:
-    """Build a technique from parsed TOML, adding every problem to ``problems``."""
-    check = _Checker(path, text)
-    technique_id = path.stem
-    if not NAME_PATTERN.match(technique_id):
-        check.problem("a technique file name must be lowercase letters, digits and dashes")
-    check.unknown_keys(data, TECHNIQUE_KEYS)
-    title = check.value(data, "title", "str", required=True)
-    setup = check.value(data, "setup", "lines", required=True)
-    release = check.value(data, "release", "lines", default=())
-    safety = check.value(data, "safety", "lines", default=())
-    source = check.value(data, "source", "str", default="")
-    settle = check.value(data, "settle", "seconds", default=3.0)
-    form = check.value(data, "form", "str", default=None)
-    needs = check.value(data, "needs", "lines", default=())
-    for thing in needs:
-        if thing not in EQUIPMENT:
-            check.problem(f"unknown need {thing!r}; one of: {', '.join(EQUIPMENT)}", "needs")
-    position = check.value(data, "position", "str", default="back")
-    if position not in POSITIONS:
-        check.problem(f"unknown position {position!r}; one of: {', '.join(POSITIONS)}",
-                      "position")
-    movement = None
-    if "movement" not in data:
-        check.problem("missing required table [movement]", "movement")
-    elif not isinstance(data["movement"], dict):
-        check.problem("expected a table [movement]", "movement")
-    else:
-        movement = _parse_movement(check, data["movement"])
-    problems.extend(check.problems)
-    if check.problems:
-        return None
-    return Technique(id=technique_id, title=title, setup=setup, movement=movement,
-                     position=position, release=release, safety=safety, settle=settle,
-                     source=source, path=path, form=form, needs=needs)
-
-
-def _parse_movement(check: _Checker, data: dict):
-    opts = {"table": "movement", "prefix": "movement."}
-    kind = data.get("kind")
-    if kind not in MOVEMENT_KEYS:
-        check.problem(f"kind must be one of: {', '.join(MOVEMENT_KEYS)}", "movement.kind",
-                      "movement")
-        return None
-    check.unknown_keys(data, MOVEMENT_KEYS[kind], "movement", prefix="movement.")
-    if kind == "hold":
-        movement = Hold(
-            seconds=check.value(data, "seconds", "seconds", default=20.0, **opts),
-            range=check.value(data, "range", "seconds-range", default=(10.0, 60.0), **opts),
-            sides=check.value(data, "sides", "bool", default=False, **opts),
-            on_side=check.value(data, "on_side", "str", default=None, **opts),
-            reps=check.value(data, "reps", "count", default=1, **opts),
-            reps_range=check.value(data, "reps_range", "count-range", default=(1, 5), **opts),
-            reminders=check.value(data, "reminders", "lines", default=(), **opts),
-        )
-        _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
-        _check_in_range(check, movement.reps, movement.reps_range, "movement.reps")
-        _check_fields(check, movement.on_side, "movement.on_side")
-        return movement
-    if kind == "flow":
-        movement = Flow(
-            seconds=check.value(data, "seconds", "seconds", default=60.0, **opts),
-            range=check.value(data, "range", "seconds-range", default=(30.0, 600.0), **opts),
-            reminders=check.value(data, "reminders", "lines", default=(), **opts),
-        )
-        _check_in_range(check, movement.seconds, movement.range, "movement.seconds")
-        return movement
-    if kind == "breath":
-        movement = Breath(
-            rounds=check.value(data, "rounds", "count", default=10, **opts),
-            range=check.value(data, "range", "count-range", default=(5, 20), **opts),
-            inhale=check.value(data, "inhale", "str", default="Breathe in.", **opts),
-            exhale=check.value(data, "exhale", "str", default="Breathe out.", **opts),
-        )
-        _check_in_range(check, movement.rounds, movement.range, "movement.rounds")
-        return movement
-    steps = _parse_steps(check, data)
-    movement = Cycle(
-        steps=steps,
-        rounds=check.value(data, "rounds", "count", default=5, **opts),
-        range=check.value(data, "range", "count-range", default=(1, 10), **opts),
-    )
-    _check_in_range(check, movement.rounds, movement.range, "movement.rounds")
-    return movement
-
-
-def _parse_steps(check: _Checker, data: dict) -> tuple[Step, ...]:
-    raw = data.get("steps")
-    if not isinstance(raw, list) or not raw:
-        check.problem("expected a list of steps like { say = \"...\", seconds = 5 }",
-                      "movement.steps", "movement")
-        return ()
-    steps = []
-    for number, item in enumerate(raw, start=1):
-        key = f"movement.steps[{number}]"
-        if not isinstance(item, dict) or set(item) != {"say", "seconds"}:
-            check.problem("each step needs exactly say and seconds", key, "movement")
-            continue
-        try:
-            steps.append(Step(_convert(item["say"], "str"), _convert(item["seconds"], "seconds")))
-        except ValueError as err:
-            check.problem(str(err), key, "movement")
-    return tuple(steps)
-
-
-def _check_in_range(check: _Checker, value, limits, key: str) -> None:
-    if value is not None and limits is not None and not limits[0] <= value <= limits[1]:
-        check.problem(f"{value:g} is outside its range [{limits[0]:g}, {limits[1]:g}]", key,
-                      "movement")
-
-
 # ------------------------------------------------------------------------ routines
 
 ROUTINE_KEYS = ("title", "description", "pacing", "exercise")
@@ -371,52 +224,25 @@ EXERCISE_KEYS = ("technique", "hold", "reps", "sides", "skip", "priority")
 def parse_routine(path: Path, data: dict, text: str, techniques: dict[str, Technique],
                   problems: list[Problem], broken: dict[str, FileError] | None = None
                   ) -> Routine | None:
-    """Build a routine from parsed TOML against known techniques."""
-    check = _Checker(path, text)
+    """Build a routine from parsed TOML against known techniques, adding every
+    problem to ``problems`` (``broken``: techniques whose files have problems).
+
+    Its length is not checked here (see :func:`voiceguide.catalog.load_routine_file`).
+    """
+    check = Checker(path, text)
     check.unknown_keys(data, ROUTINE_KEYS)
-    title = check.value(data, "title", "str", required=True)
-    description = check.value(data, "description", "str", default="")
+    title = check.value(data, "title", Kind.TEXT, required=True)
+    description = check.value(data, "description", Kind.TEXT, default="")
     pacing = _parse_routine_pacing(check, data.get("pacing", {}))
-    raw_exercises = data.get("exercise")
-    if not isinstance(raw_exercises, list) or not raw_exercises:
-        check.problem("a routine needs at least one [[exercise]] with a technique",
-                      "exercise")
-        raw_exercises = []
-    exercises = []
-    for index, item in enumerate(raw_exercises):
-        exercise = _parse_exercise(check, item, index, techniques, broken or {})
-        if exercise is not None:
-            exercises.append(exercise)
-    if raw_exercises and exercises and not any(not e.skip for e in exercises):
-        check.problem("every exercise is skipped; leave at least one", "exercise")
+    exercises = _parse_exercises(check, data, techniques, broken or {})
     problems.extend(check.problems)
     if check.problems:
         return None
-    routine = Routine(name=path.stem, title=title, exercises=tuple(exercises),
-                      description=description, pacing=pacing, path=path)
-    too_long = _too_long(routine)
-    if too_long:
-        problems.append(Problem(too_long, path, check.lines.of("exercise", 0), "exercise"))
-        return None
-    return routine
+    return Routine(name=path.stem, title=title, exercises=tuple(exercises),
+                   description=description, pacing=pacing, path=path)
 
 
-def _too_long(routine: Routine) -> str | None:
-    """Why ``routine`` is too long (over :data:`MAX_ROUTINE_SECONDS` at normal pace)."""
-    from voiceguide.timing.compiler import compile_routine, estimated_speech
-    from voiceguide.routine.pacing import Pacing
-
-    pacing = Pacing()
-    phrases = load_phrases()
-    total = compile_routine(routine, pacing, estimated_speech(pacing.rate),
-                            phrases).total_seconds
-    if total > MAX_ROUTINE_SECONDS:
-        return (f"the routine lasts about {total / 3600:.1f} hours; "
-                f"{MAX_ROUTINE_SECONDS // 3600} hours is the most allowed")
-    return None
-
-
-def _parse_routine_pacing(check: _Checker, raw) -> dict:
+def _parse_routine_pacing(check: Checker, raw) -> dict:
     if not isinstance(raw, dict):
         check.problem("expected a table [pacing]", "pacing")
         return {}
@@ -431,7 +257,24 @@ def _parse_routine_pacing(check: _Checker, raw) -> dict:
     return pacing
 
 
-def _parse_exercise(check: _Checker, item, index: int, techniques: dict[str, Technique],
+def _parse_exercises(check: Checker, data: dict, techniques: dict[str, Technique],
+                     broken: dict[str, FileError]) -> list[Exercise]:
+    raw_exercises = data.get("exercise")
+    if not isinstance(raw_exercises, list) or not raw_exercises:
+        check.problem("a routine needs at least one [[exercise]] with a technique",
+                      "exercise")
+        raw_exercises = []
+    exercises = []
+    for index, item in enumerate(raw_exercises):
+        exercise = _parse_exercise(check, item, index, techniques, broken)
+        if exercise is not None:
+            exercises.append(exercise)
+    if raw_exercises and exercises and not any(not e.skip for e in exercises):
+        check.problem("every exercise is skipped; leave at least one", "exercise")
+    return exercises
+
+
+def _parse_exercise(check: Checker, item, index: int, techniques: dict[str, Technique],
                     broken: dict[str, FileError]) -> Exercise | None:
     table = "exercise"
     prefix = f"exercise[{index + 1}]."
@@ -440,41 +283,57 @@ def _parse_exercise(check: _Checker, item, index: int, techniques: dict[str, Tec
         check.problem("expected a table", prefix.rstrip("."), table, index)
         return None
     check.unknown_keys(item, EXERCISE_KEYS, table, index, prefix)
-    technique_id = check.value(item, "technique", "str", required=True, **opts)
-    hold = check.value(item, "hold", "seconds", **opts)
-    reps = check.value(item, "reps", "count", **opts)
-    sides = check.value(item, "sides", "bool", **opts)
-    skip = check.value(item, "skip", "bool", default=False, **opts)
-    priority = check.value(item, "priority", "count", default=DEFAULT_PRIORITY, **opts)
+    technique_id = check.value(item, "technique", Kind.TEXT, required=True, **opts)
+    hold = check.value(item, "hold", Kind.SECONDS, **opts)
+    reps = check.value(item, "reps", Kind.COUNT, **opts)
+    sides = check.value(item, "sides", Kind.BOOL, **opts)
+    skip = check.value(item, "skip", Kind.BOOL, default=False, **opts)
+    priority = check.value(item, "priority", Kind.COUNT, default=DEFAULT_PRIORITY, **opts)
     if not 1 <= priority <= 9:
         check.problem(f"priority must be 1 (kept longest) to 9 (left out first), not {priority}",
                       prefix + "priority", table, index)
     if technique_id is None:
         return None
-    technique = techniques.get(technique_id)
+    technique = _technique(check, technique_id, index, techniques, broken)
     if technique is None:
-        if technique_id in broken:
-            check.problem(f"technique {technique_id!r} has problems: {broken[technique_id]}",
-                          prefix + "technique", table, index)
-            return None
-        close = difflib.get_close_matches(technique_id, list(techniques), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        check.problem(f"unknown technique {technique_id!r}{hint}", prefix + "technique",
-                      table, index)
         return None
+    _check_dose(check, technique, hold, reps, index)
+    return Exercise(technique=technique, hold=hold, reps=reps, sides=sides, skip=skip,
+                    priority=priority)
+
+
+def _technique(check: Checker, technique_id: str, index: int,
+               techniques: dict[str, Technique], broken: dict[str, FileError]
+               ) -> Technique | None:
+    """The technique an exercise names; a problem when it is unknown or broken."""
+    technique = techniques.get(technique_id)
+    if technique is not None:
+        return technique
+    key = f"exercise[{index + 1}].technique"
+    if technique_id in broken:
+        check.problem(f"technique {technique_id!r} has problems: {broken[technique_id]}",
+                      key, "exercise", index)
+        return None
+    close = difflib.get_close_matches(technique_id, list(techniques), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    check.problem(f"unknown technique {technique_id!r}{hint}", key, "exercise", index)
+    return None
+
+
+def _check_dose(check: Checker, technique: Technique, hold, reps, index: int) -> None:
+    """An exercise's own hold and reps must be within its technique's safe range."""
+    prefix = f"exercise[{index + 1}]."
     movement = technique.movement
     if hold is not None and isinstance(movement, (Hold, Flow)):
         low, high = movement.range
         if not low <= hold <= high:
             check.problem(f"hold {hold:g} is outside the safe range [{low:g}, {high:g}] for "
-                          f"{technique_id}", prefix + "hold", table, index)
+                          f"{technique.id}", prefix + "hold", "exercise", index)
     if reps is not None:
         low, high = movement.reps_range if isinstance(movement, Hold) else movement.range
         if not isinstance(movement, Flow) and not low <= reps <= high:
             check.problem(f"reps {reps} is outside the safe range [{low}, {high}] for "
-                          f"{technique_id}", prefix + "reps", table, index)
-    return Exercise(technique=technique, hold=hold, reps=reps, sides=sides, skip=skip,
-                    priority=priority)
+                          f"{technique.id}", prefix + "reps", "exercise", index)
 
 
 # ------------------------------------------------------------------------- phrases
@@ -501,12 +360,11 @@ def choose_variant(variants: tuple, key: str, day: datetime.date):
     return variants[zlib.crc32(f"{day.isoformat()}:{key}".encode()) % len(variants)]
 
 
-def load_phrases(path: Path | None = None, day: datetime.date | None = None) -> Phrases:
-    """The words said around the exercises, with the variants of ``day`` (default:
-    :func:`session_day`)."""
-    path = path or BUILTIN_DIR / "phrases.toml"
+def load_phrases_file(path: Path, day: datetime.date | None = None) -> Phrases:
+    """The words said around the exercises (a ``phrases.toml``), with the variants of
+    ``day`` (default: :func:`session_day`)."""
     data, text = read_toml(path)
-    check = _Checker(path, text)
+    check = Checker(path, text)
     names = [f for f in Phrases.__dataclass_fields__ if f != "variants"]
     check.unknown_keys(data, tuple(names))
     values, variants = {}, {}
@@ -516,7 +374,7 @@ def load_phrases(path: Path | None = None, day: datetime.date | None = None) -> 
         elif name in VARIANT_KEYS:
             variants[name] = _variants(check, data, name)
         else:
-            kind = "lines" if isinstance(data.get(name), list) else "str"
+            kind = Kind.LINES if isinstance(data.get(name), list) else Kind.TEXT
             values[name] = check.value(data, name, kind, required=True)
     if check.problems:
         raise FileError(check.problems)
@@ -525,59 +383,39 @@ def load_phrases(path: Path | None = None, day: datetime.date | None = None) -> 
     return Phrases(**values, variants=variants)
 
 
-def _variants(check: _Checker, data: dict, name: str) -> tuple:
+def _variants(check: Checker, data: dict, name: str) -> tuple:
     raw = data.get(name)
     lines = isinstance(raw, list) and raw and isinstance(raw[0], list)
     if not isinstance(raw, list) or not 2 <= len(raw) <= 4:
         check.problem("expected a list of 2 to 4 variants", name)
         return ("",)
     try:
-        return tuple(_convert(v, "lines" if lines else "str") for v in raw)
+        return tuple(convert(v, Kind.LINES if lines else Kind.TEXT) for v in raw)
     except ValueError as err:
         check.problem(f"each variant: {err}", name)
         return ("",)
 
 
-def _acknowledgements(check: _Checker, data: dict) -> dict:
+def _acknowledgements(check: Checker, data: dict) -> dict:
     raw = data.get("acknowledge")
     if not isinstance(raw, dict):
         check.problem("missing required table [acknowledge]", "acknowledge")
         return {}
     check.unknown_keys(raw, ACKNOWLEDGE_KEYS, "acknowledge", prefix="acknowledge.")
-    return {key: check.value(raw, key, "str", table="acknowledge", prefix="acknowledge.",
+    return {key: check.value(raw, key, Kind.TEXT, table="acknowledge", prefix="acknowledge.",
                              required=True) for key in ACKNOWLEDGE_KEYS}
 
 
 # ----------------------------------------------------------------------- positions
 
-def load_positions(path: Path | None = None) -> Positions:
-    """Positions and the moves between them (``library/positions.toml``)."""
-    path = path or BUILTIN_DIR / "positions.toml"
+def load_positions_file(path: Path) -> Positions:
+    """Positions and the moves between them (a ``positions.toml``); every position
+    must reach every other."""
     data, text = read_toml(path)
-    check = _Checker(path, text)
+    check = Checker(path, text)
     check.unknown_keys(data, ("position", "move"))
-    positions = {}
-    for pid, raw in (data.get("position") or {}).items():
-        table = f"position.{pid}"
-        if pid not in POSITIONS:
-            check.problem(f"unknown position; one of: {', '.join(POSITIONS)}", table)
-            continue
-        check.unknown_keys(raw, ("facts", "name", "settle", "rest", "finish", "needs"), table)
-        opts = {"table": table, "required": True}
-        positions[pid] = Position(
-            pid, check.value(raw, "name", "str", **opts), check.value(raw, "settle", "lines", **opts),
-            check.value(raw, "rest", "lines", **opts), check.value(raw, "finish", "lines", **opts),
-            check.value(raw, "needs", "lines", table=table, default=()))
-    moves = []
-    for index, raw in enumerate(data.get("move") or []):
-        opts = {"table": "move", "index": index, "required": True}
-        check.unknown_keys(raw, ("facts", "from", "to", "say", "seconds"), "move", index)
-        move = Move(check.value(raw, "from", "str", **opts), check.value(raw, "to", "str", **opts),
-                    check.value(raw, "say", "lines", **opts),
-                    check.value(raw, "seconds", "seconds", **opts))
-        if move.start not in POSITIONS or move.end not in POSITIONS:
-            check.problem("from and to must be positions", "move", "move", index)
-        moves.append(move)
+    positions = _positions(check, data)
+    moves = _moves(check, data)
     missing = [p for p in POSITIONS if p not in positions]
     if missing:
         check.problem(f"positions missing: {', '.join(missing)}", "position")
@@ -590,106 +428,34 @@ def load_positions(path: Path | None = None) -> Positions:
     return result
 
 
-# ------------------------------------------------------------------------- library
-
-@dataclass
-class Library:
-    """Every technique and routine that can be used, built-in and the user's own."""
-
-    techniques: dict[str, Technique]
-    routines: dict[str, Path]
-    builtin_routines: frozenset[str]
-    phrases: Phrases
-    broken: dict[str, FileError] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    positions: Positions = field(default_factory=lambda: load_positions())
-
-    def routine(self, name_or_path: str) -> Routine:
-        """Load a routine by name, or from a path to a ``.toml`` file."""
-        path = Path(name_or_path)
-        if name_or_path.endswith(".toml") or "/" in name_or_path or path.is_file():
-            return load_routine_file(path.expanduser(), self)
-        if name_or_path not in self.routines:
-            close = difflib.get_close_matches(name_or_path, list(self.routines), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise InputError(f"unknown routine {name_or_path!r}{hint} "
-                             f"(see 'voiceguide list')")
-        return load_routine_file(self.routines[name_or_path], self)
-
-
-def load_routine_file(path: Path, library: Library) -> Routine:
-    """Load one routine file; every problem in it is raised at once."""
-    data, text = read_toml(path)
-    problems: list[Problem] = []
-    routine = parse_routine(path, data, text, library.techniques, problems, library.broken)
-    if problems:
-        raise FileError(problems)
-    return routine
-
-
-def _technique_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.toml")) if folder.is_dir() else []
-
-
-def load_library(user_dir: Path | None = None) -> Library:
-    """The built-in library plus the user's own files from ``user_dir``.
-
-    ``user_dir`` defaults to the per-user config folder; it holds ``routines/`` and
-    ``techniques/``. A user file that takes a built-in's name is refused with a
-    warning instead of silently replacing the built-in.
-    """
-    user_dir = paths.config_dir() if user_dir is None else user_dir
-    techniques: dict[str, Technique] = {}
-    broken: dict[str, FileError] = {}
-    warnings: list[str] = []
-    for path in _technique_files(BUILTIN_DIR / "techniques"):
-        techniques[path.stem] = load_technique_file(path)
-    for path in _technique_files(user_dir / "techniques"):
-        if path.stem in techniques:
-            warnings.append(f"{path}: ignored, a built-in technique is already named "
-                            f"{path.stem!r}; rename the file")
+def _positions(check: Checker, data: dict) -> dict[str, Position]:
+    positions = {}
+    for pid, raw in (data.get("position") or {}).items():
+        table = f"position.{pid}"
+        if pid not in POSITIONS:
+            check.problem(f"unknown position; one of: {', '.join(POSITIONS)}", table)
             continue
-        try:
-            techniques[path.stem] = load_technique_file(path)
-        except (FileError, InputError) as err:
-            broken[path.stem] = err
-            warnings.append(str(err))
-    routines = {p.stem: p for p in _technique_files(BUILTIN_DIR / "routines")}
-    builtin = frozenset(routines)
-    for path in _technique_files(user_dir / "routines"):
-        if not path.is_file():  # a dangling link, a folder, a FIFO: nothing to list
-            warnings.append(f"{path}: ignored, not a readable file")
-            continue
-        if path.stem in builtin:
-            warnings.append(f"{path}: ignored, a built-in routine is already named "
-                            f"{path.stem!r}; rename the file")
-            continue
-        routines[path.stem] = path
-    return Library(techniques, routines, builtin, load_phrases(), broken, warnings)
+        check.unknown_keys(raw, ("facts", "name", "settle", "rest", "finish", "needs"), table)
+        opts = {"table": table, "required": True}
+        positions[pid] = Position(
+            pid, check.value(raw, "name", Kind.TEXT, **opts),
+            check.value(raw, "settle", Kind.LINES, **opts),
+            check.value(raw, "rest", Kind.LINES, **opts),
+            check.value(raw, "finish", Kind.LINES, **opts),
+            check.value(raw, "needs", Kind.LINES, table=table, default=()))
+    return positions
 
 
-def load_technique_file(path: Path) -> Technique:
-    """Load one technique file; every problem in it is raised at once."""
-    data, text = read_toml(path)
-    problems: list[Problem] = []
-    technique = parse_technique(path, data, text, problems)
-    if problems:
-        raise FileError(problems)
-    return technique
-
-
-def check_file(path: Path, library: Library) -> list[Problem]:
-    """Every problem in a routine or technique file (empty when it is fine).
-
-    A file with a ``[movement]`` table is a technique; anything else a routine.
-    """
-    try:
-        data, text = read_toml(path)
-    except FileError as err:
-        return err.problems
-    problems: list[Problem] = []
-    if "movement" in data:
-        parse_technique(path, data, text, problems)
-    else:
-        parse_routine(path, data, text, library.techniques, problems, library.broken)
-    return problems
+def _moves(check: Checker, data: dict) -> list[Move]:
+    moves = []
+    for index, raw in enumerate(data.get("move") or []):
+        opts = {"table": "move", "index": index, "required": True}
+        check.unknown_keys(raw, ("facts", "from", "to", "say", "seconds"), "move", index)
+        move = Move(check.value(raw, "from", Kind.TEXT, **opts),
+                    check.value(raw, "to", Kind.TEXT, **opts),
+                    check.value(raw, "say", Kind.LINES, **opts),
+                    check.value(raw, "seconds", Kind.SECONDS, **opts))
+        if move.start not in POSITIONS or move.end not in POSITIONS:
+            check.problem("from and to must be positions", "move", "move", index)
+        moves.append(move)
+    return moves

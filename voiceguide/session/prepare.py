@@ -9,9 +9,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from voiceguide.routine import loader
-from voiceguide.timing.compiler import (LengthError, compile_message, compile_routine, dose_notes,
-                                 estimated_speech, fit_length, length_report)
+from voiceguide import catalog
+from voiceguide.timing.compiler import compile_message, compile_routine, estimated_speech
+from voiceguide.timing.dosing import dose_notes
+from voiceguide.timing.fitting import LengthError, fit_length, length_report
 from voiceguide.audio.cues import load_cues
 from voiceguide.errors import InputError
 from voiceguide.audio.loudness import CUE_GAIN
@@ -33,7 +34,7 @@ class Prepared:
     speech in the background (see :class:`Synthesis`).
     """
 
-    library: loader.Library
+    library: catalog.Library
     routine: Routine
     resolved: Resolved
     speech: object
@@ -79,7 +80,8 @@ class Prepared:
         return self.renderer(timeline, preload=True)
 
 
-def compile_real(routine, pacing, speech, phrases, notice=True, progress=None) -> Timeline:
+def compile_real(routine, pacing, speech, phrases, positions, notice=True, progress=None
+                 ) -> Timeline:
     """Compile with real clip lengths.
 
     The texts a timeline needs are found from an estimate first and synthesized
@@ -87,14 +89,14 @@ def compile_real(routine, pacing, speech, phrases, notice=True, progress=None) -
     synthesized when the compiler asks for it.
     """
     draft = compile_routine(routine, pacing, estimated_speech(pacing.rate), phrases,
-                            notice=notice)
+                            positions, notice=notice)
     speech.prepare(draft.texts(), progress, levelled=True)
-    return compile_routine(routine, pacing, speech.seconds, phrases, notice=notice)
+    return compile_routine(routine, pacing, speech.seconds, phrases, positions, notice=notice)
 
 
 def prepare(name_or_path: str, options: dict, *,
             progress: Callable[[int, int], None] | None = None,
-            library: loader.Library | None = None, background: bool = False,
+            library: catalog.Library | None = None, background: bool = False,
             notice: bool = True) -> Prepared:
     """Load, resolve and compile a routine with real speech lengths.
 
@@ -107,7 +109,7 @@ def prepare(name_or_path: str, options: dict, *,
     """
     from voiceguide.speech import Speech, resolve_voice
 
-    library = library or loader.load_library()
+    library = library or catalog.load_library()
     routine = library.routine(name_or_path)
     resolved = resolve(options, routine)
     voice = resolved.values["voice"]
@@ -121,7 +123,7 @@ def prepare(name_or_path: str, options: dict, *,
         minutes = parse_length(minutes)
         try:
             fitted = fit_length(routine, pacing, _known_lengths(speech, pacing.rate),
-                                library.phrases, minutes, notice=notice)
+                                library.phrases, minutes, library.positions, notice=notice)
         except LengthError as err:
             raise InputError(f"--length {minutes:g}: the shortest safe version of "
                              f"{routine.name} (its warm-up and last exercise) is "
@@ -137,8 +139,8 @@ def prepare(name_or_path: str, options: dict, *,
         prepared.pending = Synthesis(prepared)
         prepared.timeline = prepared.pending.start()
     else:
-        prepared.timeline = compile_real(routine, pacing, speech, library.phrases, notice,
-                                         progress=progress)
+        prepared.timeline = compile_real(routine, pacing, speech, library.phrases,
+                                         library.positions, notice, progress=progress)
     if minutes is not None:
         notes += length_report(prepared.timeline.total_seconds, minutes)
     return prepared

@@ -62,11 +62,13 @@ class Synthesis:
         estimate = estimated_speech(prepared.pacing.rate)
         if first:
             texts = compile_routine(prepared.routine, prepared.pacing, estimate,
-                                    prepared.library.phrases, notice=prepared.notice).texts()
+                                    prepared.library.phrases, prepared.library.positions,
+                                    notice=prepared.notice).texts()
             missing = set(prepared.speech.missing(texts))
             self.ready.update(t for t in texts if t not in missing)
         return compile_routine(prepared.routine, prepared.pacing, self._length(estimate),
-                               prepared.library.phrases, notice=prepared.notice)
+                               prepared.library.phrases, prepared.library.positions,
+                               notice=prepared.notice)
 
     def _want(self, timeline: Timeline) -> None:
         """Queue what ``timeline`` lacks, ahead of anything else still waiting."""

@@ -1,7 +1,9 @@
-"""Compiler: (routine, pacing) → timeline. Pure and deterministic.
+"""Compiler: (routine, pacing, speech lengths, phrases, positions) → timeline.
 
-How long a text takes to say is passed in (``speech_length``): an estimate from the
-word count when only showing a routine's shape, the real clip length when rendering.
+Pure and deterministic: everything it uses is passed in, and it reads no file. How
+long a text takes to say is passed in (``speech_length``): :func:`estimated_speech`
+(from the word count) when only showing a routine's shape, the real clip length when
+rendering. How long each hold, breath and rest lasts is :mod:`.dosing`'s.
 The rules people feel:
 
 * a hold of N seconds lasts exactly N seconds from its start cue to its release cue,
@@ -18,26 +20,23 @@ The rules people feel:
 from __future__ import annotations
 
 import functools
-import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 from voiceguide.audio.cues import CUE_SECONDS
 from voiceguide.routine.model import (EQUIPMENT, Breath, Cycle, Exercise, Flow, Hold, Phrases,
-                              Positions, Routine)
-from voiceguide.routine.pacing import CHECKIN_PAUSE, HOLD_LIMITS, Pacing
-from voiceguide.timing.timeline import Event, EventKind, Gate, HoldSpan, Section, Timeline, samples
+                                      Positions, Routine)
+from voiceguide.routine.pacing import CHECKIN_PAUSE, Pacing
+from voiceguide.timing.dosing import breath_phases, hold_seconds, rest_seconds, rounds
+from voiceguide.timing.timeline import (Event, EventKind, Gate, HoldSpan, Section, Timeline,
+                                        samples)
 
+#: How long a text takes to say, in seconds.
 SpeechLength = Callable[[str], float]
 
 LINE_GAP = 0.7          # seconds of quiet after an instruction, to follow it
 REP_REST = 5.0          # seconds between repeated holds
-DEFAULT_REST = 5.0      # seconds between exercises at normal pace
-MIN_BREATH_PHASE = 1.0  # seconds; room for the inhale or exhale tone
-MIN_SCALED_HOLD = 10    # seconds: a hold scaled by pace or --length never goes below
-LENGTH_DOSES = (0.2, 6.0)  # the search range of --length's scale factor
-HOLD_STEP = 5           # seconds: every hold and flow is a multiple of this
 
 
 def estimated_speech(rate: int) -> SpeechLength:
@@ -158,14 +157,6 @@ class _Builder:
                         pacing.as_dict())
 
 
-@functools.lru_cache(maxsize=1)
-def default_positions() -> Positions:
-    """The built-in positions and moves (read once)."""
-    from voiceguide.routine.loader import load_positions
-
-    return load_positions()
-
-
 #: How the opening names each thing to have ready.
 THINGS = {"mat": "a mat", "pillow": "a pillow", "towel": "a folded towel",
           "wall": "a clear wall", "chair": "a sturdy chair"}
@@ -193,17 +184,32 @@ def _norm(text: str) -> str:
 
 
 def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLength,
-                    phrases: Phrases, positions: Positions | None = None,
-                    notice: bool = True) -> Timeline:
+                    phrases: Phrases, positions: Positions, notice: bool = True) -> Timeline:
     """Compile a routine into a timeline.
 
     ``notice`` starts it with the short spoken not-medical-advice notice (every
     export, and play without check-ins). Between exercises in different positions
     the moves of :meth:`Positions.path` are spoken, with quiet to do them.
     """
-    positions = positions or default_positions()
-    exercises = routine.active_exercises
     b = _Builder(speech_length, pacing)
+    here = _opening(b, routine, pacing, phrases, positions, notice)
+    said: set[str] = set()
+    for index, exercise in enumerate(routine.active_exercises):
+        there = exercise.technique.position
+        _arrive(b, index, exercise, here, pacing, phrases, positions)
+        if there != here or index == 0:
+            said = {_norm(line) for line in positions.positions[there].settle}
+        here = there
+        _exercise(b, exercise, pacing, phrases, said)
+        b.quiet(rest_seconds(pacing))
+    _closing(b, here, phrases, positions)
+    return b.build(routine, pacing)
+
+
+def _opening(b: _Builder, routine: Routine, pacing: Pacing, phrases: Phrases,
+             positions: Positions, notice: bool) -> str:
+    """The welcome, up to the baseline pain question; the position to start in."""
+    exercises = routine.active_exercises
     b.section("Welcome", None)
     if notice:
         b.lines(phrases.notice, essential=True)
@@ -220,34 +226,38 @@ def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLengt
               gap=LINE_GAP * pacing.pace)
     b.checkin(phrases.pain_question, Gate.BASELINE)
     b.quiet(LINE_GAP)
-    for index, exercise in enumerate(exercises):
-        technique = exercise.technique
-        b.section(technique.title, technique.id)
-        there = technique.position
-        if index == 0:
-            b.say(phrases.first_exercise.format(title=technique.title),
-                  gap=LINE_GAP * pacing.pace)
-            b.lines(positions.positions[there].settle)
-        else:
-            b.checkin(phrases.checkin_question, Gate.BETWEEN)
-            b.quiet(LINE_GAP)
-            b.say(phrases.preview.format(title=technique.title,
-                                         position=positions.positions[there].name),
-                  gap=LINE_GAP * pacing.pace)
-            if there != here:
-                _transition(b, positions, here, there, pacing)
-        if there != here or index == 0:
-            said = {_norm(line) for line in positions.positions[there].settle}
-        here = there
-        _exercise(b, exercise, pacing, phrases, said)
-        b.quiet(rest_seconds(pacing))
+    return here
+
+
+def _arrive(b: _Builder, index: int, exercise: Exercise, here: str, pacing: Pacing,
+            phrases: Phrases, positions: Positions) -> None:
+    """The start of an exercise's section: its name (after the check-in between
+    exercises, from the second on) and the way from position ``here`` to its own."""
+    technique = exercise.technique
+    b.section(technique.title, technique.id)
+    there = technique.position
+    if index == 0:
+        b.say(phrases.first_exercise.format(title=technique.title),
+              gap=LINE_GAP * pacing.pace)
+        b.lines(positions.positions[there].settle)
+        return
+    b.checkin(phrases.checkin_question, Gate.BETWEEN)
+    b.quiet(LINE_GAP)
+    b.say(phrases.preview.format(title=technique.title,
+                                 position=positions.positions[there].name),
+          gap=LINE_GAP * pacing.pace)
+    if there != here:
+        _transition(b, positions, here, there, pacing)
+
+
+def _closing(b: _Builder, here: str, phrases: Phrases, positions: Positions) -> None:
+    """The final pain question, the closing lines and the finish from ``here``."""
     b.section("Closing", None)
     b.checkin(phrases.pain_question, Gate.FINAL)
     b.quiet(LINE_GAP)
     b.lines(phrases.closing, essential=True)
     b.lines(positions.positions[here].finish, essential=True)
     b.cue("end")
-    return b.build(routine, pacing)
 
 
 def _transition(b: _Builder, positions: Positions, start: str, end: str,
@@ -286,92 +296,6 @@ def _exercise(b: _Builder, exercise: Exercise, pacing: Pacing, phrases: Phrases,
     elif isinstance(movement, Cycle):
         _cycle(b, movement, rounds(exercise, pacing), pacing, phrases)
         b.lines(technique.release or phrases.release)
-
-
-def _round_to_step(value: float, low: float, high: float) -> int:
-    """``value`` as a multiple of :data:`HOLD_STEP` within ``[low, high]``; whole
-    seconds when the range holds no such multiple."""
-    step_low = math.ceil(low / HOLD_STEP) * HOLD_STEP
-    step_high = math.floor(high / HOLD_STEP) * HOLD_STEP
-    if step_low > step_high:
-        return int(min(high, max(low, round(value))))
-    return int(min(step_high, max(step_low, HOLD_STEP * round(value / HOLD_STEP))))
-
-
-def hold_seconds(exercise: Exercise, pacing: Pacing) -> int:
-    """Whole seconds of a hold or flow, after every override: a multiple of 5.
-
-    The pacing ``hold`` (seconds for every timed hold) is kept within the
-    technique's dose range unless ``beyond_doses``. Otherwise the exercise's own
-    length, or the technique's default, is scaled by pace and ``--length`` and
-    kept within the range. Either way it is rounded to a multiple of 5 seconds, so
-    the number said is the length timed.
-    """
-    movement = exercise.technique.movement
-    low, high = movement.range
-    if pacing.hold is not None and isinstance(movement, Hold):
-        value = pacing.hold
-        if pacing.beyond_doses:
-            low, high = HOLD_LIMITS
-    else:
-        base = exercise.hold if exercise.hold is not None else movement.seconds
-        value = max(MIN_SCALED_HOLD, base * pacing.pace * pacing.dose)
-    return _round_to_step(value, low, high)
-
-
-def rest_seconds(pacing: Pacing) -> float:
-    """Quiet between exercises: as given, or 5 s scaled by pace; then by --length."""
-    base = pacing.rest if pacing.rest is not None else DEFAULT_REST * pacing.pace
-    return min(120.0, base * pacing.dose)
-
-
-def _counted(movement) -> bool:
-    return not isinstance(movement, Hold) or movement.reps > 1
-
-
-def rounds(exercise: Exercise, pacing: Pacing) -> int:
-    """Rounds of a breath or cycle, or repetitions of a hold, after every override.
-
-    The pacing ``reps`` overrides breath and cycle rounds and the repetitions of
-    holds that repeat (their default is more than one), within the technique's
-    range unless ``beyond_doses``; otherwise the exercise's own count, or the
-    technique's default, scaled by ``--length`` within the range.
-    """
-    movement = exercise.technique.movement
-    default = movement.reps if isinstance(movement, Hold) else movement.rounds
-    low, high = movement.reps_range if isinstance(movement, Hold) else movement.range
-    if pacing.reps is not None and _counted(movement):
-        if pacing.beyond_doses:
-            return pacing.reps
-        return min(high, max(low, pacing.reps))
-    value = exercise.reps if exercise.reps is not None else default
-    if _counted(movement) and pacing.dose != 1.0:
-        value = min(high, max(low, int(round(value * pacing.dose))))
-    return value
-
-
-def dose_notes(routine: Routine, pacing: Pacing) -> list[str]:
-    """What ``--hold``/``--reps`` (or a routine's pacing) asked outside a technique's
-    dose range, and what was used instead (nothing with ``beyond_doses``)."""
-    if pacing.beyond_doses:
-        return []
-    notes = []
-    for exercise in routine.active_exercises:
-        movement = exercise.technique.movement
-        name = exercise.technique.id
-        if pacing.hold is not None and isinstance(movement, Hold):
-            low, high = movement.range
-            if not low <= pacing.hold <= high:
-                notes.append(f"{name}: hold {pacing.hold:g} s clamped to "
-                             f"{hold_seconds(exercise, pacing)} s, the sources' dose is "
-                             f"{low:g}-{high:g} s (--beyond-doses to go outside it)")
-        if pacing.reps is not None and _counted(movement) and not isinstance(movement, Flow):
-            low, high = movement.reps_range if isinstance(movement, Hold) else movement.range
-            if not low <= pacing.reps <= high:
-                notes.append(f"{name}: reps {pacing.reps} clamped to {rounds(exercise, pacing)}, "
-                             f"the sources' dose is {low}-{high} (--beyond-doses to go "
-                             "outside it)")
-    return notes
 
 
 def _is_breathing(text: str) -> bool:
@@ -414,11 +338,25 @@ def _timed_items(b: _Builder, technique, reminders, total: int, phrases: Phrases
     spread evenly, time left, and the 3-2-1 countdown."""
     slots = _Slots(b, samples(total))
     if not b.full:
-        slots.fixed(_Item(0, cue="tick"))
-        if b.pacing.countdown and total >= 8:
-            for i in range(len(phrases.countdown)):
-                slots.fixed(_Item(samples(total - len(phrases.countdown) + i), cue="tick"))
+        _ticks(slots, b, total, phrases)
         return slots.items
+    _fixed_words(slots, b, total, phrases, start_phrase)
+    _reminders(slots, technique.form, reminders, total, phrases)
+    return slots.items
+
+
+def _ticks(slots: _Slots, b: _Builder, total: int, phrases: Phrases) -> None:
+    """Cues-only guidance: a tick at the start, and one per word of the countdown."""
+    slots.fixed(_Item(0, cue="tick"))
+    if b.pacing.countdown and total >= 8:
+        for i in range(len(phrases.countdown)):
+            slots.fixed(_Item(samples(total - len(phrases.countdown) + i), cue="tick"))
+
+
+def _fixed_words(slots: _Slots, b: _Builder, total: int, phrases: Phrases,
+                 start_phrase: str) -> None:
+    """The words at fixed times: the start (short when the long one takes more than
+    half the window), the countdown, and the time left."""
     first = _Item(0, start_phrase.format(duration=spoken_duration(total)))
     short = b.speech_samples(first.text) > samples(total) // 2
     slots.fixed(_Item(0, phrases.hold_start_short) if short else first)
@@ -429,8 +367,13 @@ def _timed_items(b: _Builder, technique, reminders, total: int, phrases: Phrases
         slots.fixed(_Item(samples(total - 10), phrases.ten_left))
     if total >= 60:
         slots.fixed(_Item(samples(total - 30), phrases.thirty_left))
+
+
+def _reminders(slots: _Slots, form: str | None, reminders, total: int,
+               phrases: Phrases) -> None:
+    """The form cue right after the start, one breathing reminder (15 s or more)
+    after it, then the other reminders spread evenly where they fit."""
     after = slots.taken[0][1]
-    form = technique.form
     if form:
         after = slots.place(form, after + samples(0.5)) or after
     others = [r for r in reminders if r != form]
@@ -442,7 +385,6 @@ def _timed_items(b: _Builder, technique, reminders, total: int, phrases: Phrases
     count = min(len(others), max(0, (quiet_to - quiet_from) // 10))
     for i in range(count):
         slots.place(others[i], samples(quiet_from + (quiet_to - quiet_from) * (i + 0.5) / count))
-    return slots.items
 
 
 def _hold(b: _Builder, exercise: Exercise, movement: Hold, pacing: Pacing,
@@ -492,16 +434,6 @@ def _breath(b: _Builder, movement: Breath, count: int, pacing: Pacing,
         b.window(phase[3], [])
 
 
-def breath_phases(pacing: Pacing) -> list[int]:
-    """Samples of inhale, hold, exhale, hold; an inhale or exhale is at least 1 s."""
-    pattern = pacing.breath
-    phases = [samples(s * pacing.pace) for s in
-              (pattern.inhale, pattern.hold_in, pattern.exhale, pattern.hold_out)]
-    for i in (0, 2):
-        phases[i] = max(phases[i], samples(MIN_BREATH_PHASE))
-    return phases
-
-
 def _cycle(b: _Builder, movement: Cycle, count: int, pacing: Pacing,
            phrases: Phrases) -> None:
     for number in range(1, count + 1):
@@ -538,145 +470,3 @@ def compile_message(name: str, title: str, lines, speech_length: SpeechLength,
     else:
         b.cue("end")
     return b.build(Routine(name, title, ()), Pacing(pace=pace))
-
-
-@dataclass
-class Fitted:
-    """A routine fitted to a length: the exercises kept, the pacing, what changed."""
-
-    routine: Routine
-    pacing: Pacing
-    notes: list[str]
-
-
-class LengthError(ValueError):
-    """The target is below the routine's shortest safe version."""
-
-    def __init__(self, shortest_seconds: float):
-        super().__init__(f"{shortest_seconds / 60:.1f} minutes")
-        self.shortest_seconds = shortest_seconds
-
-
-def drop_order(routine: Routine) -> list[int]:
-    """Indices of active exercises in the order ``--length`` leaves them out:
-    highest ``priority`` first, later ones first on a tie; never the first (the
-    warm-up) nor the last (the relaxing end)."""
-    exercises = routine.active_exercises
-    middle = range(1, len(exercises) - 1)
-    return sorted(middle, key=lambda i: (-exercises[i].priority, -i))
-
-
-def with_exercises(routine: Routine, exercises) -> Routine:
-    """The routine with these (active) exercises."""
-    return replace(routine, exercises=tuple(exercises))
-
-
-def repeated(routine: Routine, circuits: int) -> Routine:
-    """The routine with its middle exercises done ``circuits`` times (the last
-    exercise alone when there is no middle); warm-up first, the end last."""
-    exercises = routine.active_exercises
-    if len(exercises) < 2 or circuits <= 1:
-        return with_exercises(routine, exercises)
-    first, middle, last = exercises[0], exercises[1:-1], exercises[-1]
-    if not middle:
-        return with_exercises(routine, (first,) + (last,) * circuits)
-    return with_exercises(routine, (first,) + middle * circuits + (last,))
-
-
-def fit_length(routine: Routine, pacing: Pacing, speech_length: SpeechLength,
-               phrases: Phrases, minutes: float, positions: Positions | None = None,
-               notice: bool = True) -> Fitted:
-    """The routine and pacing that come within 5 % of ``minutes``, within doses.
-
-    Holds, rounds and rests are scaled together, each within its technique's
-    range (and holds at 10 s or more). When that is not short enough, whole
-    exercises are left out by :func:`drop_order` (the warm-up and the last one
-    stay); when not long enough, the middle exercises are done again, as more
-    rounds of the routine. Raises :class:`LengthError` below the shortest version.
-    """
-    target = minutes * 60
-    low_dose, high_dose = LENGTH_DOSES
-
-    def total(candidate: Routine, dose: float) -> float:
-        return compile_routine(candidate, replace(pacing, dose=dose), speech_length, phrases,
-                               positions, notice).total_seconds
-
-    kept, notes = list(routine.active_exercises), []
-    candidate = with_exercises(routine, kept)
-    for index in drop_order(routine):
-        if total(candidate, low_dose) <= target * 1.05:
-            break
-        notes.append(f"left out {routine.active_exercises[index].technique.id} (priority "
-                     f"{routine.active_exercises[index].priority})")
-        kept.remove(routine.active_exercises[index])
-        candidate = with_exercises(routine, kept)
-    shortest = total(candidate, low_dose)
-    if shortest > target * 1.05:
-        raise LengthError(shortest)
-    circuits = 1
-    while total(repeated(candidate, circuits), high_dose) < target and circuits < 60:
-        circuits += 1
-    # the fewest rounds that reach the target, or one fewer when that comes closer
-    options = []
-    for count in sorted({max(1, circuits - 1), circuits}):
-        version = repeated(candidate, count)
-        dose = _best_dose(lambda d, version=version: total(version, d), target)
-        options.append((abs(total(version, dose) - target), count, version, dose))
-    _, circuits, candidate, dose = min(options, key=lambda option: option[:2])
-    if circuits > 1:
-        notes.append(f"the exercises after the warm-up are done {circuits} times")
-    fitted = replace(pacing, dose=dose)
-    return Fitted(candidate, fitted, notes + _changes(candidate, pacing, fitted))
-
-
-def _best_dose(total: Callable[[float], float], target: float) -> float:
-    """The dose within :data:`LENGTH_DOSES` whose length comes closest to ``target``
-    (lengths grow with the dose)."""
-    low, high = LENGTH_DOSES
-    for _ in range(12):
-        middle = (low + high) / 2
-        if total(middle) < target:
-            low = middle
-        else:
-            high = middle
-    return min((low, high), key=lambda d: abs(total(d) - target))
-
-
-def length_report(total_seconds: float, minutes: float) -> list[str]:
-    """How close a fitted routine came to its target, and why when not within 5 %."""
-    target = minutes * 60
-    notes = [f"length: {total_seconds / 60:.1f} minutes for a target of {minutes:g}"]
-    if abs(total_seconds - target) > 0.05 * target:
-        bound = "shortest" if total_seconds > target else "longest"
-        notes.append(f"the {bound} version within safe doses is {total_seconds / 60:.1f} "
-                     f"minutes; to go further, choose another routine, or set --pace or --hold")
-    return notes
-
-
-def _changes(routine: Routine, before: Pacing, after: Pacing) -> list[str]:
-    notes = []
-    seen = set()
-    for exercise in routine.active_exercises:
-        movement = exercise.technique.movement
-        name = exercise.technique.id
-        if name in seen:
-            continue
-        seen.add(name)
-        if isinstance(movement, (Hold, Flow)):
-            a, b = hold_seconds(exercise, before), hold_seconds(exercise, after)
-            if a != b:
-                notes.append(f"{name}: {a} s -> {b} s")
-        if not isinstance(movement, Flow):
-            a, b = rounds(exercise, before), rounds(exercise, after)
-            if a != b:
-                what = "reps" if isinstance(movement, Hold) else "rounds"
-                notes.append(f"{name}: {a} -> {b} {what}")
-    a, b = rest_seconds(before), rest_seconds(after)
-    if round(a) != round(b):
-        notes.append(f"rest between exercises: {a:.0f} s -> {b:.0f} s")
-    return notes
-
-
-def routine_minutes(timeline: Timeline) -> float:
-    """The routine's length in minutes, rounded up to a tenth."""
-    return math.ceil(timeline.total_seconds / 6) / 10
