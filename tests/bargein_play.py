@@ -119,13 +119,15 @@ class Capture:
 def _sound_stopped_at(player, since: float) -> float | None:
     """When the routine's sound stopped after ``since``: the player hushed (a sure
     stop, while the stop path is being prepared) or switched to what followed."""
-    times = [t for t in (player.hushed_at, player.switched_at) if t is not None and t > since]
+    times = [t for t in (player.output.hushed_at, player.output.switched_at)
+             if t is not None and t > since]
     return min(times, default=None)
 
 
 def main(routine: str, plan_path: str, out_path: str) -> None:
     from voiceguide.session import play as session
     from voiceguide.session import prepare as preparing
+    from voiceguide.session.dialogue import Dialogue
 
     plan = json.loads(Path(plan_path).read_text())
     prepared = preparing.prepare(routine, {"volume": plan.get("volume")}, notice=False)
@@ -138,8 +140,8 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
         deliver(answer))
     capture_to = os.environ.get("VOICEGUIDE_TEST_CAPTURE")
     capture = Capture(listener.bargein) if capture_to and listener.bargein.cancels_echo else None
-    dialogue = session.Dialogue(prepared, options)
-    player = session._player(prepared, prepared.timeline, options, dialogue, dialogue.word)
+    dialogue = Dialogue(prepared, options.inbox, options.checkin_timeout)
+    player = session._player(prepared, prepared.timeline, options, dialogue)
     user = UserVoice()
     runner = threading.Thread(target=player.run, daemon=True)
     runner.start()
@@ -180,7 +182,7 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
         deadline = asked + 6.0
         while time.monotonic() < deadline and not (
                 player.timeline.routine in STOPPING and
-                player.switched_at is not None and player.switched_at > asked):
+                player.output.switched_at is not None and player.output.switched_at > asked):
             time.sleep(0.005)
         switched = player.timeline.routine in STOPPING
         # the rest of the words (the second "stop" of "stop stop") belongs to this trial

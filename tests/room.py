@@ -66,7 +66,7 @@ def as_played(name: str) -> tuple[np.ndarray, tuple]:
     and the spans of the lines in which the guide says a stop word (which the
     player marks in the tap): the arguments :func:`offline` takes."""
     from voiceguide.session import prepare as preparing
-    from voiceguide.session.player import stop_word_spans
+    from voiceguide.audio.output import stop_word_spans
 
     prepared = preparing.prepare(name, {}, notice=False)
     played = np.concatenate(list(prepared.renderer(prepared.timeline).blocks()))
@@ -94,7 +94,7 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
     "I sound" flag (default: never, so only the reference tells);
     ``stop_words``: (starts, ends) in samples of ``played`` of the lines in
     which the guide says a stop word, marked in the tap as the player marks them
-    (``voiceguide.session.player.stop_word_spans``); ``rt60``: a reverberant room
+    (``voiceguide.audio.output.stop_word_spans``); ``rt60``: a reverberant room
     (see :func:`impulse_response`); ``delay``: seconds after the time the device
     reported that the sound reaches the microphone (negative: before it, the
     device having reported more latency than there is); ``watch(second, bargein)``: called before

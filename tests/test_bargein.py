@@ -451,7 +451,7 @@ def test_a_check_in_question_is_a_stop_word_line_but_not_its_pause():
     """The pain question says "pain": barge-in does not listen while it is said,
     but it does in the pause that follows, where the answer comes."""
     from voiceguide.session import prepare as preparing
-    from voiceguide.session.player import stop_word_spans
+    from voiceguide.audio.output import stop_word_spans
 
     timeline = preparing.prepare("quick", {}, notice=False).timeline
     starts, ends = stop_word_spans(timeline)

@@ -17,6 +17,7 @@ from voiceguide import history as log
 from voiceguide.session import play as session
 from voiceguide.session import prepare as preparing
 from voiceguide.session.checkin import Answer
+from voiceguide.session.dialogue import Dialogue
 from voiceguide.session.player import Player
 from voiceguide.timing.timeline import SAMPLE_RATE
 
@@ -26,11 +27,10 @@ def _setup(two):
     history = log.History()
     sid = history.start(prepared.routine.name, prepared.routine.title, prepared.pacing.as_dict())
     options = session.PlayOptions(checkin_timeout=1.0)
-    dialogue = session.Dialogue(prepared, options, history, sid)
-    player = Player(prepared.timeline, prepared.preloaded_renderer, on_gate=dialogue,
-                    inbox=options.inbox, on_word=dialogue.word)
-    player._commands.clear()              # no callback runs: the first seek is taken as done
-    player.position = 5 * SAMPLE_RATE
+    dialogue = Dialogue(prepared, options.inbox, options.checkin_timeout, history, sid)
+    player = Player(prepared.timeline, prepared.preloaded_renderer, guide=dialogue)
+    player.output._commands.clear()       # no callback runs: the first seek is taken as done
+    player.output.position = 5 * SAMPLE_RATE
     return prepared, history, sid, options, dialogue, player
 
 
@@ -45,12 +45,12 @@ def test_unsure_stop_asks_and_no_resumes_from_the_start_of_the_line(two):
     line = prepared.timeline.events[prepared.timeline.event_index_at(5 * SAMPLE_RATE)]
     assert line.kind == "speech" and line.start < 5 * SAMPLE_RATE
     try:
-        dialogue.word(player, Answer("stop", "voice", time.monotonic(), sure=False))
+        dialogue.heard(player, Answer("stop", "voice", time.monotonic(), sure=False))
         assert player.timeline is dialogue.confirm_stop      # the routine's sound is gone
         assert "Did you say stop?" in _question(dialogue).text
         # answered after the question (the inbox is emptied when it is asked)
         threading.Timer(0.2, options.inbox.put, ("no", "voice")).start()
-        assert dialogue(player, _question(dialogue)) == (prepared.timeline, line.start)
+        assert dialogue.at_gate(player, _question(dialogue)) == (prepared.timeline, line.start)
         assert player.ending == "completed"
         rows = [(c["answer"], c["source"]) for c in history.sessions()[0].checkins]
         assert rows == [("unsure stop", "voice"), ("no", "voice")]
@@ -64,11 +64,11 @@ def test_go_on_after_a_pause_in_quiet_resumes_at_the_same_sample(two):
     prepared, history, sid, options, dialogue, player = _setup(two)
     timeline = prepared.timeline
     quiet = next(e for e in timeline.events if e.kind == "silence" and e.length > 1000)
-    player.position = quiet.start + quiet.length // 2
+    player.output.position = quiet.start + quiet.length // 2
     try:
-        dialogue.word(player, Answer("stop", "voice", time.monotonic(), sure=False))
+        dialogue.heard(player, Answer("stop", "voice", time.monotonic(), sure=False))
         threading.Timer(0.2, options.inbox.put, ("resume", "voice")).start()
-        assert dialogue(player, _question(dialogue)) == (timeline, player.position)
+        assert dialogue.at_gate(player, _question(dialogue)) == (timeline, player.position)
     finally:
         history.close()
 
@@ -76,8 +76,8 @@ def test_go_on_after_a_pause_in_quiet_resumes_at_the_same_sample(two):
 def test_unsure_stop_with_no_answer_stops(two):
     prepared, history, sid, options, dialogue, player = _setup(two)
     try:
-        dialogue.word(player, Answer("stop", "voice", time.monotonic(), sure=False))
-        timeline, position = dialogue(player, _question(dialogue))
+        dialogue.heard(player, Answer("stop", "voice", time.monotonic(), sure=False))
+        timeline, position = dialogue.at_gate(player, _question(dialogue))
         assert timeline.routine == "stop" and player.ending == "stopped"   # the stop path
         rows = [(c["answer"], c["source"]) for c in history.sessions()[0].checkins]
         assert rows == [("unsure stop", "voice"), ("none", "timeout")]
@@ -88,7 +88,7 @@ def test_unsure_stop_with_no_answer_stops(two):
 def test_a_sure_stop_stops_at_once(two):
     prepared, history, sid, options, dialogue, player = _setup(two)
     try:
-        dialogue.word(player, Answer("stop", "voice", time.monotonic()))
+        dialogue.heard(player, Answer("stop", "voice", time.monotonic()))
         assert player.timeline.routine == "stop" and player.ending == "stopped"
     finally:
         history.close()
@@ -105,7 +105,7 @@ def test_the_sound_stops_before_the_stop_path_is_prepared(two, monkeypatch):
 
     def stop_while_the_callback_runs(player, sample):
         block = np.zeros(1024, np.float32)
-        player._fill(block, len(block))     # as the audio callback would, meanwhile
+        player.output._fill(block, len(block))     # as the audio callback would, meanwhile
         blocks.append(block)
         return made(player, sample)
 
@@ -113,9 +113,9 @@ def test_the_sound_stops_before_the_stop_path_is_prepared(two, monkeypatch):
     try:
         player.seek(player.position)           # the routine, 5 s in, as the callback plays it
         loud = np.zeros(1024, np.float32)
-        player._fill(loud, len(loud))
+        player.output._fill(loud, len(loud))
         assert np.abs(loud).max() > 0.01       # the routine speaks here
-        dialogue.word(player, Answer("stop", "voice", time.monotonic()))
+        dialogue.heard(player, Answer("stop", "voice", time.monotonic()))
         assert blocks and not blocks[0].any()
         assert player.timeline.routine == "stop"
     finally:
@@ -126,7 +126,7 @@ def test_a_stop_said_while_paused_plays_the_stop_path(two):
     prepared, history, sid, options, dialogue, player = _setup(two)
     try:
         player.control("pause")
-        dialogue.word(player, Answer("stop", "key", time.monotonic()))
+        dialogue.heard(player, Answer("stop", "key", time.monotonic()))
         assert player.timeline.routine == "stop" and not player.paused
     finally:
         history.close()

@@ -146,7 +146,7 @@ def test_config_set_keeps_the_settings_file_mode(user_dirs):
 # ------------------------------------------------------ 4. signals like Ctrl-C
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_and_sighup_during_play_stop_like_ctrl_c(terminal, two, signum, code):
+def test_sigterm_and_sighup_during_play_stop_like_ctrl_c(terminal, two, signum, code):  # noqa:F811
     t = terminal("play", two)
     before = termios.tcgetattr(t.slave)
     t.wait_for("stream-started")

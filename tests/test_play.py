@@ -17,8 +17,8 @@ import soundfile
 
 from tests.audio import alsa_file_env, read_played, trim_silence
 from tests.conftest import run_voiceguide, voiceguide_command
+from voiceguide.audio.output import CALLBACK_FRAMES
 from voiceguide.catalog import load_phrases
-from voiceguide.session.player import CALLBACK_FRAMES
 from voiceguide.timing.timeline import SAMPLE_RATE
 
 @pytest.mark.parametrize("routine", ["quick", "two"])
@@ -274,20 +274,22 @@ def test_a_key_pressed_during_the_question_answers_the_gate():
     from voiceguide import catalog
     from voiceguide.timing.compiler import compile_routine, estimated_speech
     from voiceguide.routine.pacing import Pacing
+    from voiceguide.session.checkin import Inbox
+    from voiceguide.session.dialogue import Questions
     from voiceguide.session.player import Player
 
     library = catalog.load_library()
     timeline = compile_routine(library.routine("quick"), Pacing(), estimated_speech(160),
                                library.phrases, library.positions)
     keys = queue.Queue()
-    player = Player(timeline, lambda t: None, keys=keys)
+    player = Player(timeline, lambda t: None, keys=keys, guide=Questions(Inbox(), 8.0))
     question = next(e for e in timeline.events if e.gate == "between")
-    player.position = question.start + 100                  # the question is being asked
+    player.output.position = question.start + 100           # the question is being asked
     keys.put("w")
     for key in player.poll_keys():
         player._handle_key(key)
     assert player.poll_keys() == ["w"]                       # kept for the gate
-    player.position = question.start - SAMPLE_RATE * 5       # during an exercise
+    player.output.position = question.start - SAMPLE_RATE * 5  # during an exercise
     keys.put("w")
     for key in player.poll_keys():
         player._handle_key(key)

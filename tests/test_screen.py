@@ -22,7 +22,10 @@ from tests.conftest import voiceguide_command
 from voiceguide import catalog
 from voiceguide.timing.compiler import compile_message, compile_routine, estimated_speech
 from voiceguide.routine.pacing import Pacing
-from voiceguide.session.player import CONTINUE, Player
+from voiceguide.audio.output import CONTINUE
+from voiceguide.session.checkin import Inbox
+from voiceguide.session.dialogue import Questions
+from voiceguide.session.player import Player
 from voiceguide.terminal import ELLIPSIS, StatusLine, fit, wrap
 from voiceguide.timing.timeline import SAMPLE_RATE
 
@@ -88,10 +91,10 @@ def _player_at_question(gate: str):
         timeline = compile_message("q", "Question", (), estimated_speech(160), 1.0,
                                    ("Did you say stop?", gate))
     keys = queue.Queue()
-    player = Player(timeline, lambda t: None, keys=keys)
+    player = Player(timeline, lambda t: None, keys=keys, guide=Questions(Inbox(), 8.0))
     question = next(e for e in timeline.events if e.gate == gate)
-    player._commands.clear()        # no callback runs: the first seek is taken as done
-    player.position = question.start + 100
+    player.output._commands.clear()  # no callback runs: the first seek is taken as done
+    player.output.position = question.start + 100
     return player, keys
 
 
@@ -117,13 +120,13 @@ def test_n_is_next_at_any_other_question():
 
 def test_a_late_yes_no_key_is_ignored():
     player, keys = _player_at_question("between")
-    player.position = SAMPLE_RATE                         # in the opening, no question
-    player.yes_no_closed_at = time.monotonic()            # a yes/no question just timed out
+    player.output.position = SAMPLE_RATE                  # in the opening, no question
+    player.guide.key_rules.yes_no_closed_at = time.monotonic()   # a yes/no question timed out
     before = player.heading()
     _press(player, keys, "n")
     _press(player, keys, "y")
     assert player.heading() == before and player.poll_keys() == []
-    player.yes_no_closed_at = time.monotonic() - 60       # long ago: n is next again
+    player.guide.key_rules.yes_no_closed_at = time.monotonic() - 60   # long ago: n is next again
     _press(player, keys, "n")
     assert player.heading() != before
 
@@ -133,10 +136,11 @@ def test_next_twice_while_speech_gets_ready_moves_on_twice():
     it; a second ``n`` still counts from where the first one goes (it used to
     count from the playhead, and the two presses moved on only once)."""
     player, keys = _player_at_question("between")
-    player.position = SAMPLE_RATE                         # in the opening
+    player.output.position = SAMPLE_RATE                  # in the opening
     section = player.timeline.section_at(player.position)
     _press(player, keys, "n")
-    player._commands.append(dataclasses.replace(player._commands[-1], start=CONTINUE))
+    player.output._commands.append(dataclasses.replace(player.output._commands[-1],
+                                                       start=CONTINUE))
     _press(player, keys, "n")
     assert player.timeline.section_at(player.heading()) == section + 2
 
@@ -200,7 +204,8 @@ def test_a_seek_to_another_timeline_is_seen_whole_before_the_callback_takes_it()
     player, _ = _player_at_question("between")        # deep inside the routine
     status = io.StringIO()
     player._status_line = StatusLine(status)
-    message = compile_message("ack", "Check-in", (), estimated_speech(160), 1.0, ("Good.", ""))
+    message = compile_message("ack", "Check-in", (), estimated_speech(160), 1.0,
+                              then="Good.")   # an acknowledgement, as the dialogue makes it
     player.seek(0, message)                           # the callback has not run since
     assert player.position > message.total_samples and player.heading() == 0
     player.show_status()

@@ -1,4 +1,7 @@
-"""Audio output devices through PortAudio (``sounddevice``)."""
+"""Audio output devices through PortAudio (``sounddevice``), and whether one hung.
+
+Cheap to import: ``sounddevice`` itself is imported only when a device is used.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +33,19 @@ def start_early() -> threading.Thread:
 
 
 _devices: list | None = None
+_stuck = False
+
+
+def mark_stuck() -> None:
+    """Note that PortAudio could not let go of a device (its close hung)."""
+    global _stuck
+    _stuck = True
+
+
+def is_stuck() -> bool:
+    """True once PortAudio could not let go of a device: the process should then
+    exit without waiting for PortAudio's own clean-up, which would hang too."""
+    return _stuck
 
 
 def sounddevice():

@@ -622,8 +622,8 @@ def main(argv=None):
 
 def _exit(code: int) -> None:
     """Exit; at once if the audio system hung, since its clean-up would hang too."""
-    player = sys.modules.get("voiceguide.session.player")
-    if player is not None and player.stuck:
+    from voiceguide.audio import devices
+    if devices.is_stuck():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

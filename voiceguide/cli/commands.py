@@ -97,14 +97,14 @@ def voices(lang: str | None = None) -> list:
 
 def preview_voice(text: str, voice: str | None, rate, device: str | None) -> str:
     """Say ``text`` with a voice on the output device; return the voice id used."""
-    from voiceguide.session import player
+    from voiceguide.audio import output
     from voiceguide.speech import Speech, resolve_voice
 
     values = resolve({"voice": voice, "rate": rate}).values
     voice_id = resolve_voice(values["voice"]) if values["voice"] else None
     with Speech(voice=voice_id, rate=values["rate"]) as speech:
         clip = speech.levelled(text)
-    player.play_clip(clip, device)
+    output.play_clip(clip, device)
     return voice_id or "(default)"
 
 

@@ -1,7 +1,10 @@
-"""Check-ins: the questions, their answers from every source, and the policy.
+"""Check-ins: the questions, their keys, their answers from every source, and the policy.
 
 Answers come from keys, voice and the timeout into one :class:`Inbox`; the gate
-takes the first answer that fits the question. The policy (:class:`Policy`) is
+takes the first answer that fits the question (:mod:`voiceguide.session.dialogue`
+waits for it). What each key means at a question, and around one (``n`` is
+"no" while a yes-or-no question is asked, a late ``y`` or ``n`` is ignored), is
+here too (:func:`gate_key`, :class:`KeyRules`). The policy (:class:`Policy`) is
 the safety logic of the dialogue:
 
 * ``stop`` (or a stop sign, which the recogniser reports as ``stop``) ends the
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 
 from voiceguide import StrEnum
 from voiceguide.timing.timeline import Gate
+from voiceguide.trace import trace
 from voiceguide.vocabulary import NO, NO_ANSWER, NUMBERS, STOP, YES
 
 #: What each question accepts. ``stop`` is accepted everywhere.
@@ -50,6 +54,12 @@ KEY_HELP = {
     Gate.CONFIRM_STOP: "y yes, n no",
 }
 
+#: What :func:`gate_key` gives for the key that quits.
+QUIT = "quit"
+#: What :meth:`KeyRules.around` gives for a key that answers the question being asked.
+KEEP = "keep"
+LATE_KEY_WINDOW = 5.0     # seconds after a yes/no question timed out: y/n are ignored
+
 
 class Decision(StrEnum):
     """What follows an answer."""
@@ -78,6 +88,10 @@ class Inbox:
         """Offer a word (``sure`` False when the recognizer is unsure of it)."""
         self._queue.put(Answer(word, source, time.monotonic(), sure))
 
+    def hear(self, heard) -> None:
+        """Offer what the recognizer heard (anything with ``.word`` and ``.sure``)."""
+        self.put(heard.word, "voice", heard.sure)
+
     def clear(self) -> None:
         """Forget words heard before the question was asked."""
         while self.poll() is not None:
@@ -102,6 +116,53 @@ def key_answer(gate: Gate, key: str) -> str | None:
     """The answer a key gives at a ``gate`` question, if any."""
     keys = KEYS[gate]
     return keys.get(key, keys.get(key.lower()))
+
+
+def gate_key(gate: Gate, key: str) -> str | None:
+    """What a key does at the open ``gate`` question: the answer it gives (``n``,
+    at a question not answered yes or no, is no answer: on to the next),
+    :data:`QUIT`, or ``None`` (nothing)."""
+    word = key_answer(gate, key)
+    if word is not None:
+        return word
+    if key in "qQ":
+        return QUIT
+    if key in "nN" and not is_yes_no(gate):
+        return NO_ANSWER
+    return None
+
+
+class KeyRules:
+    """What a key means while no gate is open, around the check-in questions.
+
+    ``n`` is "no" while a yes-or-no question is asked, and a ``y`` or ``n``
+    pressed within :data:`LATE_KEY_WINDOW` seconds after such a question went
+    unanswered is ignored (it was meant for that question, not "next").
+    """
+
+    def __init__(self):
+        self.yes_no_closed_at = -1e9   # when a yes/no question last timed out
+
+    def timed_out(self, gate: Gate) -> None:
+        """The ``gate`` question went unanswered."""
+        if is_yes_no(gate):
+            self.yes_no_closed_at = time.monotonic()
+
+    def around(self, key: str, asking: Gate | None, control: str | None) -> str | None:
+        """What ``key`` does: :data:`KEEP` (an answer to the question ``asking``, whose
+        chime or words play), ``control`` (what the key does to play otherwise),
+        :data:`STOP` for ``s``, or ``None`` (nothing)."""
+        lower = key.lower()
+        if lower in ("y", "n") and asking is not None and is_yes_no(asking):
+            return KEEP
+        if lower in ("y", "n") and time.monotonic() - self.yes_no_closed_at < LATE_KEY_WINDOW:
+            trace("late-key", key=key)    # meant for a question that timed out
+            return None
+        if control:
+            return control
+        if lower == "s":
+            return STOP
+        return KEEP if asking is not None else None
 
 
 def is_yes_no(gate: Gate) -> bool:

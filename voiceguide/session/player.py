@@ -1,264 +1,118 @@
-"""Player: a timeline played through a ``sounddevice`` output stream.
+"""Player: the control loop that plays timelines through an audio output.
 
-The stream's callback renders straight from clips that were read and prepared
-before play (a :class:`~voiceguide.audio.renderer.Renderer` with ``preload``): it only
-copies slices of ready arrays into the device buffer, never touches the disk,
-never synthesizes and never blocks. So it cannot starve, even on a device with
-no clock, and what plays is sample for sample what ``export`` writes.
+The sound is :class:`~voiceguide.audio.output.Output`'s (a stream whose
+callback never blocks); the player, on the caller's thread, decides what it
+plays. It plays a timeline in segments, each ending at the next check-in gate,
+at the *horizon* (the first sample whose speech is not synthesized yet: when
+more is ready, ``pending`` gives a longer timeline and play goes on into it
+without a seam) or at the end. It reads the keys (space, ``n``, ``b`` and
+``q`` are its own), draws the status line, tells the microphone when play
+falls quiet, and ends play.
 
-The control loop (the caller's thread) handles keys, check-in gates, the status
-line and the end. It talks to the callback through a ``collections.deque`` of
-commands (append and popleft are atomic): a seek, or a new timeline to play
-(an acknowledgement, a "Did you say stop?" question, or the stop message).
+What happens at a gate, and what a key or a word means around a question, is
+its guide's business (:class:`Guide`; the check-in dialogue of
+:mod:`voiceguide.session.dialogue` is one): the player knows nothing of
+check-in rules. The guide asks the player in turn through the dialogue's
+:class:`~voiceguide.session.dialogue.Stage` port, which :class:`Player` is.
 """
 
 from __future__ import annotations
 
-import bisect
-import collections
-import contextlib
-import os
-import sys
-import threading
 import time
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
-import numpy as np
-
-from voiceguide.audio.devices import NO_DEVICE, resolve_output, sounddevice
-from voiceguide.hearing.echo import StreamClock
-from voiceguide.errors import DeviceError
+from voiceguide.audio.output import CONTINUE, Output, Segment, quiet_c_stderr, stop_word_spans
 from voiceguide.audio.renderer import Renderer
+from voiceguide.errors import DeviceError
 from voiceguide.terminal import StatusLine
-from voiceguide.timing.timeline import SAMPLE_RATE, Event, EventKind, Timeline, clock, seconds
+from voiceguide.timing.timeline import (SAMPLE_RATE, Event, EventKind, Gate, Timeline, clock,
+                                        seconds)
 from voiceguide.trace import trace
-from voiceguide.vocabulary import says_stop_word
 
-CALLBACK_FRAMES = 1024    # 46 ms: a pause takes effect within ~100 ms
 TICK = 0.02               # control loop period in seconds
-LATE_KEY_WINDOW = 5.0     # seconds after a yes/no question timed out: y/n are ignored
 SILENT_DEVICE = 3.0       # seconds without a callback: the device has gone away
-CLOSE_WAIT = 1.0          # seconds to wait for PortAudio to let go of a dead device
 
-#: Set when PortAudio could not let go of a device: the process should then exit
-#: without waiting for PortAudio's own clean-up, which would hang too.
-stuck = False
+#: The player's own keys and what each does.
+CONTROL_KEYS = {" ": "toggle", "n": "next", "b": "back", "q": "quit"}
 
-
-@contextlib.contextmanager
-def quiet_c_stderr():
-    """Silence what C libraries (PortAudio, ALSA) print, keep Python's stderr.
-
-    PortAudio's ALSA layer prints diagnostics from its own thread when a device
-    misbehaves. File descriptor 2 points at /dev/null meanwhile, and
-    ``sys.stderr`` at a copy of the real one, so voiceguide's own messages still
-    reach the user.
-    """
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    previous = sys.stderr
-    previous.flush()
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1,
-                           encoding=getattr(previous, "encoding", None) or "utf-8",
-                           errors="backslashreplace")
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        sys.stderr.close()
-        sys.stderr = previous
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _close(stream, drain: bool = False) -> None:
-    """Stop and close ``stream`` without ever hanging on a device that went away.
-
-    ``drain`` lets the last buffer play out first. PortAudio can block forever
-    on a dead device, so this runs in a helper thread with a time limit; if it
-    does not return, :data:`stuck` is set.
-    """
-    global stuck
-
-    def work() -> None:
-        try:
-            if drain and stream.active:
-                stream.stop()
-            stream.abort()
-            stream.close()
-        except Exception:  # the device is gone: nothing more to do with it
-            pass
-
-    worker = threading.Thread(target=work, daemon=True, name="voiceguide-close")
-    worker.start()
-    worker.join(CLOSE_WAIT + (stream.latency if drain else 0.0))
-    if worker.is_alive():
-        stuck = True
-
-
-@dataclass(frozen=True)
-class _Segment:
-    """What the callback plays: a renderer from ``start`` up to ``limit``."""
-
-    renderer: Renderer
-    start: int           # where to play from, or CONTINUE: on from the playhead
-    limit: int
-    gate: int            # the check-in event's index at ``limit``, END or HORIZON
-    stop_words: tuple = ((), ())   # (starts, ends) of the lines that say a stop word
-
-
-CONTINUE = -1            # a segment that goes on from wherever the playhead is
 END = -1                 # the segment ends where the timeline ends
 HORIZON = -2             # the segment ends where speech is not synthesized yet
 
 
-def stop_word_spans(timeline: Timeline) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(starts, ends) in samples of the spoken lines of ``timeline`` that say a
-    stop word or stop sign, in order (a check-in's question, not its pause)."""
-    spans = [(e.start, e.end - e.pause) for e in timeline.events
-             if e.text is not None and says_stop_word(e.text)]
-    return tuple(a for a, _ in spans), tuple(b for _, b in spans)
+class Guide(Protocol):
+    """What the player asks of whoever answers its gates (see
+    :mod:`voiceguide.session.dialogue`); ``stage`` is the player itself."""
 
+    def key(self, stage: "Player", key: str, asking: Gate | None,
+            control: str | None) -> str | None:
+        """A key pressed while no gate is open; ``asking`` is the question whose
+        chime or words play (or ``None``), ``control`` what the key does to play
+        otherwise. Returns the control word to do (see :meth:`Player.control`)."""
 
-def play_clip(clip: np.ndarray, device: str | None = None) -> None:
-    """Play one clip to the end (a voice preview)."""
-    sd = sounddevice()
-    index = resolve_output(device)
-    audio = clip.astype(np.float32) / 32768.0 if clip.dtype == np.int16 else clip
-    try:
-        sd.play(audio, SAMPLE_RATE, device=index, blocking=True)
-    except sd.PortAudioError as err:
-        raise DeviceError(f"{NO_DEVICE} ({str(err).splitlines()[0]})") from None
+    def listen(self, stage: "Player") -> None:
+        """Take up what was heard since the last look (between gates)."""
+
+    def at_gate(self, stage: "Player", event: Event) -> tuple[Timeline, int] | None:
+        """The gate of the check-in ``event`` is open (its question was heard):
+        wait for its answer; return ``None`` to go on after the check-in, or
+        ``(timeline, position)`` to play next."""
 
 
 class Player:
     """Plays timelines with keys, check-in gates and a status line.
 
     ``make_renderer(timeline)`` builds a preloaded renderer for a timeline.
-    ``on_gate(player, event)`` is called at each check-in gate when ``checkins``
-    is on, once the question has been heard; it waits for an answer and returns
-    ``None`` to go on after the check-in, or ``(timeline, position)`` to play
-    next. ``keys`` is a queue of key presses (or ``None``); ``status`` a stream
-    for the one-line status (or ``None``). Outside check-ins, words from
-    ``inbox`` (voice) and the ``s`` key go to ``on_word(player, answer)``.
-    ``on_quiet(bool)`` hears when the player falls quiet or is about to speak,
-    so a microphone can listen only while nothing plays. ``pending`` is for a
-    timeline whose speech is still being synthesized: ``pending.horizon(t)`` is
-    the first sample of ``t`` that cannot be played yet, and ``pending.refresh(t)``
-    a newer timeline when more speech is ready (``None`` otherwise, and whenever
-    ``t``, the timeline playing, is not the routine's). ``reference`` (an
-    :class:`~voiceguide.hearing.echo.ReferenceTap`) receives every block played, stamped
-    with when it is heard, for the listener's echo canceller.
+    With a ``guide``, play stops at each check-in gate once the question has
+    been heard and the guide says what follows; the guide also says what keys
+    mean around a question and takes up words heard between gates. ``keys`` is
+    a queue of key presses (or ``None``); ``status`` a stream for the one-line
+    status (or ``None``). ``on_quiet(bool)`` hears when the player falls quiet
+    or is about to speak, so a microphone can listen only while nothing plays.
+    ``pending`` is for a timeline whose speech is still being synthesized:
+    ``pending.horizon(t)`` is the first sample of ``t`` that cannot be played
+    yet, and ``pending.refresh(t)`` a newer timeline when more speech is ready
+    (``None`` otherwise, and whenever ``t``, the timeline playing, is not the
+    routine's). ``device`` and ``reference`` are the
+    :class:`~voiceguide.audio.output.Output`'s.
     """
 
     def __init__(self, timeline: Timeline, make_renderer: Callable[[Timeline], Renderer], *,
-                 device: str | None = None, checkins: bool = True,
-                 on_gate: Callable[["Player", Event], object] | None = None,
-                 keys=None, status=None, inbox=None, on_word=None, on_quiet=None,
-                 pending=None, reference=None):
+                 device: str | None = None, guide: Guide | None = None, keys=None,
+                 status=None, on_quiet=None, pending=None, reference=None):
         self.make_renderer = make_renderer
-        self.device = device
-        self.checkins = checkins and on_gate is not None
-        self.on_gate = on_gate
-        self.keys = keys
-        self.status = status
-        self._status_line = StatusLine(status) if status is not None else None
-        self.yes_no_closed_at = -1e9   # when a yes/no question last timed out
-        self._asked: Event | None = None   # the check-in waiting for its answer
+        self.guide = guide
         self.pending = pending
-        self.reference = reference
-        self.switched_at: float | None = None   # when the latest seek was first heard
-        self.inbox = inbox
-        self.on_word = on_word
         self.on_quiet = on_quiet
-        self.gate_help = ""
+        self.output = Output(device, reference)
+        self.ending = "completed"
+        self._key_queue = keys
+        self._status_line = StatusLine(status) if status is not None else None
+        self._help = ""                     # the keys of the open question
+        self._asked: Event | None = None    # the check-in waiting for its answer
         self._early_keys: list[str] = []
         self._quiet = False
-        self._latency = 0.1
-        self._clock = StreamClock(None)   # no stream yet: callback times fall back
         self._reached_at: float | None = None
-        self.ending = "completed"
-        self.first_sound_at: float | None = None
-        self.paused = False
-        self.position = 0
         self._take(timeline)
-        self._commands: collections.deque[_Segment] = collections.deque()
-        self._segment: _Segment | None = None
-        self._reached: _Segment | None = None
-        self._stopping = False
-        self._hushed = False          # silent until the next seek (see hush)
-        self.hushed_at: float | None = None   # when the latest hush was first heard
-        self._scratch = np.zeros(0, np.float32)
-        self._heartbeat = 0.0
-        self._ratio = 1.0             # timeline samples per device frame
         self.seek(0)
 
-    # ------------------------------------------------------------------ callback
-    def _callback(self, outdata, frames, time_info, status) -> None:
-        self._heartbeat = now = time.monotonic()
-        out = outdata[:, 0]
-        switched = bool(self._commands)
-        hushed = self._hushed and self.hushed_at is None   # read first: this block is silent
-        start = self.position
-        self._fill(out, frames)
-        if self.reference is not None or switched or hushed:
-            heard_at = self._clock.at(time_info.outputBufferDacTime, now, self._latency)
-            if switched:
-                self.switched_at = heard_at
-            if hushed:
-                self.hushed_at = heard_at
-            if self.reference is not None:
-                self.reference.write(out, heard_at, self._says_stop_word(start))
+    @property
+    def position(self) -> int:
+        """The playhead (of the output), in :attr:`timeline` once a seek is taken up."""
+        return self.output.position
 
-    def _says_stop_word(self, start: int) -> bool:
-        """Whether the block just played, from ``start`` to the playhead, holds a
-        line in which the guide says a stop word (so barge-in must not listen)."""
-        segment = self._segment
-        if segment is None or self.position <= start:
-            return False
-        starts, ends = segment.stop_words
-        index = bisect.bisect_right(starts, self.position) - 1
-        return index >= 0 and ends[index] > start
+    @property
+    def paused(self) -> bool:
+        return self.output.paused
 
-    def _fill(self, out, frames) -> None:
-        while self._commands:
-            self._segment = self._commands.popleft()
-            if self._segment.start != CONTINUE:
-                self.position = self._segment.start
-            self._reached = None
-        segment = self._segment
-        if self.paused or self._stopping or self._hushed or self._reached is not None or \
-                segment is None:
-            out.fill(0)
-            return
-        if self._ratio == 1.0:
-            count = max(0, min(frames, segment.limit - self.position))
-            segment.renderer.render_into(out[:count], self.position)
-            out[count:] = 0
-        else:
-            count = max(0, min(int(frames * self._ratio), segment.limit - self.position))
-            scratch = self._scratch[:count]
-            segment.renderer.render_into(scratch, self.position)
-            out[:] = np.interp(np.arange(frames) * self._ratio, np.arange(count), scratch,
-                               right=0.0) if count else 0.0
-        if self.first_sound_at is None and count and out[:count].any():
-            self.first_sound_at = time.monotonic()
-        self.position += count
-        if self.position >= segment.limit:
-            self._reached = segment
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self.output.paused = value
 
     # ------------------------------------------------------------------ controls
     def _stop_after(self, start: int) -> tuple[int, int]:
         """Where play from ``start`` must stop: the next gate, the horizon or the end."""
         limit, gate = self.timeline.total_samples, END
-        if self.checkins:
+        if self.guide is not None:
             for index in range(self.timeline.event_index_at(start), len(self.timeline.events)):
                 event = self.timeline.events[index]
                 if event.kind == EventKind.CHECKIN and event.end - event.pause >= start:
@@ -284,15 +138,16 @@ class Player:
         limit, gate = self._stop_after(start)
         self._reached_at = None
         self._early_keys = []
-        self._commands.append(_Segment(self._renderer, start, limit, gate, self._stop_words))
-        self._hushed = False      # after the command: the old segment is never heard again
+        self.output.play(Segment(self._renderer, start, limit, gate, self._stop_words))
 
     def hush(self) -> None:
-        """Silence from the next callback on, until the next :meth:`seek`: the sound
-        stops at once while what comes next (the stop path) is being prepared,
-        which can take a second on a busy machine. The playhead stays where it is."""
-        self.hushed_at = None
-        self._hushed = True
+        """Silence at once, until the next :meth:`seek` (see
+        :meth:`~voiceguide.audio.output.Output.hush`)."""
+        self.output.hush()
+
+    def resume(self) -> None:
+        """Go on if paused."""
+        self.paused = False
 
     def _extend(self) -> None:
         """Take up a timeline with more speech ready, without moving the playhead.
@@ -306,8 +161,7 @@ class Player:
         self._take(timeline)
         limit, gate = self._stop_after(self.heading())
         trace("extend", position=self.position, limit=limit)
-        self._commands.append(_Segment(self._renderer, CONTINUE, limit, gate,
-                                       self._stop_words))
+        self.output.play(Segment(self._renderer, CONTINUE, limit, gate, self._stop_words))
 
     def control(self, word: str) -> None:
         """``pause``, ``resume``, ``toggle``, ``next``, ``back``/``repeat`` or ``quit``."""
@@ -333,67 +187,75 @@ class Player:
         callback, or the playhead. (A seek to another timeline takes it at once,
         but the playhead only when the callback reaches the seek: until then
         :attr:`position` is still in the old one.)"""
-        # the latest seek still pending, even with a continuation queued after it
-        # (speech that got ready meanwhile); the copy is taken whole, although
-        # the callback may take commands at any moment
-        for segment in reversed(list(self._commands)):
-            if segment.start != CONTINUE:
-                return segment.start
-        return self.position
+        return self.output.heading()
 
+    def where(self) -> tuple[Timeline, int]:
+        """The timeline playing, and where in it play is going (:meth:`heading`)."""
+        return self.timeline, self.heading()
+
+    def finish(self, ending: str) -> None:
+        """End play at once, recording how it ended."""
+        self.ending = ending
+        self.output.stop()
+
+    # ---------------------------------------------------------------------- keys
     def _handle_key(self, key: str) -> None:
         trace("key", key=key, position=self.position)
-        lower = key.lower()
-        if lower in ("y", "n") and self._asking_yes_no():
-            self._early_keys.append(key)  # the answer to the question being asked
-            return
-        if lower in ("y", "n") and time.monotonic() - self.yes_no_closed_at < LATE_KEY_WINDOW:
-            trace("late-key", key=key)    # meant for a question that timed out
-            return
-        action = {" ": "toggle", "n": "next", "b": "back", "q": "quit"}.get(lower)
+        action = CONTROL_KEYS.get(key.lower())
+        if self.guide is not None:
+            action = self.guide.key(self, key, self._question(), action)
         if action:
             self.control(action)
-        elif lower == "s" and self.on_word is not None:
-            from voiceguide.session.checkin import Answer
-            self.on_word(self, Answer("stop", "key", time.monotonic()))
-        elif self._asking():
-            self._early_keys.append(key)  # an answer given while the question is asked
 
-    def _asking_yes_no(self) -> bool:
-        """True while a yes-or-no question is asked (before its gate opens)."""
-        from voiceguide.session.checkin import is_yes_no
-
+    def _question(self) -> Gate | None:
+        """The gate of the check-in whose chime or question plays (before its gate
+        opens), or ``None``."""
         if not self._asking():
-            return False
+            return None
         for event in self.timeline.events[self.timeline.event_index_at(self.position):]:
             if event.kind == EventKind.CHECKIN:
-                return is_yes_no(event.gate)
-        return False
+                return event.gate
+        return None
 
     def _asking(self) -> bool:
         """True during a check-in's chime and question, before its gate opens."""
         event = self.timeline.events[self.timeline.event_index_at(self.position)]
         return event.kind == EventKind.CHECKIN or event.cue == "checkin"
 
+    def keep(self, key: str) -> None:
+        """Hold ``key`` (an answer given while the question is asked) for the gate:
+        :meth:`poll_keys` returns it first, unless play moves (a seek) before."""
+        self._early_keys.append(key)
+
+    def poll_keys(self) -> list[str]:
+        """Keys pressed since the last poll (first those pressed during a question)."""
+        pressed, self._early_keys = self._early_keys, []
+        while self._key_queue is not None and not self._key_queue.empty():
+            pressed.append(self._key_queue.get_nowait())
+        return pressed
+
+    # --------------------------------------------------------------------- quiet
     def quiet_now(self) -> bool:
         """True while nothing audible plays, allowing for the device's latency."""
-        if self._stopping:
+        output = self.output
+        if output.stopped:
             return False
-        if self._reached is not None:
-            if self._reached.gate in (END, HORIZON) or self._reached_at is None:
+        reached = output.reached
+        if reached is not None:
+            if reached.mark in (END, HORIZON) or self._reached_at is None:
                 return False
-            return time.monotonic() - self._reached_at > self._latency + 0.15
-        if self.paused:
+            return time.monotonic() - self._reached_at > output.latency + 0.15
+        if output.paused:
             return True
         event = self.timeline.events[self.timeline.event_index_at(self.position)]
         if event.kind != EventKind.SILENCE:
             return False
-        heard_from = event.start + int((self._latency + 0.15) * SAMPLE_RATE)
+        heard_from = event.start + int((output.latency + 0.15) * SAMPLE_RATE)
         return heard_from < self.position < event.end - int(0.25 * SAMPLE_RATE)
 
     def update_quiet(self) -> None:
         """Tell ``on_quiet`` when the player falls quiet or is about to sound."""
-        if self._reached is not None and self._reached_at is None:
+        if self.output.reached is not None and self._reached_at is None:
             self._reached_at = time.monotonic()
         quiet = self.quiet_now()
         if quiet != self._quiet:
@@ -401,124 +263,104 @@ class Player:
             if self.on_quiet is not None:
                 self.on_quiet(quiet)
 
-    def poll_keys(self) -> list[str]:
-        """Keys pressed since the last poll (first those pressed during a question)."""
-        pressed, self._early_keys = self._early_keys, []
-        while self.keys is not None and not self.keys.empty():
-            pressed.append(self.keys.get_nowait())
-        return pressed
-
-    def finish(self, ending: str) -> None:
-        """End play at once, recording how it ended."""
-        self.ending = ending
-        self._stopping = True
-
-    @property
-    def at_gate(self) -> bool:
-        """True while waiting at a check-in."""
-        reached = self._reached
-        return reached is not None and reached.gate not in (END, HORIZON)
+    def tick(self) -> None:
+        """A moment while a guide waits at a gate: :meth:`update_quiet`, and the
+        status line drawn."""
+        self.update_quiet()
+        self.show_status()
 
     # ---------------------------------------------------------------------- run
-    def _open_stream(self):
-        sd = sounddevice()
-        device = resolve_output(self.device)
-        settings = dict(channels=1, dtype="float32", callback=self._callback,
-                        blocksize=CALLBACK_FRAMES, device=device)
-        try:
-            return sd.OutputStream(samplerate=SAMPLE_RATE, **settings)
-        except sd.PortAudioError:
-            pass
-        try:  # the device refuses 22050 Hz: play at its own rate and resample
-            rate = float(sd.query_devices(device, "output")["default_samplerate"])
-            self._ratio = SAMPLE_RATE / rate
-            self._scratch = np.zeros(int(CALLBACK_FRAMES * self._ratio) + 2, np.float32)
-            return sd.OutputStream(samplerate=rate, **settings)
-        except (sd.PortAudioError, ValueError) as err:
-            raise DeviceError(f"{NO_DEVICE} ({str(err).splitlines()[0]})") from None
-
     def run(self) -> str:
         """Play to the end (or a stop, quit or Ctrl-C); return how it ended."""
         with quiet_c_stderr():
             return self._run()
 
     def _run(self) -> str:
-        stream = self._open_stream()
-        last_status = 0.0
-        last_switch = None
-        self._latency = stream.latency
-        self._clock = StreamClock(stream)
-        if self.reference is not None:
-            self.reference.start(stream.samplerate)
+        output = self.output
+        output.open()
         try:
-            stream.start()
-            self._heartbeat = time.monotonic()
-            trace("stream-started", rate=stream.samplerate)
-            while not self._stopping:
-                if time.monotonic() - self._heartbeat > SILENT_DEVICE:
-                    self.ending = "interrupted"
-                    raise DeviceError("the audio device stopped responding; check it, or "
-                                      "use 'voiceguide export' to make a file instead")
-                for key in self.poll_keys():
-                    self._handle_key(key)
-                while self.inbox is not None and not self._stopping:
-                    word = self.inbox.poll()
-                    if word is None:
-                        break
-                    if self.on_word is not None:
-                        self.on_word(self, word)
-                self.update_quiet()
-                if self.switched_at != last_switch:
-                    last_switch = self.switched_at
-                    trace("heard-switch", at=last_switch, timeline=self.timeline.routine)
-                if self.pending is not None:
-                    self._extend()
-                self._clock.refresh()
-                reached = self._reached
-                if reached is not None and not self._commands:
-                    if reached.gate == END:
-                        time.sleep(stream.latency + 0.05)  # let the last buffer play
-                        trace("end", position=self.position)
-                        break
-                    if reached.gate != HORIZON:  # at the horizon: wait for speech
-                        self._gate(self.timeline.events[reached.gate])
-                now = time.monotonic()
-                if self.status is not None and now - last_status >= 0.25:
-                    self.show_status()
-                    last_status = now
-                time.sleep(TICK)
-            self._stopping = True
-            _close(stream, drain=True)
+            output.start()
+            self._loop()
+            output.stop()
+            output.close(drain=True)
         except KeyboardInterrupt:
-            self._stopping = True  # from the next callback on, only quiet is played
-            trace("interrupted", position=self.position, latency=stream.latency)
-            _close(stream)
+            output.stop()  # from the next callback on, only quiet is played
+            trace("interrupted", position=self.position, latency=output.latency)
+            output.close()
             self.ending = "interrupted"
             trace("aborted", position=self.position)
             raise
         finally:
-            self._stopping = True
-            _close(stream)
+            output.stop()
+            output.close()
             trace("stopped", position=self.position, ending=self.ending,
-                  first_sound=self.first_sound_at)
+                  first_sound=output.first_sound_at)
             if self._status_line is not None:
                 self._status_line.clear()
         return self.ending
+
+    def _loop(self) -> None:
+        """The control loop, every :data:`TICK` until play ends."""
+        last_status = 0.0
+        last_switch = None
+        output = self.output
+        while not output.stopped:
+            if output.silent_for() > SILENT_DEVICE:
+                self.ending = "interrupted"
+                raise DeviceError("the audio device stopped responding; check it, or "
+                                  "use 'voiceguide export' to make a file instead")
+            for key in self.poll_keys():
+                self._handle_key(key)
+            if self.guide is not None and not output.stopped:
+                self.guide.listen(self)
+            self.update_quiet()
+            if output.switched_at != last_switch:
+                last_switch = output.switched_at
+                trace("heard-switch", at=last_switch, timeline=self.timeline.routine)
+            if self.pending is not None:
+                self._extend()
+            output.refresh_clock()
+            if self._at_limit():
+                break
+            now = time.monotonic()
+            if self._status_line is not None and now - last_status >= 0.25:
+                self.show_status()
+                last_status = now
+            time.sleep(TICK)
+
+    def _at_limit(self) -> bool:
+        """Past the segment's limit: at a gate, ask the guide what follows; True at
+        the end (once the last buffer has played)."""
+        reached = self.output.reached
+        if reached is None or self.output.switching:
+            return False
+        if reached.mark == END:
+            time.sleep(self.output.latency + 0.05)  # let the last buffer play
+            trace("end", position=self.position)
+            return True
+        if reached.mark != HORIZON:  # at the horizon: wait for speech
+            self._gate(self.timeline.events[reached.mark])
+        return False
 
     def _gate(self, event: Event) -> None:
         trace("gate", position=self.position, question=event.text, gate=event.gate)
         self._asked = event
         try:
-            result = self.on_gate(self, event)
+            result = self.guide.at_gate(self, event)
         finally:
             self._asked = None
-        if self._stopping:
+        if self.output.stopped:
             return
         if result is None:
             self.seek(event.end)
         else:
             timeline, position = result
             self.seek(position, timeline)
+
+    # -------------------------------------------------------------------- screen
+    def ask(self, keys: str) -> None:
+        """Show ``keys``, those that answer the open question, on the status line."""
+        self._help = keys
 
     def show_status(self) -> None:
         """Draw the status line (only when its text changed): the exercise, the
@@ -531,7 +373,7 @@ class Player:
         state = "  [paused: space resumes]" if self.paused else ""
         if self._asked is not None:
             question = self._asked.text or ""
-            line = f"check-in: {question}  [{self.gate_help}]"
+            line = f"check-in: {question}  [{self._help}]"
         else:
             line = (f"{section.title} · {clock(seconds(position))} / "
                     f"{clock(timeline.total_seconds)} · {clock(left)} left{state}")
