@@ -15,8 +15,9 @@ from typing import Callable
 from voiceguide import paths
 from voiceguide.atomic import write_text
 from voiceguide.errors import FileError, InputError, Problem
-from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LIMITS, REPS_LIMITS,
-                               REST_LIMITS, Pacing, parse_bool, span)
+from voiceguide.routine.pacing import (DEFAULT_RATE, HOLD_LIMITS, PACE_NAMES, PARSERS,
+                                       RATE_LIMITS, REPS_LIMITS, REST_LIMITS, Pacing, number,
+                                       parse_bool, span, within)
 
 SETTINGS_FILE = "settings.toml"
 VOLUME_LIMITS = (0, 1)             # volume and cue_volume, a fraction
@@ -24,28 +25,11 @@ CHECKIN_TIMEOUT_LIMITS = (1, 120)  # seconds
 
 
 def _fraction(raw) -> float:
-    value = _number(raw)
-    low, high = VOLUME_LIMITS
-    if not low <= value <= high:
-        raise ValueError(f"must be between {low} and {high}, not {raw!r}")
-    return value
+    return within(number(raw), VOLUME_LIMITS, shown=repr(raw))
 
 
 def _timeout(raw) -> float:
-    value = _number(raw)
-    low, high = CHECKIN_TIMEOUT_LIMITS
-    if not low <= value <= high:
-        raise ValueError(f"must be between {low} and {high} seconds, not {raw!r}")
-    return value
-
-
-def _number(raw) -> float:
-    if isinstance(raw, bool):
-        raise ValueError(f"expected a number, not {raw!r}")
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number, not {raw!r}") from None
+    return within(number(raw), CHECKIN_TIMEOUT_LIMITS, unit=" seconds", shown=repr(raw))
 
 
 def _voice(raw) -> str:
@@ -88,7 +72,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
         "Rounds of breath-paced and repeated exercises."),
     Key("breath", PARSERS["breath"], "4-6", "4-6 or 4-2-6-0 style, 0-12 s a phase",
         "Breath pattern: inhale, (hold,) exhale, (hold)."),
-    Key("rate", PARSERS["rate"], 160, f"{span(RATE_LIMITS)} (words per minute)", "Speech rate."),
+    Key("rate", PARSERS["rate"], DEFAULT_RATE, f"{span(RATE_LIMITS)} (words per minute)", "Speech rate."),
     Key("rest", PARSERS["rest"], None, f"{span(REST_LIMITS)} (seconds)",
         "Quiet between exercises (default: 5 s scaled by pace)."),
     Key("voice", _voice, None, "a voice id, part of its name, or a Piper .onnx file "

@@ -13,7 +13,7 @@ from voiceguide.atomic import write_text
 from voiceguide.timing.compiler import compile_routine, estimated_speech, routine_minutes
 from voiceguide.errors import InputError, Problem
 from voiceguide.routine.model import Breath, Flow, Hold, Routine
-from voiceguide.routine.pacing import Pacing
+from voiceguide.routine.pacing import DEFAULT_RATE, Pacing
 
 #: A new routine without --from: a gentle floor start.
 STARTER = ("pelvic-tilt", "knee-to-chest", "childs-pose")
@@ -139,7 +139,7 @@ def check(path: Path) -> tuple[str, list[Problem]]:
         return (f"{path}: OK, technique '{technique.id}' ({technique.title}, "
                 f"{_dose(technique.movement)})"), []
     routine = loader.load_routine_file(path, library)
-    timeline = compile_routine(routine, Pacing(), estimated_speech(160), library.phrases)
+    timeline = compile_routine(routine, Pacing(), estimated_speech(DEFAULT_RATE), library.phrases)
     count = len(routine.active_exercises)
     note = ""
     if path.stem in library.builtin_routines and path.parent == paths.routines_dir():

@@ -16,7 +16,7 @@ from voiceguide.audio.cues import load_cues
 from voiceguide.errors import InputError
 from voiceguide.audio.loudness import CUE_GAIN
 from voiceguide.routine.model import Routine
-from voiceguide.routine.pacing import Pacing
+from voiceguide.routine.pacing import Pacing, parse_length
 from voiceguide.audio.renderer import Renderer
 from voiceguide.settings import Resolved, resolve
 from voiceguide.timing.timeline import Timeline
@@ -118,7 +118,10 @@ def prepare(name_or_path: str, options: dict, *,
     notes = dose_notes(routine, pacing)
     minutes = options.get("length")
     if minutes is not None:
-        minutes = parse_length(minutes)
+        try:
+            minutes = parse_length(minutes)
+        except ValueError as err:
+            raise InputError(f"--length: {err}") from None
         try:
             fitted = fit_length(routine, pacing, _known_lengths(speech, pacing.rate),
                                 library.phrases, minutes, notice=notice)
@@ -142,20 +145,6 @@ def prepare(name_or_path: str, options: dict, *,
     if minutes is not None:
         notes += length_report(prepared.timeline.total_seconds, minutes)
     return prepared
-
-
-def parse_length(raw) -> float:
-    """``--length`` in minutes, within :data:`~voiceguide.routine.pacing.LENGTH_LIMITS`."""
-    from voiceguide.routine.pacing import LENGTH_LIMITS
-
-    try:
-        minutes = float(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"--length: expected a number of minutes, not {raw!r}") from None
-    low, high = LENGTH_LIMITS
-    if not low <= minutes <= high:
-        raise InputError(f"--length: must be between {low} and {high} minutes, not {raw}")
-    return minutes
 
 
 def _known_lengths(speech, rate: int):
