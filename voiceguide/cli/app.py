@@ -189,7 +189,7 @@ def list_command(as_json):
 @click.argument("routine", shell_complete=complete_routine)
 @timeline_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
-def show(routine, as_json, **options):
+def show(routine, as_json, length, beyond_doses, **line):
     """Show a routine's timeline. ROUTINE is a name or a path to a .toml file.
 
     Lengths are those of the real synthesized speech, so they match play and
@@ -199,7 +199,8 @@ def show(routine, as_json, **options):
     """
     from voiceguide.cli import commands
 
-    timeline, notes = commands.timeline_for(routine, options)
+    timeline, notes = commands.timeline_for(routine, line, length=length,
+                                            beyond_doses=beyond_doses)
     _notes(notes)
     if as_json:
         click.echo(json.dumps(timeline.to_json(), indent=1))
@@ -231,7 +232,7 @@ def _synthesis_progress():
               help="File to write: .wav, .flac, .ogg or .mp3.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @timeline_options
-def export(routine, output, force, **options):
+def export(routine, output, force, length, beyond_doses, **line):
     """Export a routine to an audio file, with chapters beside it (FILE.vtt).
 
     Check-ins become their question followed by a fixed pause.
@@ -245,7 +246,8 @@ def export(routine, output, force, **options):
 
     output = Path(output)
     exporter.check_target(output, force)
-    prepared = preparing.prepare(routine, options, progress=_synthesis_progress())
+    prepared = preparing.prepare_named(routine, line, length=length, beyond_doses=beyond_doses,
+                                       progress=_synthesis_progress())
     _notes(prepared.notes)
     bar = _progress_bar("Exporting", prepared.timeline.total_samples)
     try:
@@ -269,7 +271,8 @@ def export(routine, output, force, **options):
               help="Answer check-ins by voice (default: when a microphone exists).")
 @click.option("--intro", is_flag=True, help="Play the not-medical-advice notice again.")
 @timeline_options
-def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options):
+def play(routine, device, no_checkins, checkin_timeout, listen, intro, length, beyond_doses,
+         **line):
     """Play a routine, hands-free.
 
     Check-ins are answered by voice (good, same, worse, stop; numbers for pain;
@@ -280,22 +283,23 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
 
     Example: voiceguide play morning --breath 4-6
     """
+    from voiceguide.audio.devices import resolve_output, start_early
     from voiceguide.session import play as session
     from voiceguide.session import prepare as preparing
-    from voiceguide.audio.devices import resolve_output, start_early
-    from voiceguide.terminal import KeyReader
-    from voiceguide.terminal import wrap
+    from voiceguide.terminal import KeyReader, wrap
 
     portaudio = start_early()
-    options.update(checkin_timeout=checkin_timeout,
-                   listen=None if listen is None else ("on" if listen else "off"))
+    line.update(checkin_timeout=checkin_timeout,
+                listen=None if listen is None else ("on" if listen else "off"))
     try:
-        prepared = preparing.prepare(routine, options, background=True, notice=no_checkins)
+        found, chosen, library = _resolved(routine, line)
+        prepared = preparing.prepare(found, chosen, library, length=length,
+                                     beyond_doses=beyond_doses, background=True,
+                                     notice=no_checkins)
     finally:
         portaudio.join()  # never exit while PortAudio is starting: it would crash
     _notes(prepared.notes)
     resolve_output(device)
-    values = prepared.resolved.values
     reader = KeyReader()
     interactive = reader.start()
     try:
@@ -305,16 +309,27 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
                             "Keys: space pause, n next, b back, s stop, q quit.", sys.stdout))
         play_options = session.PlayOptions(
             device=device, checkins=not no_checkins,
-            checkin_timeout=values["checkin_timeout"], listen=values["listen"],
-            barge_in=values["barge_in"], keys=reader.keys if interactive else None,
+            checkin_timeout=chosen.checkin_timeout, listen=chosen.listen,
+            barge_in=chosen.barge_in, keys=reader.keys if interactive else None,
             status=sys.stdout if interactive and sys.stdout.isatty() else None,
             say=lambda text: click.echo(text, err=True))
         ending = session.play_session(prepared, play_options,
-                                      "again" if intro else values["intro"])
+                                      "again" if intro else chosen.intro)
     finally:
         reader.stop()
         prepared.speech.close()
     click.echo(ENDINGS[ending])
+
+
+def _resolved(name_or_path: str, line: dict):
+    """The routine ``name_or_path``, its settings resolved once (command line > routine
+    file > settings file > defaults) and the library it came from."""
+    from voiceguide import settings
+    from voiceguide.routine import loader
+
+    library = loader.load_library()
+    routine = library.routine(name_or_path)
+    return routine, settings.resolve(line, routine), library
 
 
 @cli.command()
@@ -455,8 +470,8 @@ def config_show(as_json):
     """
     from voiceguide import settings
 
-    resolved = settings.resolve({})
-    rows = [(key, settings.display(key, resolved.values[key]), resolved.sources[key])
+    chosen = settings.resolve({})
+    rows = [(key, settings.display(key, chosen.value(key)), chosen.sources[key])
             for key in settings.KEYS]
     if as_json:
         click.echo(json.dumps({k: {"value": v, "source": s} for k, v, s in rows}, indent=2))
@@ -520,7 +535,10 @@ def voices(lang, say, voice, rate, device, as_json, add):
         click.echo(f"Added voice {added.name} ({added.path}); use it with --voice {added.name}")
         return
     if say:
-        used = commands.preview_voice(say, voice, rate, device)
+        from voiceguide import settings
+
+        used = commands.preview_voice(say, settings.resolve({"voice": voice, "rate": rate}),
+                                      device)
         click.echo(f"Said with voice {used}.")
         return
     found = commands.voices(lang)
