@@ -21,7 +21,7 @@ from voiceguide.cli.options import (CHECKIN_TIMEOUT, RATE, VOICE_HELP, SettingsH
                                     complete_routine, timeline_options)
 from voiceguide.errors import safe_line
 from voiceguide.routine.pacing import RATE_LIMITS, span
-from voiceguide.settings import DEFAULTS
+from voiceguide.settings import DEFAULTS, Settings
 from voiceguide.timing.timeline import clock
 
 ENDINGS = {
@@ -186,7 +186,7 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, length, b
     line.update(checkin_timeout=checkin_timeout,
                 listen=None if listen is None else ("on" if listen else "off"))
     try:
-        found, chosen, library = _resolved(routine, line)
+        found, chosen, library = preparing.resolved(routine, line)
         prepared = preparing.prepare(found, chosen, library, length=length,
                                      beyond_doses=beyond_doses, background=True,
                                      notice=no_checkins)
@@ -201,13 +201,8 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, length, b
             click.echo(wrap(f"{prepared.routine.title}: "
                             f"{clock(prepared.timeline.total_seconds)}. "
                             "Keys: space pause, n next, b back, s stop, q quit.", sys.stdout))
-        play_options = session.PlayOptions(
-            device=device, checkins=not no_checkins,
-            checkin_timeout=chosen.checkin_timeout, listen=chosen.listen,
-            barge_in=chosen.barge_in, keys=reader.keys if interactive else None,
-            status=sys.stdout if interactive and sys.stdout.isatty() else None,
-            say=lambda text: click.echo(text, err=True))
-        ending = session.play_session(prepared, play_options,
+        keys = reader.keys if interactive else None
+        ending = session.play_session(prepared, _play_options(chosen, device, no_checkins, keys),
                                       "again" if intro else chosen.intro)
     finally:
         reader.stop()
@@ -215,15 +210,17 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, length, b
     click.echo(ENDINGS[ending])
 
 
-def _resolved(name_or_path: str, line: dict):
-    """The routine ``name_or_path``, its settings resolved once (command line > routine
-    file > settings file > defaults) and the library it came from."""
-    from voiceguide import settings
-    from voiceguide.routine import loader
+def _play_options(chosen: Settings, device: str | None, no_checkins: bool, keys):
+    """How to play, from the chosen settings and play's own options; ``keys`` is the
+    queue of key presses on a terminal (None elsewhere, and then no status line)."""
+    from voiceguide.session import play as session
 
-    library = loader.load_library()
-    routine = library.routine(name_or_path)
-    return routine, settings.resolve(line, routine), library
+    return session.PlayOptions(
+        device=device, checkins=not no_checkins,
+        checkin_timeout=chosen.checkin_timeout, listen=chosen.listen,
+        barge_in=chosen.barge_in, keys=keys,
+        status=sys.stdout if keys is not None and sys.stdout.isatty() else None,
+        say=lambda text: click.echo(text, err=True))
 
 
 @cli.command()

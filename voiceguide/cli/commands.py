@@ -14,7 +14,7 @@ from voiceguide.routine.model import Routine
 from voiceguide.routine.pacing import Raw
 from voiceguide.session import prepare as preparing
 from voiceguide.settings import Settings, resolve
-from voiceguide.timing.compiler import estimated_speech, routine_minutes
+from voiceguide.timing.compiler import SpeechLength, estimated_speech, routine_minutes
 from voiceguide.timing.timeline import EventKind, Timeline, clock, seconds
 
 
@@ -55,16 +55,18 @@ def _cached_timeline(routine: Routine, chosen: Settings, library: loader.Library
         speech = preparing.open_speech(chosen)
     except DeviceError:
         return compile(estimate), True
-    estimated = []
+    estimated = False
 
-    def cached(texts: list[str]):
-        estimated.append(bool(speech.missing(texts)))
+    def cached(texts: list[str]) -> SpeechLength:
+        nonlocal estimated
+        estimated = bool(speech.missing(texts))
         return preparing.known_lengths(speech, estimate)
 
     try:
-        return preparing.compile_twice(compile, estimate, cached), estimated[0]
+        timeline = preparing.compile_twice(compile, estimate, cached)
     finally:
         speech.close()
+    return timeline, estimated
 
 
 def timeline_for(name_or_path: str, line: Mapping[str, Raw | None], *,
@@ -77,9 +79,7 @@ def timeline_for(name_or_path: str, line: Mapping[str, Raw | None], *,
     ``--beyond-doses``. What is not in the speech cache yet is synthesized. Without
     a speech engine the lengths are estimated from word counts, and a note says so.
     """
-    library = library or loader.load_library()
-    routine = library.routine(name_or_path)
-    chosen = resolve(line, routine)
+    routine, chosen, library = preparing.resolved(name_or_path, line, library)
     try:
         prepared = preparing.prepare(routine, chosen, library, length=length,
                                      beyond_doses=beyond_doses)

@@ -176,14 +176,22 @@ def prepare(routine: Routine, chosen: Settings, library: loader.Library, *,
     return prepared
 
 
-def prepare_named(name_or_path: str, line: Mapping[str, Raw | None] | None = None, *,
-                  library: loader.Library | None = None, **how) -> Prepared:
-    """The routine ``name_or_path`` prepared as the command line prepares it: found in
-    the library, its settings resolved once from ``line`` (command-line values of
-    settings, raw; ``None`` = not given), then :func:`prepare` with ``how``."""
+def resolved(name_or_path: str, line: Mapping[str, Raw | None] | None = None,
+             library: loader.Library | None = None
+             ) -> tuple[Routine, Settings, loader.Library]:
+    """The routine ``name_or_path``, its settings resolved once from ``line`` (the
+    command-line values of settings, raw; ``None``: not given) over its routine file,
+    the settings file and the defaults, and the library it came from."""
     library = library or loader.load_library()
     routine = library.routine(name_or_path)
-    return prepare(routine, resolve(line, routine), library, **how)
+    return routine, resolve(line, routine), library
+
+
+def prepare_named(name_or_path: str, line: Mapping[str, Raw | None] | None = None, *,
+                  library: loader.Library | None = None, **how) -> Prepared:
+    """The routine ``name_or_path`` prepared as the command line prepares it: its
+    settings :func:`resolved` from ``line``, then :func:`prepare` with ``how``."""
+    return prepare(*resolved(name_or_path, line, library), **how)
 
 
 def _checked_length(minutes: float) -> float:
