@@ -81,7 +81,8 @@ class Synthesis:
         return timeline
 
     def make(self, texts: Iterable[str]) -> None:
-        """Synthesize ``texts`` now, in the caller's thread (one synthesis at a time)."""
+        """Synthesize ``texts`` now, in the calling thread: the background one, or a
+        message's (one synthesis at a time)."""
         texts = list(texts)
         with self._lock:
             self.speech.prepare(texts, levelled=True)
