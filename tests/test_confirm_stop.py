@@ -23,7 +23,7 @@ from voiceguide.timing.timeline import SAMPLE_RATE
 
 
 def _setup(two):
-    prepared = preparing.prepare(str(two), {})
+    prepared = preparing.prepare_named(str(two), {})
     history = log.History()
     sid = history.start(prepared.routine.name, prepared.routine.title, prepared.pacing.as_dict())
     options = session.PlayOptions(checkin_timeout=1.0)

@@ -92,7 +92,7 @@ def test_interrupted_export_leaves_nothing(tmp_path):
 
 def test_failed_write_leaves_no_partial_file(tmp_path):
     library = catalog.load_library()
-    prepared = preparing.prepare("quick", {}, library=library)
+    prepared = preparing.prepare_named("quick", {}, library=library)
 
     def broken_blocks():
         yield from prepared.renderer(prepared.timeline).blocks(0, 4096)
@@ -107,7 +107,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path):
 
 
 def test_renderer_streams_in_bounded_blocks():
-    prepared = preparing.prepare("morning", {})
+    prepared = preparing.prepare_named("morning", {})
     renderer = prepared.renderer(prepared.timeline)
     total = 0
     for block in renderer.blocks():
@@ -119,7 +119,7 @@ def test_renderer_streams_in_bounded_blocks():
 
 
 def test_clips_and_cues_land_on_their_exact_samples():
-    prepared = preparing.prepare("quick", {})
+    prepared = preparing.prepare_named("quick", {})
     timeline = prepared.timeline
     renderer = prepared.renderer(timeline)
     cue = next(e for e in timeline.events if e.kind == "cue" and e.cue == "switch") \
@@ -197,7 +197,7 @@ def test_failed_tagging_leaves_nothing(tmp_path, two, monkeypatch):
         raise MutagenError("cannot save tags")
 
     monkeypatch.setattr(exporter, "write_tags", broken)
-    prepared = preparing.prepare(str(two), {})
+    prepared = preparing.prepare_named(str(two), {})
     folder = tmp_path / "out"
     folder.mkdir()
     with pytest.raises(exporter.StorageError, match="cannot write .*two.mp3: cannot save tags"):

@@ -195,7 +195,7 @@ def test_next_export_removes_parts_of_dead_exports_older_than_an_hour(tmp_path, 
 # ------------------------------------------- 5. audio and chapters as one unit
 
 def _quick_export_parts():
-    prepared = preparing.prepare("quick", {})
+    prepared = preparing.prepare_named("quick", {})
     timeline = prepared.timeline
     return prepared, timeline, prepared.renderer(timeline).blocks(block=exporter.EXPORT_BLOCK)
 

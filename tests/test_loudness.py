@@ -80,7 +80,7 @@ def test_limiter_never_passes_the_ceiling_and_leaves_quiet_parts_alone():
 def rendered(routine: str, voice: str | None) -> np.ndarray:
     """The routine as export writes it (the same renderer, blocks and gains), without
     the file: the pure loudness path, on the shared clip cache."""
-    prepared = preparing.prepare(routine, {"voice": voice}, library=catalog.load_library())
+    prepared = preparing.prepare_named(routine, {"voice": voice}, library=catalog.load_library())
     try:
         blocks = list(prepared.renderer(prepared.timeline).blocks(block=1 << 16))
     finally:

@@ -17,7 +17,7 @@ import soundfile
 
 from tests.audio import alsa_file_env, read_played, trim_silence
 from tests.conftest import run_voiceguide
-from voiceguide.cli import app as cli
+from voiceguide.cli import main as cli
 from voiceguide.speech.clipcache import ClipCache
 from voiceguide.errors import EXIT_NO_DEVICE, DeviceError
 from voiceguide.speech import Speech, engine_for, list_voices, piper, resolve_voice

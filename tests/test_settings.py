@@ -49,17 +49,17 @@ def test_precedence_for_each_key(tmp_path, key):
     default = settings.resolve({}, None, {})
     assert default.sources[key] == "default"
     from_file = settings.resolve({}, None, file_values)
-    assert from_file.values[key] == want_file and from_file.sources[key] == "settings file"
+    assert from_file.value(key) == want_file and from_file.sources[key] == "settings file"
     if in_routine is not None:
         routine = Routine("r", "R", (), pacing={key: settings.parse(key, in_routine)})
         layered = settings.resolve({}, routine, file_values)
-        assert layered.values[key] == want_routine
+        assert layered.value(key) == want_routine
         assert layered.sources[key] == "routine file"
     else:
         routine = None
     if on_line is not None:
         top = settings.resolve({key: on_line}, routine, file_values)
-        assert top.values[key] == want_line and top.sources[key] == "command line"
+        assert top.value(key) == want_line and top.sources[key] == "command line"
 
 
 def test_precedence_reaches_show_play_and_export_alike(tmp_path, user_dirs):

@@ -1,6 +1,6 @@
 """python -m voiceguide: the command line (guarded: worker processes import it)."""
 
-from voiceguide.cli.app import main
+from voiceguide.cli.main import main
 
 if __name__ == "__main__":
     main()

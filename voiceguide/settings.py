@@ -1,67 +1,63 @@
-"""Settings: the values that shape a session, and where each one came from.
+"""Settings: every value that shapes a session, resolved once, typed, with where
+each one came from.
 
-Precedence, the same for every command (``show``, ``play``, ``export``):
-command-line option > routine file > settings file > built-in default.
-The settings file is TOML in the per-user config folder; ``voiceguide config``
-edits it with ``tomlkit`` so the user's comments and layout stay as they were.
+:func:`resolve` is the one place values are merged and checked: it returns a frozen
+:class:`Settings` (a typed field per key, ``sources`` saying where each came from, and
+``pacing`` made from them) that the command line hands down to what prepares and plays
+a routine. Precedence, the same for every command (``show``, ``play``, ``export``):
+command-line option > routine file > settings file > built-in default. The settings
+file is TOML in the per-user config folder; ``voiceguide config`` edits it with
+``tomlkit`` so the user's comments and layout stay as they were. Numbers are parsed and
+range-checked by :mod:`voiceguide.routine.pacing`'s parser, like every pacing value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Literal, Mapping
 
 from voiceguide import paths
 from voiceguide.atomic import write_text
 from voiceguide.errors import FileError, InputError, Problem
-from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LIMITS, REPS_LIMITS,
-                               REST_LIMITS, Pacing, parse_bool, span)
+from voiceguide.routine.model import Routine
+from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LIMITS,
+                                       REPS_LIMITS, REST_LIMITS, BreathPattern, Pacing, Raw,
+                                       number, parse_bool, span, within)
 
 SETTINGS_FILE = "settings.toml"
 VOLUME_LIMITS = (0, 1)             # volume and cue_volume, a fraction
 CHECKIN_TIMEOUT_LIMITS = (1, 120)  # seconds
 
+#: A checked setting's value (``None``: not set, the technique's or engine's own).
+Value = float | int | str | bool | BreathPattern | None
 
-def _fraction(raw) -> float:
-    value = _number(raw)
-    low, high = VOLUME_LIMITS
-    if not low <= value <= high:
-        raise ValueError(f"must be between {low} and {high}, not {raw!r}")
-    return value
+_NORMAL = Pacing()   # the pacing defaults, which are the settings' defaults too
 
 
-def _timeout(raw) -> float:
-    value = _number(raw)
-    low, high = CHECKIN_TIMEOUT_LIMITS
-    if not low <= value <= high:
-        raise ValueError(f"must be between {low} and {high} seconds, not {raw!r}")
-    return value
+def _fraction(raw: Raw) -> float:
+    return within(number(raw), VOLUME_LIMITS, shown=repr(raw))
 
 
-def _number(raw) -> float:
-    if isinstance(raw, bool):
-        raise ValueError(f"expected a number, not {raw!r}")
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number, not {raw!r}") from None
+def _timeout(raw: Raw) -> float:
+    return within(number(raw), CHECKIN_TIMEOUT_LIMITS, unit=" seconds", shown=repr(raw))
 
 
-def _voice(raw) -> str:
+def _voice(raw: Raw) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError(f"expected a voice id or name, not {raw!r}")
     return raw.strip()
 
 
-def _listen(raw) -> str:
+def _listen(raw: Raw) -> str:
     text = str(raw).strip().lower()
     if text == "auto":
         return "auto"
     return "on" if parse_bool(raw) else "off"
 
 
-def _intro(raw) -> str:
+def _intro(raw: Raw) -> str:
     text = str(raw).strip().lower()
     if text not in ("first", "always", "never"):
         raise ValueError(f"must be first, always or never, not {raw!r}")
@@ -69,50 +65,90 @@ def _intro(raw) -> str:
 
 
 @dataclass(frozen=True)
+class Settings:
+    """Every effective setting, typed; ``sources`` says where each came from
+    (``default``, ``settings file``, ``routine file`` or ``command line``).
+
+    Made by :func:`resolve`; the defaults here are the built-in ones.
+    """
+
+    pace: float = _NORMAL.pace
+    hold: float | None = None       # None: each technique's own
+    reps: int | None = None         # None: each technique's own
+    breath: BreathPattern = _NORMAL.breath
+    rate: int = _NORMAL.rate
+    rest: float | None = None       # None: 5 s scaled by pace
+    voice: str | None = None        # None: the engine's default voice
+    volume: float = 1.0
+    cue_volume: float = 1.0
+    checkin_timeout: float = 8.0
+    listen: Literal["auto", "on", "off"] = "auto"
+    barge_in: bool = True
+    countdown: bool = _NORMAL.countdown
+    voice_guidance: Literal["full", "cues-only"] = _NORMAL.voice_guidance
+    intro: Literal["first", "always", "never"] = "first"
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(
+        {key: "default" for key in KEYS}), hash=False)
+
+    @property
+    def pacing(self) -> Pacing:
+        """The pacing these settings make (unset holds, reps and rest left to the routine)."""
+        return Pacing(**{k: getattr(self, k) for k in PACING_FIELDS
+                         if getattr(self, k) is not None})
+
+    def value(self, key: str) -> Value:
+        """The value of the setting named ``key``, for listing them by name."""
+        if key not in KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+@dataclass(frozen=True)
 class Key:
-    """One setting: how to check it, its default, what is allowed, what it does."""
+    """One setting: how to check it, what is allowed, what it does (its default is
+    :class:`Settings`'s)."""
 
     name: str
-    parse: Callable
-    default: object
+    parse: Callable[[Raw], Value]
     allowed: str
     help: str
 
 
 KEYS: dict[str, Key] = {k.name: k for k in [
-    Key("pace", PARSERS["pace"], 1.0, "slow, normal, fast, or a factor 0.5-2.0",
+    Key("pace", PARSERS["pace"], "slow, normal, fast, or a factor 0.5-2.0",
         "Scales holds, rests and breaths (bigger is slower)."),
-    Key("hold", PARSERS["hold"], None, f"{span(HOLD_LIMITS)} (seconds)",
+    Key("hold", PARSERS["hold"], f"{span(HOLD_LIMITS)} (seconds)",
         "Seconds for every timed hold."),
-    Key("reps", PARSERS["reps"], None, span(REPS_LIMITS),
+    Key("reps", PARSERS["reps"], span(REPS_LIMITS),
         "Rounds of breath-paced and repeated exercises."),
-    Key("breath", PARSERS["breath"], "4-6", "4-6 or 4-2-6-0 style, 0-12 s a phase",
+    Key("breath", PARSERS["breath"], "4-6 or 4-2-6-0 style, 0-12 s a phase",
         "Breath pattern: inhale, (hold,) exhale, (hold)."),
-    Key("rate", PARSERS["rate"], 160, f"{span(RATE_LIMITS)} (words per minute)", "Speech rate."),
-    Key("rest", PARSERS["rest"], None, f"{span(REST_LIMITS)} (seconds)",
+    Key("rate", PARSERS["rate"], f"{span(RATE_LIMITS)} (words per minute)", "Speech rate."),
+    Key("rest", PARSERS["rest"], f"{span(REST_LIMITS)} (seconds)",
         "Quiet between exercises (default: 5 s scaled by pace)."),
-    Key("voice", _voice, None, "a voice id, part of its name, or a Piper .onnx file "
+    Key("voice", _voice, "a voice id, part of its name, or a Piper .onnx file "
         "(voiceguide voices)",
         "The speaking voice (default: the engine's)."),
-    Key("volume", _fraction, 1.0, span(VOLUME_LIMITS), "Loudness of everything."),
-    Key("cue_volume", _fraction, 1.0, span(VOLUME_LIMITS),
+    Key("volume", _fraction, span(VOLUME_LIMITS), "Loudness of everything."),
+    Key("cue_volume", _fraction, span(VOLUME_LIMITS),
         "Loudness of chimes and tones, on top of volume."),
-    Key("checkin_timeout", _timeout, 8.0, f"{span(CHECKIN_TIMEOUT_LIMITS)} (seconds)",
+    Key("checkin_timeout", _timeout, f"{span(CHECKIN_TIMEOUT_LIMITS)} (seconds)",
         "How long a check-in waits for an answer."),
-    Key("listen", _listen, "auto", "auto, on, off",
+    Key("listen", _listen, "auto, on, off",
         "Answer check-ins by voice (auto: when a microphone exists)."),
-    Key("barge_in", parse_bool, True, "on, off",
+    Key("barge_in", parse_bool, "on, off",
         "Hear stop while the guide speaks (echo cancellation; off: only in its pauses)."),
-    Key("countdown", PARSERS["countdown"], True, "on, off",
+    Key("countdown", PARSERS["countdown"], "on, off",
         "A spoken 3-2-1 at the end of holds."),
-    Key("voice_guidance", PARSERS["voice_guidance"], "full", "full, cues-only",
+    Key("voice_guidance", PARSERS["voice_guidance"], "full, cues-only",
         "cues-only: chimes and breath tones, with safety words and check-ins only."),
-    Key("intro", _intro, "first", "first, always, never",
+    Key("intro", _intro, "first, always, never",
         "The not-medical-advice notice: on the first run only, every time, or never."),
 ]}
 
 PACING_FIELDS = ("pace", "hold", "reps", "breath", "rate", "rest", "countdown",
                  "voice_guidance")
+DEFAULTS = Settings()
 
 
 def settings_path() -> Path:
@@ -120,7 +156,7 @@ def settings_path() -> Path:
     return paths.config_dir() / SETTINGS_FILE
 
 
-def parse(key: str, raw):
+def parse(key: str, raw: Raw) -> Value:
     """Check one raw value; ``ValueError`` naming the allowed values if bad."""
     spec = KEYS[key]
     try:
@@ -129,7 +165,7 @@ def parse(key: str, raw):
         raise ValueError(f"{err} (allowed: {spec.allowed})") from None
 
 
-def read_file(path: Path | None = None) -> dict:
+def read_file(path: Path | None = None) -> dict[str, Value]:
     """The checked values of the settings file (empty when there is none).
 
     An unknown key or a bad value raises :class:`FileError` naming the file, the
@@ -156,51 +192,44 @@ def read_file(path: Path | None = None) -> dict:
     return values
 
 
-@dataclass
-class Resolved:
-    """Every effective setting, the pacing made from them, and where each came from."""
+def resolve(line: Mapping[str, Raw | None] | None = None, routine: Routine | None = None,
+            file_values: Mapping[str, Value] | None = None) -> Settings:
+    """Merge the four layers into one :class:`Settings`.
 
-    values: dict
-    sources: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def pacing(self) -> Pacing:
-        return Pacing(**{k: self.values[k] for k in PACING_FIELDS
-                         if self.values[k] is not None})
-
-
-def resolve(options: dict, routine=None, file_values: dict | None = None) -> Resolved:
-    """Merge the four layers into one :class:`Resolved`.
-
-    ``options`` holds raw command-line values (``None`` = not given); a bad one
-    raises :class:`InputError` naming the option. ``file_values`` defaults to the
-    settings file's, which is read here.
+    ``line`` holds the command-line values of settings, raw as typed (``None``: not
+    given); a bad one raises :class:`InputError` naming the option, a name that is not
+    a setting raises ``KeyError``. ``file_values`` defaults to the settings file's,
+    which is read here (a bad file raises :class:`FileError`).
     """
     if file_values is None:
         file_values = read_file()
-    values = {k: spec.default for k, spec in KEYS.items()}
-    values["breath"] = PARSERS["breath"](values["breath"])
-    sources = {k: "default" for k in KEYS}
+    values: dict[str, Value] = {}
+    sources = dict(DEFAULTS.sources)
     layers = [("settings file", file_values),
               ("routine file", routine.pacing if routine is not None else {})]
     for name, layer in layers:
         for key, value in layer.items():
             if key in KEYS and value is not None:
                 values[key], sources[key] = value, name
-    for key, raw in options.items():
-        if key in KEYS and raw is not None:
-            try:
-                values[key] = parse(key, raw)
-            except ValueError as err:
-                raise InputError(f"--{key.replace('_', '-')}: {err}") from None
-            sources[key] = "command line"
-    return Resolved(values, sources)
+    for key, raw in (line or {}).items():
+        if key not in KEYS:
+            raise KeyError(f"not a setting: {key!r}")
+        if raw is not None:
+            values[key], sources[key] = _from_line(key, raw), "command line"
+    return Settings(**values, sources=MappingProxyType(sources))
+
+
+def _from_line(key: str, raw: Raw) -> Value:
+    try:
+        return parse(key, raw)
+    except ValueError as err:
+        raise InputError(f"--{key.replace('_', '-')}: {err}") from None
 
 
 def doc_row(key: str) -> str:
     """The row of ``key`` in the reference table of docs/settings.md."""
     spec = KEYS[key]
-    default = "(engine's)" if key == "voice" else display(key, spec.default)
+    default = "(engine's)" if key == "voice" else display(key, DEFAULTS.value(key))
     if key in ("hold", "reps"):
         default = "(each technique's)"
     elif key == "rest":
@@ -208,7 +237,7 @@ def doc_row(key: str) -> str:
     return f"| `{key}` | {default} | {spec.allowed} | {spec.help} |"
 
 
-def display(key: str, value) -> str:
+def display(key: str, value: Value) -> str:
     """A value as a person would type it."""
     if value is None:
         return "(not set)"
@@ -224,7 +253,7 @@ def display(key: str, value) -> str:
 
 # ------------------------------------------------------------------- editing
 
-def _toml_value(key: str, raw: str):
+def _toml_value(key: str, raw: str) -> bool | int | float | str:
     """What to store for ``raw``: a number, a boolean or a string, as typed."""
     parse(key, raw)
     text = raw.strip()

@@ -1,25 +1,29 @@
-"""The command line: thin click commands over the library."""
+"""The click commands: thin commands over the library.
+
+Each command parses its options, resolves the settings once where it needs them
+(:func:`voiceguide.settings.resolve`), calls :mod:`voiceguide.cli.commands` or the
+session with typed values, and prints. The shared options are in
+:mod:`voiceguide.cli.options`, the group that shows every error as one line in
+:mod:`voiceguide.cli.group`, and the process's entry point (signals, exit statuses)
+in :mod:`voiceguide.cli.main`.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
-import os
-import signal
 import sys
 
 import click
 
 from voiceguide import __version__
-from voiceguide.errors import (EXIT_INTERRUPTED, StorageError, Terminated, VoiceguideError,
-                               os_error_message, safe_line)
-from voiceguide.routine.pacing import (HOLD_LIMITS, LENGTH_LIMITS, RATE_LIMITS, REPS_LIMITS,
-                               REST_LIMITS)
-from voiceguide.settings import CHECKIN_TIMEOUT_LIMITS
+from voiceguide.cli.group import Group
+from voiceguide.cli.options import (CHECKIN_TIMEOUT, RATE, VOICE_HELP, SettingsHelp,
+                                    complete_routine, timeline_options)
+from voiceguide.errors import safe_line
+from voiceguide.routine.pacing import RATE_LIMITS, span
+from voiceguide.settings import DEFAULTS, Settings
 from voiceguide.timing.timeline import clock
 
-VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
 ENDINGS = {
     "completed": "Routine complete.",
     "stopped": "Stopped for safety. If the pain does not settle, or you felt sharp or "
@@ -28,117 +32,6 @@ ENDINGS = {
     "quit": "Stopped.",
     "not-started": "Not started: once or twice a day is enough.",
 }
-
-
-class FloatRange(click.FloatRange):
-    """click's FloatRange, refusing NaN too (which compares false with both ends)."""
-
-    def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a number.", param, ctx)
-        return number
-
-
-# Typed ranges for the numeric options: the same limits the settings file is held to
-HOLD = FloatRange(*HOLD_LIMITS)
-REPS = click.IntRange(*REPS_LIMITS)
-RATE = click.IntRange(*RATE_LIMITS)
-REST = FloatRange(*REST_LIMITS)
-LENGTH = FloatRange(*LENGTH_LIMITS)
-CHECKIN_TIMEOUT = FloatRange(*CHECKIN_TIMEOUT_LIMITS)
-
-
-def timeline_options(func):
-    """The options every command that builds a timeline takes (show, play, export)."""
-    options = [
-        click.option("--pace", help="slow, normal, fast, or a factor such as 1.3 (bigger is slower)."),
-        click.option("--hold", type=HOLD, help="Seconds for every timed hold (5-300)."),
-        click.option("--reps", type=REPS, help="Rounds of breath-paced and repeated exercises (1-30)."),
-        click.option("--breath", help="Breath pattern: 4-6 (in 4 s, out 6 s) or 4-2-6-0 (with holds)."),
-        click.option("--rate", type=RATE, help="Speech rate in words per minute (80-300)."),
-        click.option("--rest", type=REST, help="Seconds of quiet between exercises (0-120)."),
-        click.option("--length", type=LENGTH,
-                     help="Fit the routine to about this many minutes, within safe doses "
-                          "(leaving out or repeating whole exercises if need be)."),
-        click.option("--beyond-doses", is_flag=True,
-                     help="Let --hold and --reps go outside each technique's dose range "
-                          "(outside the sources' doses; by default they are clamped)."),
-        click.option("--voice", help=VOICE_HELP),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def complete_routine(ctx, param, incomplete):
-    """Shell completion of a ROUTINE: the names of the routines, built-in and yours,
-    or files when what is typed looks like a path."""
-    from click.shell_completion import CompletionItem
-
-    if "/" in incomplete or incomplete.startswith("."):
-        return [CompletionItem(incomplete, type="file")]
-    try:
-        from voiceguide import catalog
-        names = sorted(catalog.load_library().routines)
-    except Exception:  # noqa: BLE001 - completion must never print an error
-        return []
-    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
-
-
-class SettingsHelp(click.Command):
-    """``config set --help`` lists every setting name, from the code itself."""
-
-    def format_epilog(self, ctx, formatter) -> None:
-        from voiceguide import settings
-
-        formatter.write_paragraph()
-        formatter.write_text("Settings: " + ", ".join(settings.KEYS) +
-                             " (see 'voiceguide config show').")
-        super().format_epilog(ctx, formatter)
-
-
-class UserError(click.ClickException):
-    """A :class:`VoiceguideError` shown as one line, with its exit status."""
-
-    def __init__(self, error: VoiceguideError):
-        super().__init__(str(error))
-        self.exit_code = error.exit_code
-
-    def show(self, file=None) -> None:
-        click.echo(f"voiceguide: {safe_line(self.message)}", err=True)
-
-
-class BadValue(click.ClickException):
-    """A bad option or argument value (click's message, with the option's name), shown
-    as one line like every other error, exit 2."""
-
-    exit_code = 2
-
-    def __init__(self, error: click.BadParameter):
-        message = error.format_message()
-        if error.ctx is not None:
-            message += f" (see '{error.ctx.command_path} --help')"
-        super().__init__(message)
-
-    def show(self, file=None) -> None:
-        click.echo(f"voiceguide: {safe_line(self.message)}", err=True)
-
-
-class Group(click.Group):
-    """Turns library errors, and any I/O error, into :class:`UserError` for every
-    command, and a bad option value into :class:`BadValue`: one line, never a
-    traceback."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except click.BadParameter as err:
-            raise BadValue(err) from None
-        except VoiceguideError as err:
-            raise UserError(err) from None
-        except OSError as err:  # disk full, permission denied, read-only...: one line
-            raise UserError(StorageError(os_error_message(err))) from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -189,7 +82,7 @@ def list_command(as_json):
 @click.argument("routine", shell_complete=complete_routine)
 @timeline_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
-def show(routine, as_json, **options):
+def show(routine, as_json, length, beyond_doses, **line):
     """Show a routine's timeline. ROUTINE is a name or a path to a .toml file.
 
     Lengths are those of the real synthesized speech, so they match play and
@@ -199,7 +92,8 @@ def show(routine, as_json, **options):
     """
     from voiceguide.cli import commands
 
-    timeline, notes = commands.timeline_for(routine, options)
+    timeline, notes = commands.timeline_for(routine, line, length=length,
+                                            beyond_doses=beyond_doses)
     _notes(notes)
     if as_json:
         click.echo(json.dumps(timeline.to_json(), indent=1))
@@ -231,7 +125,7 @@ def _synthesis_progress():
               help="File to write: .wav, .flac, .ogg or .mp3.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @timeline_options
-def export(routine, output, force, **options):
+def export(routine, output, force, length, beyond_doses, **line):
     """Export a routine to an audio file, with chapters beside it (FILE.vtt).
 
     Check-ins become their question followed by a fixed pause.
@@ -245,7 +139,8 @@ def export(routine, output, force, **options):
 
     output = Path(output)
     exporter.check_target(output, force)
-    prepared = preparing.prepare(routine, options, progress=_synthesis_progress())
+    prepared = preparing.prepare_named(routine, line, length=length, beyond_doses=beyond_doses,
+                                       progress=_synthesis_progress())
     _notes(prepared.notes)
     bar = _progress_bar("Exporting", prepared.timeline.total_samples)
     try:
@@ -264,12 +159,14 @@ def export(routine, output, force, **options):
 @click.option("--device", help="Output device number or part of its name (see 'voiceguide devices').")
 @click.option("--no-checkins", is_flag=True,
               help="Do not wait at check-ins: play exactly what 'export' writes.")
-@click.option("--checkin-timeout", type=CHECKIN_TIMEOUT, help="Seconds to wait for an answer at a check-in (default 8).")
+@click.option("--checkin-timeout", type=CHECKIN_TIMEOUT, help="Seconds to wait for an answer at a check-in "
+                   f"(default {DEFAULTS.checkin_timeout:g}).")
 @click.option("--listen/--no-listen", default=None,
               help="Answer check-ins by voice (default: when a microphone exists).")
 @click.option("--intro", is_flag=True, help="Play the not-medical-advice notice again.")
 @timeline_options
-def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options):
+def play(routine, device, no_checkins, checkin_timeout, listen, intro, length, beyond_doses,
+         **line):
     """Play a routine, hands-free.
 
     Check-ins are answered by voice (good, same, worse, stop; numbers for pain;
@@ -280,22 +177,23 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
 
     Example: voiceguide play morning --breath 4-6
     """
+    from voiceguide.audio.devices import resolve_output, start_early
     from voiceguide.session import play as session
     from voiceguide.session import prepare as preparing
-    from voiceguide.audio.devices import resolve_output, start_early
-    from voiceguide.terminal import KeyReader
-    from voiceguide.terminal import wrap
+    from voiceguide.terminal import KeyReader, wrap
 
     portaudio = start_early()
-    options.update(checkin_timeout=checkin_timeout,
-                   listen=None if listen is None else ("on" if listen else "off"))
+    line.update(checkin_timeout=checkin_timeout,
+                listen=None if listen is None else ("on" if listen else "off"))
     try:
-        prepared = preparing.prepare(routine, options, background=True, notice=no_checkins)
+        found, chosen, library = preparing.resolved(routine, line)
+        prepared = preparing.prepare(found, chosen, library, length=length,
+                                     beyond_doses=beyond_doses, background=True,
+                                     notice=no_checkins)
     finally:
         portaudio.join()  # never exit while PortAudio is starting: it would crash
     _notes(prepared.notes)
     resolve_output(device)
-    values = prepared.resolved.values
     reader = KeyReader()
     interactive = reader.start()
     try:
@@ -303,18 +201,26 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, **options
             click.echo(wrap(f"{prepared.routine.title}: "
                             f"{clock(prepared.timeline.total_seconds)}. "
                             "Keys: space pause, n next, b back, s stop, q quit.", sys.stdout))
-        play_options = session.PlayOptions(
-            device=device, checkins=not no_checkins,
-            checkin_timeout=values["checkin_timeout"], listen=values["listen"],
-            barge_in=values["barge_in"], keys=reader.keys if interactive else None,
-            status=sys.stdout if interactive and sys.stdout.isatty() else None,
-            say=lambda text: click.echo(text, err=True))
-        ending = session.play_session(prepared, play_options,
-                                      "again" if intro else values["intro"])
+        keys = reader.keys if interactive else None
+        ending = session.play_session(prepared, _play_options(chosen, device, no_checkins, keys),
+                                      "again" if intro else chosen.intro)
     finally:
         reader.stop()
         prepared.speech.close()
     click.echo(ENDINGS[ending])
+
+
+def _play_options(chosen: Settings, device: str | None, no_checkins: bool, keys):
+    """How to play, from the chosen settings and play's own options; ``keys`` is the
+    queue of key presses on a terminal (None elsewhere, and then no status line)."""
+    from voiceguide.session import play as session
+
+    return session.PlayOptions(
+        device=device, checkins=not no_checkins,
+        checkin_timeout=chosen.checkin_timeout, listen=chosen.listen,
+        barge_in=chosen.barge_in, keys=keys,
+        status=sys.stdout if keys is not None and sys.stdout.isatty() else None,
+        say=lambda text: click.echo(text, err=True))
 
 
 @cli.command()
@@ -455,8 +361,8 @@ def config_show(as_json):
     """
     from voiceguide import settings
 
-    resolved = settings.resolve({})
-    rows = [(key, settings.display(key, resolved.values[key]), resolved.sources[key])
+    chosen = settings.resolve({})
+    rows = [(key, settings.display(key, chosen.value(key)), chosen.sources[key])
             for key in settings.KEYS]
     if as_json:
         click.echo(json.dumps({k: {"value": v, "source": s} for k, v, s in rows}, indent=2))
@@ -499,7 +405,8 @@ def config_unset(key):
 @click.option("--lang", help="Only voices for this language (such as en, en-gb).")
 @click.option("--say", help="Say this text with --voice, as a preview.")
 @click.option("--voice", help=VOICE_HELP)
-@click.option("--rate", type=RATE, help="Speech rate in words per minute (80-300).")
+@click.option("--rate", type=RATE,
+              help=f"Speech rate in words per minute ({span(RATE_LIMITS)}).")
 @click.option("--device", help="Output device for --say.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--add", "add", metavar="PATH",
@@ -520,7 +427,10 @@ def voices(lang, say, voice, rate, device, as_json, add):
         click.echo(f"Added voice {added.name} ({added.path}); use it with --voice {added.name}")
         return
     if say:
-        used = commands.preview_voice(say, voice, rate, device)
+        from voiceguide import settings
+
+        used = commands.preview_voice(say, settings.resolve({"voice": voice, "rate": rate}),
+                                      device)
         click.echo(f"Said with voice {used}.")
         return
     found = commands.voices(lang)
@@ -579,52 +489,3 @@ def cache_clear():
     from voiceguide.speech.clipcache import ClipCache
 
     click.echo(f"Removed {ClipCache().clear()} clips.")
-
-
-def _on_termination(signum, frame) -> None:
-    """SIGTERM and SIGHUP: raise :class:`Terminated` (a KeyboardInterrupt) in the main
-    thread, so they stop everything exactly as Ctrl-C does. A second one during the
-    clean-up is ignored, so the clean-up finishes."""
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
-    raise Terminated(signum)
-
-
-def _handle_termination() -> None:
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _on_termination)
-
-
-def main(argv=None):
-    """Entry point: errors become one line and an exit status, Ctrl-C exits 130,
-    SIGTERM 143 and SIGHUP 129 (after the same clean-up as Ctrl-C)."""
-    _handle_termination()
-    try:
-        code = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt) as err:
-        # click turns KeyboardInterrupt (and so Terminated) into Abort
-        stop = err if isinstance(err, Terminated) else err.__cause__
-        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
-            if isinstance(stop, Terminated):
-                click.echo(f"\nStopped by {signal.Signals(stop.signum).name}.", err=True)
-            else:
-                click.echo("\nInterrupted.", err=True)
-        code = stop.exit_code if isinstance(stop, Terminated) else EXIT_INTERRUPTED
-    except click.ClickException as err:
-        err.show()
-        code = err.exit_code
-    except BrokenPipeError:
-        code = 0
-    _exit(code if isinstance(code, int) else 0)
-
-
-def _exit(code: int) -> None:
-    """Exit; at once if the audio system hung, since its clean-up would hang too."""
-    from voiceguide.audio import devices
-    if devices.is_stuck():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)

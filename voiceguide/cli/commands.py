@@ -1,15 +1,21 @@
 """What the commands do, as library functions that return data.
 
-The CLI parses options, calls these and prints; tests can call them directly.
+The CLI parses options, resolves the settings once and calls these with typed values,
+then prints; tests can call them directly.
 """
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from voiceguide import catalog
-from voiceguide.timing.compiler import compile_routine, estimated_speech
-from voiceguide.timing.fitting import routine_minutes
 from voiceguide.errors import DeviceError, VoiceguideError
-from voiceguide.settings import resolve
+from voiceguide.routine.model import Routine
+from voiceguide.routine.pacing import Raw
+from voiceguide.session import prepare as preparing
+from voiceguide.settings import Settings, resolve
+from voiceguide.timing.compiler import SpeechLength, estimated_speech
+from voiceguide.timing.fitting import routine_minutes
 from voiceguide.timing.timeline import EventKind, Timeline, clock, seconds
 
 
@@ -26,16 +32,11 @@ def listing(library: catalog.Library | None = None) -> dict:
     for name, path in sorted(library.routines.items()):
         try:
             routine = catalog.load_routine_file(path, library)
-            resolved = resolve({}, routine)
+            chosen = resolve({}, routine)
         except VoiceguideError as err:
             warnings.append(str(err))
             continue
-        pacing = resolved.pacing
-        estimate = estimated_speech(pacing.rate)
-        draft = compile_routine(routine, pacing, estimate, library.phrases, library.positions)
-        length, estimated = _cached_lengths(draft.texts(), resolved.values["voice"],
-                                            pacing.rate, estimate)
-        timeline = compile_routine(routine, pacing, length, library.phrases, library.positions)
+        timeline, estimated = _cached_timeline(routine, chosen, library)
         routines.append({"name": name, "title": routine.title,
                          "minutes": routine_minutes(timeline), "estimated": estimated,
                          "builtin": name in library.builtin_routines})
@@ -44,41 +45,49 @@ def listing(library: catalog.Library | None = None) -> dict:
     return {"routines": routines, "techniques": techniques, "warnings": warnings}
 
 
-def _cached_lengths(texts, voice: str | None, rate: int, estimate):
-    """Real lengths of cached clips (estimates for the rest), and whether any text
-    was estimated; no synthesis, no engine needed."""
+def _cached_timeline(routine: Routine, chosen: Settings, library: catalog.Library
+                     ) -> tuple[Timeline, bool]:
+    """The routine in the cached clips' real lengths (estimates for the rest), and
+    whether any text was estimated; no synthesis, no engine needed."""
+    pacing = chosen.pacing
+    estimate = estimated_speech(pacing.rate)
+    compile = preparing.routine_compiler(routine, pacing, library)
     try:
-        from voiceguide.speech import Speech, resolve_voice
-
-        speech = Speech(voice=resolve_voice(voice) if voice else None, rate=rate)
+        speech = preparing.open_speech(chosen)
     except DeviceError:
-        return estimate, True
+        return compile(estimate), True
+    estimated = False
+
+    def cached(texts: list[str]) -> SpeechLength:
+        nonlocal estimated
+        estimated = bool(speech.missing(texts))
+        return preparing.known_lengths(speech, estimate)
+
     try:
-        missing = set(speech.missing(texts))
-        known = {t: speech.seconds(t) for t in texts if t not in missing}
+        timeline = preparing.compile_twice(compile, estimate, cached)
     finally:
         speech.close()
-    return (lambda text: known[text] if text in known else estimate(text)), bool(missing)
+    return timeline, estimated
 
 
-def timeline_for(name_or_path: str, options: dict, library: catalog.Library | None = None
-                 ) -> tuple[Timeline, list[str]]:
+def timeline_for(name_or_path: str, line: Mapping[str, Raw | None], *,
+                 length: float | None = None, beyond_doses: bool = False,
+                 library: catalog.Library | None = None) -> tuple[Timeline, list[str]]:
     """A routine's timeline in real speech lengths, and notes for the user.
 
-    What is not in the speech cache yet is synthesized. Without a speech engine
-    the lengths are estimated from word counts, and a note says so.
+    ``line`` holds the command-line values of settings (``None``: not given),
+    resolved here once; ``length`` and ``beyond_doses`` are ``--length`` and
+    ``--beyond-doses``. What is not in the speech cache yet is synthesized. Without
+    a speech engine the lengths are estimated from word counts, and a note says so.
     """
-    from voiceguide.session import prepare as preparing
-
-    library = library or catalog.load_library()
+    routine, chosen, library = preparing.resolved(name_or_path, line, library)
     try:
-        prepared = preparing.prepare(name_or_path, options, library=library)
+        prepared = preparing.prepare(routine, chosen, library, length=length,
+                                     beyond_doses=beyond_doses)
     except DeviceError as err:
-        routine = library.routine(name_or_path)
-        pacing = resolve(options, routine).pacing
-        timeline = compile_routine(routine, pacing, estimated_speech(pacing.rate),
-                                   library.phrases, library.positions)
-        return timeline, [f"{err}; speech lengths are estimated"]
+        pacing = chosen.pacing
+        compile = preparing.routine_compiler(routine, pacing, library)
+        return compile(estimated_speech(pacing.rate)), [f"{err}; speech lengths are estimated"]
     prepared.speech.close()
     return prepared.timeline, prepared.notes
 
@@ -95,17 +104,15 @@ def voices(lang: str | None = None) -> list:
     return found
 
 
-def preview_voice(text: str, voice: str | None, rate, device: str | None) -> str:
-    """Say ``text`` with a voice on the output device; return the voice id used."""
+def preview_voice(text: str, chosen: Settings, device: str | None) -> str:
+    """Say ``text`` with the chosen voice and rate on the output device; return the
+    voice id used."""
     from voiceguide.audio import output
-    from voiceguide.speech import Speech, resolve_voice
 
-    values = resolve({"voice": voice, "rate": rate}).values
-    voice_id = resolve_voice(values["voice"]) if values["voice"] else None
-    with Speech(voice=voice_id, rate=values["rate"]) as speech:
+    with preparing.open_speech(chosen) as speech:
         clip = speech.levelled(text)
     output.play_clip(clip, device)
-    return voice_id or "(default)"
+    return speech.voice or "(default)"
 
 
 def format_timeline(timeline: Timeline) -> str:

@@ -1,8 +1,12 @@
-"""Pacing: how fast a routine goes, and the checks on every pacing value.
+"""Pacing: how fast a routine goes, and the one parser of numbers and their ranges.
 
 Pacing values arrive as text (command line, settings file) or TOML values (routine
 files). :func:`parse_value` turns one raw value into a checked one or raises
 ``ValueError`` with a message fit for the user; callers add where it came from.
+:func:`number`, :func:`finite` and :func:`within` are the number parsing and range
+checks every value is held to (pacing here, volumes and the check-in wait in
+:mod:`voiceguide.settings`, ``--length`` in :func:`parse_length`); the command line's
+click ranges take their limits from the same constants.
 """
 
 from __future__ import annotations
@@ -11,7 +15,11 @@ import math
 import re
 from dataclasses import dataclass, field, fields
 
+#: A value as it arrives: text from the command line, or a TOML value.
+Raw = str | int | float | bool
+
 PACE_NAMES = {"slow": 1.3, "normal": 1.0, "fast": 0.8}
+DEFAULT_RATE = 160            # words per minute, when none is given
 PACE_LIMITS = (0.5, 2.0)
 HOLD_LIMITS = (5, 300)        # seconds; a hold of 0 or of 20 minutes is refused
 REPS_LIMITS = (1, 30)
@@ -46,7 +54,7 @@ class Pacing:
     hold: float | None = None
     reps: int | None = None
     breath: BreathPattern = field(default_factory=BreathPattern)
-    rate: int = 160
+    rate: int = DEFAULT_RATE
     rest: float | None = None   # None: 5 s scaled by pace
     countdown: bool = True
     voice_guidance: str = "full"
@@ -64,15 +72,15 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def parse_pace(raw) -> float:
+def parse_pace(raw: Raw) -> float:
     """``slow``, ``normal``, ``fast`` or a factor such as ``1.3`` (bigger is slower)."""
     if isinstance(raw, str) and raw.strip().lower() in PACE_NAMES:
         return PACE_NAMES[raw.strip().lower()]
-    value = _number(raw, "a pace of slow, normal, fast or a factor such as 1.3")
-    return _within(value, PACE_LIMITS, "pace factor")
+    value = finite(raw, "a pace of slow, normal, fast or a factor such as 1.3")
+    return within(value, PACE_LIMITS, "pace factor")
 
 
-def parse_breath(raw) -> BreathPattern:
+def parse_breath(raw: Raw) -> BreathPattern:
     """``4-6`` (inhale 4 s, exhale 6 s) or ``4-2-6-0`` (with holds)."""
     text = str(raw).strip()
     if not re.fullmatch(r"\d+(\.\d+)?(-\d+(\.\d+)?){1,3}", text) or text.count("-") == 2:
@@ -81,37 +89,43 @@ def parse_breath(raw) -> BreathPattern:
     if len(parts) == 2:
         parts = [parts[0], 0, parts[1], 0]
     for value in parts:
-        _within(value, BREATH_PHASE_LIMITS, "each breath phase")
+        within(value, BREATH_PHASE_LIMITS, "each breath phase")
     if parts[0] < 1 or parts[2] < 1:
         raise ValueError("inhale and exhale must each last at least 1 second")
     return BreathPattern(*parts)
 
 
-def parse_hold(raw) -> float:
+def parse_hold(raw: Raw) -> float:
     """A hold length in seconds, 5 to 300."""
-    return _within(_number(raw, "a number of seconds"), HOLD_LIMITS, "hold")
+    return within(finite(raw, "a number of seconds"), HOLD_LIMITS, "hold")
 
 
-def parse_reps(raw) -> int:
+def parse_reps(raw: Raw) -> int:
     """A count of rounds or repetitions, 1 to 30."""
-    value = _number(raw, "a whole number")
+    value = finite(raw, "a whole number")
     if not float(value).is_integer():
         raise ValueError(f"reps must be a whole number, not {raw!r}")
-    return int(_within(value, REPS_LIMITS, "reps"))
+    return int(within(value, REPS_LIMITS, "reps"))
 
 
-def parse_rate(raw) -> int:
+def parse_rate(raw: Raw) -> int:
     """A speech rate in words per minute, 80 to 300."""
-    value = _number(raw, "a number of words per minute")
-    return int(round(_within(value, RATE_LIMITS, "speech rate (words per minute)")))
+    value = finite(raw, "a number of words per minute")
+    return int(round(within(value, RATE_LIMITS, "speech rate (words per minute)")))
 
 
-def parse_rest(raw) -> float:
+def parse_rest(raw: Raw) -> float:
     """Seconds of quiet between exercises, 0 to 120."""
-    return _within(_number(raw, "a number of seconds"), REST_LIMITS, "rest")
+    return within(finite(raw, "a number of seconds"), REST_LIMITS, "rest")
 
 
-def parse_bool(raw) -> bool:
+def parse_length(raw: Raw) -> float:
+    """``--length``: minutes to fit a routine to, within :data:`LENGTH_LIMITS`."""
+    return within(number(raw, "a number of minutes"), LENGTH_LIMITS, unit=" minutes",
+                  shown=str(raw))
+
+
+def parse_bool(raw: Raw) -> bool:
     """``true``/``false``, ``on``/``off``, ``yes``/``no``."""
     if isinstance(raw, bool):
         return raw
@@ -123,7 +137,7 @@ def parse_bool(raw) -> bool:
     raise ValueError(f"must be on or off (true or false), not {raw!r}")
 
 
-def parse_voice_guidance(raw) -> str:
+def parse_voice_guidance(raw: Raw) -> str:
     """``full`` or ``cues-only``."""
     text = str(raw).strip().lower()
     if text not in ("full", "cues-only"):
@@ -144,30 +158,50 @@ PARSERS = {
 }
 
 
-def parse_value(key: str, raw):
+def parse_value(key: str, raw: Raw):
     """Check one raw pacing value; ``ValueError`` with a user-facing message if bad."""
     return PARSERS[key](raw)
 
 
-def _number(raw, what: str) -> float:
+def number(raw: Raw, what: str = "a number") -> float:
+    """``raw`` (text or a TOML number) as a float; a boolean is not a number.
+
+    Raises ``ValueError("expected {what}, not {raw!r}")``. NaN and infinity pass, for
+    the range check after it to refuse (:func:`finite` refuses them here instead).
+    """
     if isinstance(raw, bool):
         raise ValueError(f"expected {what}, not {raw!r}")
     try:
-        value = float(raw)
+        return float(raw)
     except (TypeError, ValueError):
         raise ValueError(f"expected {what}, not {raw!r}") from None
+
+
+def finite(raw: Raw, what: str) -> float:
+    """:func:`number`, refusing NaN and infinity with the same message."""
+    value = number(raw, what)
     if not math.isfinite(value):
         raise ValueError(f"expected {what}, not {raw!r}")
+    return value
+
+
+def within(value: float, limits: tuple[float, float], what: str = "", *, unit: str = "",
+           shown: str | None = None) -> float:
+    """``value`` when ``low <= value <= high`` (NaN never is), else ``ValueError``.
+
+    The message is "{what} must be between {low} and {high}{unit}, not {shown}": ``what``
+    names the value (or is left out), ``unit`` follows the limits (`` seconds``), and
+    ``shown`` is how the value was given (default: the value as :func:`span` writes it).
+    """
+    low, high = limits
+    if not low <= value <= high:
+        name = f"{what} " if what else ""
+        shown = _num(value) if shown is None else shown
+        raise ValueError(f"{name}must be between {_num(low)} and {_num(high)}{unit}, "
+                         f"not {shown}")
     return value
 
 
 def span(limits: tuple[float, float]) -> str:
     """``limits`` as the documents write them: ``5-300``."""
     return f"{_num(limits[0])}-{_num(limits[1])}"
-
-
-def _within(value: float, limits: tuple[float, float], what: str) -> float:
-    low, high = limits
-    if not low <= value <= high:
-        raise ValueError(f"{what} must be between {_num(low)} and {_num(high)}, not {_num(value)}")
-    return value

@@ -118,7 +118,7 @@ class Player:
                 if event.kind == EventKind.CHECKIN and event.end - event.pause >= start:
                     limit, gate = event.end - event.pause, index
                     break
-        if self.pending is not None and self.timeline is self.pending.prepared.timeline:
+        if self.pending is not None and self.timeline is self.pending.timeline:
             horizon = self.pending.horizon(self.timeline)
             if horizon < limit:
                 limit, gate = horizon, HORIZON

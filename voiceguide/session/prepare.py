@@ -1,59 +1,70 @@
-"""A routine made ready to hear: loaded, its settings resolved, compiled with real
-speech lengths; and its export.
+"""A routine made ready to hear, from settings resolved once; and its export.
+
+:func:`prepare` takes the routine and its :class:`~voiceguide.settings.Settings` (the
+command line resolves them and hands them down), fits ``--length`` and compiles with
+real speech lengths. What every compile of a routine shares is here too:
+:func:`routine_compiler` (the routine's compile for any speech lengths),
+:func:`compile_twice` (an estimate first, to learn the texts; then their lengths) and
+:func:`known_lengths` (real lengths of cached clips, estimates for the rest). While
+speech is synthesized in the background, :class:`~voiceguide.session.synthesis.Synthesis`
+owns the live timeline and :attr:`Prepared.timeline` asks it.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
+from voiceguide.audio.cues import load_cues
+from voiceguide.audio.loudness import CUE_GAIN
+from voiceguide.audio.renderer import Renderer
 from voiceguide import catalog
-from voiceguide.timing.compiler import compile_message, compile_routine, estimated_speech
+from voiceguide.errors import InputError
+from voiceguide.routine.model import Routine
+from voiceguide.routine.pacing import Pacing, Raw, parse_length
+from voiceguide.session.synthesis import Compile, Synthesis
+from voiceguide.settings import Settings, resolve
+from voiceguide.timing.compiler import (SpeechLength, compile_message, compile_routine,
+                                        estimated_speech)
 from voiceguide.timing.dosing import dose_notes
 from voiceguide.timing.fitting import LengthError, fit_length, length_report
-from voiceguide.audio.cues import load_cues
-from voiceguide.errors import InputError
-from voiceguide.audio.loudness import CUE_GAIN
-from voiceguide.routine.model import Routine
-from voiceguide.routine.pacing import Pacing
-from voiceguide.audio.renderer import Renderer
-from voiceguide.settings import Resolved, resolve
 from voiceguide.timing.timeline import Timeline
 
 if TYPE_CHECKING:
-    from voiceguide.session.synthesis import Synthesis
+    from voiceguide.speech import Speech
 
 
 @dataclass
 class Prepared:
     """A routine with its pacing, its speech and its timeline.
 
-    The timeline is in real clip lengths, except while ``pending`` synthesizes
-    speech in the background (see :class:`Synthesis`).
+    :attr:`timeline` is in real clip lengths, except while ``pending`` synthesizes
+    speech in the background (see :class:`Synthesis`, which then owns it).
     """
 
     library: catalog.Library
     routine: Routine
-    resolved: Resolved
-    speech: object
-    timeline: Timeline
     pacing: Pacing
+    speech: Speech
     volume: float = 1.0
     cue_volume: float = 1.0
     notes: list[str] = field(default_factory=list)
-    pending: "Synthesis | None" = None
     notice: bool = True   # the spoken not-medical-advice notice starts the routine
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    pending: Synthesis | None = None
+    final: Timeline | None = None   # the timeline, when nothing is pending
 
-    def synthesize(self, texts) -> None:
+    @property
+    def timeline(self) -> Timeline:
+        """The routine's latest timeline (``pending``'s while it synthesizes)."""
+        return self.pending.timeline if self.pending is not None else self.final
+
+    def synthesize(self, texts: Iterable[str]) -> None:
         """Make sure every text is synthesized (one synthesis at a time)."""
-        texts = list(texts)
-        with self.lock:
-            self.speech.prepare(texts, levelled=True)
         if self.pending is not None:
-            self.pending.ready.update(texts)
+            self.pending.make(texts)
+        else:
+            self.speech.prepare(list(texts), levelled=True)
 
     def message(self, name: str, title: str, lines, question=None, rest=0.0,
                 after=(), then: str | None = None) -> Timeline:
@@ -80,89 +91,27 @@ class Prepared:
         return self.renderer(timeline, preload=True)
 
 
-def compile_real(routine, pacing, speech, phrases, positions, notice=True, progress=None
-                 ) -> Timeline:
-    """Compile with real clip lengths.
+def routine_compiler(routine: Routine, pacing: Pacing, library: catalog.Library,
+                     notice: bool = True) -> Compile:
+    """The routine's compile for any speech lengths: ``compile(lengths) -> Timeline``,
+    with the library's phrases and positions."""
 
-    The texts a timeline needs are found from an estimate first and synthesized
-    together (in parallel); a text that only fits with its real length is
-    synthesized when the compiler asks for it.
-    """
-    draft = compile_routine(routine, pacing, estimated_speech(pacing.rate), phrases,
-                            positions, notice=notice)
-    speech.prepare(draft.texts(), progress, levelled=True)
-    return compile_routine(routine, pacing, speech.seconds, phrases, positions, notice=notice)
+    def compile(lengths: SpeechLength) -> Timeline:
+        return compile_routine(routine, pacing, lengths, library.phrases, library.positions,
+                               notice=notice)
+
+    return compile
 
 
-def prepare(name_or_path: str, options: dict, *,
-            progress: Callable[[int, int], None] | None = None,
-            library: catalog.Library | None = None, background: bool = False,
-            notice: bool = True) -> Prepared:
-    """Load, resolve and compile a routine with real speech lengths.
-
-    ``options`` are the raw command-line values (``None`` when not given),
-    including ``voice``, ``length`` (minutes to fit the routine to) and
-    ``beyond_doses``. ``notice`` starts the routine with the spoken
-    not-medical-advice notice (export, and play without check-ins). With
-    ``background``, speech not in the cache yet is synthesized in the background,
-    ahead of the playhead, and ``prepared.pending`` tracks it (for play).
-    """
-    from voiceguide.speech import Speech, resolve_voice
-
-    library = library or catalog.load_library()
-    routine = library.routine(name_or_path)
-    resolved = resolve(options, routine)
-    voice = resolved.values["voice"]
-    if voice is not None:
-        voice = resolve_voice(voice)
-    speech = Speech(voice=voice, rate=resolved.pacing.rate)
-    pacing = replace(resolved.pacing, beyond_doses=bool(options.get("beyond_doses")))
-    notes = dose_notes(routine, pacing)
-    minutes = options.get("length")
-    if minutes is not None:
-        minutes = parse_length(minutes)
-        try:
-            fitted = fit_length(routine, pacing, _known_lengths(speech, pacing.rate),
-                                library.phrases, minutes, library.positions, notice=notice)
-        except LengthError as err:
-            raise InputError(f"--length {minutes:g}: the shortest safe version of "
-                             f"{routine.name} (its warm-up and last exercise) is "
-                             f"{err.shortest_seconds / 60:.1f} minutes") from None
-        routine, pacing = fitted.routine, fitted.pacing
-        notes += fitted.notes
-    prepared = Prepared(library, routine, resolved, speech, None, pacing,
-                        resolved.values["volume"], resolved.values["cue_volume"], notes,
-                        notice=notice)
-    if background:
-        from voiceguide.session.synthesis import Synthesis
-
-        prepared.pending = Synthesis(prepared)
-        prepared.timeline = prepared.pending.start()
-    else:
-        prepared.timeline = compile_real(routine, pacing, speech, library.phrases,
-                                         library.positions, notice, progress=progress)
-    if minutes is not None:
-        notes += length_report(prepared.timeline.total_seconds, minutes)
-    return prepared
+def compile_twice(compile: Compile, estimate: SpeechLength,
+                  lengths: Callable[[list[str]], SpeechLength]) -> Timeline:
+    """Compile with ``estimate`` to learn the texts the routine says, then with the
+    speech lengths ``lengths(texts)`` gives for them (real ones, as far as known)."""
+    return compile(lengths(compile(estimate).texts()))
 
 
-def parse_length(raw) -> float:
-    """``--length`` in minutes, within :data:`~voiceguide.routine.pacing.LENGTH_LIMITS`."""
-    from voiceguide.routine.pacing import LENGTH_LIMITS
-
-    try:
-        minutes = float(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"--length: expected a number of minutes, not {raw!r}") from None
-    low, high = LENGTH_LIMITS
-    if not low <= minutes <= high:
-        raise InputError(f"--length: must be between {low} and {high} minutes, not {raw}")
-    return minutes
-
-
-def _known_lengths(speech, rate: int):
-    """Real lengths of cached clips, estimates for the rest (no synthesis)."""
-    estimate = estimated_speech(rate)
+def known_lengths(speech: Speech, estimate: SpeechLength) -> SpeechLength:
+    """Real lengths of cached clips, ``estimate`` for the rest (no synthesis)."""
     memo: dict[str, float] = {}
 
     def length(text: str) -> float:
@@ -171,6 +120,99 @@ def _known_lengths(speech, rate: int):
         return memo[text]
 
     return length
+
+
+def compile_real(compile: Compile, speech: Speech, estimate: SpeechLength,
+                 progress: Callable[[int, int], None] | None = None) -> Timeline:
+    """Compile with real clip lengths.
+
+    The texts a timeline needs are found from an estimate first and synthesized
+    together (in parallel); a text that only fits with its real length is
+    synthesized when the compiler asks for it.
+    """
+    def synthesized(texts: list[str]) -> SpeechLength:
+        speech.prepare(texts, progress, levelled=True)
+        return speech.seconds
+
+    return compile_twice(compile, estimate, synthesized)
+
+
+def open_speech(chosen: Settings) -> Speech:
+    """The speech of the chosen voice and rate (:class:`DeviceError` without an engine)."""
+    from voiceguide.speech import Speech, resolve_voice
+
+    voice = resolve_voice(chosen.voice) if chosen.voice is not None else None
+    return Speech(voice=voice, rate=chosen.rate)
+
+
+def prepare(routine: Routine, chosen: Settings, library: catalog.Library, *,
+            length: float | None = None, beyond_doses: bool = False,
+            progress: Callable[[int, int], None] | None = None, background: bool = False,
+            notice: bool = True) -> Prepared:
+    """``routine`` with the ``chosen`` settings, compiled with real speech lengths.
+
+    ``length`` is the minutes to fit the routine to (``--length``), within doses
+    unless ``beyond_doses``. ``notice`` starts the routine with the spoken
+    not-medical-advice notice (export, and play without check-ins). With
+    ``background``, speech not in the cache yet is synthesized in the background,
+    ahead of the playhead, and ``prepared.pending`` tracks it (for play).
+    """
+    speech = open_speech(chosen)
+    pacing = replace(chosen.pacing, beyond_doses=beyond_doses)
+    notes = dose_notes(routine, pacing)
+    estimate = estimated_speech(pacing.rate)
+    if length is not None:
+        length = _checked_length(length)
+        fitted = _fit(routine, pacing, known_lengths(speech, estimate), library, length, notice)
+        routine, pacing = fitted.routine, fitted.pacing
+        notes += fitted.notes
+    prepared = Prepared(library, routine, pacing, speech, chosen.volume, chosen.cue_volume,
+                        notes, notice=notice)
+    compile = routine_compiler(routine, pacing, library, notice)
+    if background:
+        prepared.pending = Synthesis(speech, compile, estimate)
+        prepared.pending.start(compile_twice(compile, estimate, prepared.pending.lengths))
+    else:
+        prepared.final = compile_real(compile, speech, estimate, progress)
+    if length is not None:
+        notes += length_report(prepared.timeline.total_seconds, length)
+    return prepared
+
+
+def resolved(name_or_path: str, line: Mapping[str, Raw | None] | None = None,
+             library: catalog.Library | None = None
+             ) -> tuple[Routine, Settings, catalog.Library]:
+    """The routine ``name_or_path``, its settings resolved once from ``line`` (the
+    command-line values of settings, raw; ``None``: not given) over its routine file,
+    the settings file and the defaults, and the library it came from."""
+    library = library or catalog.load_library()
+    routine = library.routine(name_or_path)
+    return routine, resolve(line, routine), library
+
+
+def prepare_named(name_or_path: str, line: Mapping[str, Raw | None] | None = None, *,
+                  library: catalog.Library | None = None, **how) -> Prepared:
+    """The routine ``name_or_path`` prepared as the command line prepares it: its
+    settings :func:`resolved` from ``line``, then :func:`prepare` with ``how``."""
+    return prepare(*resolved(name_or_path, line, library), **how)
+
+
+def _checked_length(minutes: float) -> float:
+    try:
+        return parse_length(minutes)
+    except ValueError as err:
+        raise InputError(f"--length: {err}") from None
+
+
+def _fit(routine: Routine, pacing: Pacing, lengths: SpeechLength, library: catalog.Library,
+         minutes: float, notice: bool):
+    try:
+        return fit_length(routine, pacing, lengths, library.phrases, minutes, library.positions,
+                          notice=notice)
+    except LengthError as err:
+        raise InputError(f"--length {minutes:g}: the shortest safe version of "
+                         f"{routine.name} (its warm-up and last exercise) is "
+                         f"{err.shortest_seconds / 60:.1f} minutes") from None
 
 
 def export(prepared: Prepared, output: Path, force: bool = False,

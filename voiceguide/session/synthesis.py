@@ -1,16 +1,26 @@
-"""Speech for a routine synthesized in the background, ahead of the playhead."""
+"""Speech for a routine synthesized in the background, ahead of the playhead, and the
+routine's live timeline that grows with it.
+
+:class:`Synthesis` is given what it needs (the speech, the routine's compile function,
+the speech-length estimate) and owns the routine's latest timeline
+(:attr:`Synthesis.timeline`); :class:`~voiceguide.session.prepare.Prepared` and the
+player ask it for that timeline, and nothing here reaches back into them.
+"""
 
 from __future__ import annotations
 
 import collections
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from voiceguide.timing.compiler import compile_routine, estimated_speech
+from voiceguide.timing.compiler import SpeechLength
 from voiceguide.timing.timeline import Timeline
 
 if TYPE_CHECKING:
-    from voiceguide.session.prepare import Prepared
+    from voiceguide.speech import Speech
+
+#: A routine's compile for any speech lengths: ``compile(lengths) -> Timeline``.
+Compile = Callable[[SpeechLength], Timeline]
 
 
 class Synthesis:
@@ -26,10 +36,14 @@ class Synthesis:
     CHUNK = 6   # clips per synthesis call: small, so the first ones come quickly
     FIRST_CHUNK = 1   # the very first call: one clip, so a slow engine (Piper) starts soon
 
-    def __init__(self, prepared: Prepared):
-        self.prepared = prepared
+    def __init__(self, speech: Speech, compile: Compile, estimate: SpeechLength):
+        self.speech = speech
         self.ready: set[str] = set()
         self.error: BaseException | None = None
+        self._timeline: Timeline | None = None
+        self._compile = compile
+        self._estimate = estimate
+        self._lock = threading.Lock()   # one synthesis at a time: the background's or make()'s
         self._queue: collections.deque[str] = collections.deque()
         self._queued: set[str] = set()
         self._routine_texts: set[str] = set()   # what the routine's timeline needs
@@ -38,37 +52,41 @@ class Synthesis:
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="voiceguide-synthesis")
 
+    @property
+    def timeline(self) -> Timeline | None:
+        """The routine's latest timeline: set by :meth:`start`, renewed by :meth:`refresh`."""
+        return self._timeline
+
     def is_ready(self, text: str) -> bool:
         """True if ``text``'s clip exists."""
         return text in self.ready
 
-    def start(self) -> Timeline:
-        """The first timeline; synthesis of what it lacks starts in the background."""
-        timeline = self._compile(first=True)
+    def lengths(self, texts: Iterable[str]) -> SpeechLength:
+        """The speech lengths to compile with: real for every clip ready, estimated for
+        the rest. The clips of ``texts`` already in the cache count as ready from now on."""
+        texts = list(texts)
+        missing = set(self.speech.missing(texts))
+        self.ready.update(t for t in texts if t not in missing)
+        return self._length
+
+    def _length(self, text: str) -> float:
+        return self.speech.seconds(text) if text in self.ready else self._estimate(text)
+
+    def start(self, timeline: Timeline) -> Timeline:
+        """Take ``timeline`` (compiled with :meth:`lengths`) as the first one, and start
+        synthesizing what it lacks in the background."""
+        self._timeline = timeline
         self._want(timeline)
         self._thread.start()
         return timeline
 
-    def _length(self, estimate):
-        speech = self.prepared.speech
-
-        def length(text: str) -> float:
-            return speech.seconds(text) if text in self.ready else estimate(text)
-
-        return length
-
-    def _compile(self, first: bool = False) -> Timeline:
-        prepared = self.prepared
-        estimate = estimated_speech(prepared.pacing.rate)
-        if first:
-            texts = compile_routine(prepared.routine, prepared.pacing, estimate,
-                                    prepared.library.phrases, prepared.library.positions,
-                                    notice=prepared.notice).texts()
-            missing = set(prepared.speech.missing(texts))
-            self.ready.update(t for t in texts if t not in missing)
-        return compile_routine(prepared.routine, prepared.pacing, self._length(estimate),
-                               prepared.library.phrases, prepared.library.positions,
-                               notice=prepared.notice)
+    def make(self, texts: Iterable[str]) -> None:
+        """Synthesize ``texts`` now, in the calling thread: the background one, or a
+        message's (one synthesis at a time)."""
+        texts = list(texts)
+        with self._lock:
+            self.speech.prepare(texts, levelled=True)
+        self.ready.update(texts)
 
     def _want(self, timeline: Timeline) -> None:
         """Queue what ``timeline`` lacks, ahead of anything else still waiting."""
@@ -89,8 +107,7 @@ class Synthesis:
                     self._wake.wait()
                     self._wake.clear()
                     continue
-                self.prepared.synthesize(chunk)
-                self.ready.update(chunk)
+                self.make(chunk)
                 if self._routine_texts.intersection(chunk):
                     self._changed.set()   # the routine can play further
         except BaseException as err:  # reported on the main thread by refresh()
@@ -120,10 +137,10 @@ class Synthesis:
         """
         if self.error is not None:
             raise self.error
-        if playing is not self.prepared.timeline or not self._changed.is_set():
+        if playing is not self._timeline or not self._changed.is_set():
             return None
         self._changed.clear()
-        timeline = self._compile()
+        timeline = self._compile(self._length)
         self._want(timeline)   # a real length may make room for a cue not yet made
-        self.prepared.timeline = timeline
+        self._timeline = timeline
         return timeline

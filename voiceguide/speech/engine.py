@@ -20,9 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voiceguide.errors import DeviceError
-
-#: Speech rate (words per minute) when none is given.
-DEFAULT_RATE = 160
+from voiceguide.routine.pacing import DEFAULT_RATE  # noqa: F401 - the speech rate when none is given
 
 
 @dataclass(frozen=True)

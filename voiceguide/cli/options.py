@@ -1,0 +1,92 @@
+"""The options the commands share: typed ranges whose limits are the settings' own,
+the options of every command that builds a timeline, routine completion, and the
+settings named in ``config set --help``.
+
+click checks the numeric options itself (its messages name the option); the limits
+come from :mod:`voiceguide.routine.pacing` and :mod:`voiceguide.settings`, the same
+constants their parser holds the settings file to.
+"""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+from voiceguide.routine.pacing import (HOLD_LIMITS, LENGTH_LIMITS, RATE_LIMITS, REPS_LIMITS,
+                                       REST_LIMITS, span)
+from voiceguide.settings import CHECKIN_TIMEOUT_LIMITS
+
+VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
+
+
+class FloatRange(click.FloatRange):
+    """click's FloatRange, refusing NaN too (which compares false with both ends)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
+
+
+# Typed ranges for the numeric options: the same limits the settings file is held to
+HOLD = FloatRange(*HOLD_LIMITS)
+REPS = click.IntRange(*REPS_LIMITS)
+RATE = click.IntRange(*RATE_LIMITS)
+REST = FloatRange(*REST_LIMITS)
+LENGTH = FloatRange(*LENGTH_LIMITS)
+CHECKIN_TIMEOUT = FloatRange(*CHECKIN_TIMEOUT_LIMITS)
+
+
+def timeline_options(func):
+    """The options every command that builds a timeline takes (show, play, export)."""
+    options = [
+        click.option("--pace", help="slow, normal, fast, or a factor such as 1.3 (bigger is slower)."),
+        click.option("--hold", type=HOLD,
+                     help=f"Seconds for every timed hold ({span(HOLD_LIMITS)})."),
+        click.option("--reps", type=REPS, help="Rounds of breath-paced and repeated exercises "
+                                               f"({span(REPS_LIMITS)})."),
+        click.option("--breath", help="Breath pattern: 4-6 (in 4 s, out 6 s) or 4-2-6-0 (with holds)."),
+        click.option("--rate", type=RATE,
+                     help=f"Speech rate in words per minute ({span(RATE_LIMITS)})."),
+        click.option("--rest", type=REST,
+                     help=f"Seconds of quiet between exercises ({span(REST_LIMITS)})."),
+        click.option("--length", type=LENGTH,
+                     help="Fit the routine to about this many minutes, within safe doses "
+                          "(leaving out or repeating whole exercises if need be)."),
+        click.option("--beyond-doses", is_flag=True,
+                     help="Let --hold and --reps go outside each technique's dose range "
+                          "(outside the sources' doses; by default they are clamped)."),
+        click.option("--voice", help=VOICE_HELP),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def complete_routine(ctx, param, incomplete):
+    """Shell completion of a ROUTINE: the names of the routines, built-in and yours,
+    or files when what is typed looks like a path."""
+    from click.shell_completion import CompletionItem
+
+    if "/" in incomplete or incomplete.startswith("."):
+        return [CompletionItem(incomplete, type="file")]
+    try:
+        from voiceguide import catalog
+        names = sorted(catalog.load_library().routines)
+    except Exception:  # noqa: BLE001 - completion must never print an error
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+class SettingsHelp(click.Command):
+    """``config set --help`` lists every setting name, from the code itself."""
+
+    def format_epilog(self, ctx, formatter) -> None:
+        from voiceguide import settings
+
+        formatter.write_paragraph()
+        formatter.write_text("Settings: " + ", ".join(settings.KEYS) +
+                             " (see 'voiceguide config show').")
+        super().format_epilog(ctx, formatter)
