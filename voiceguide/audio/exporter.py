@@ -30,6 +30,7 @@ import numpy as np
 
 from voiceguide.atomic import (PART_SUFFIX, atomic_path, move_into_place, private_dir,
                                remove_stale_parts, sync, temporary_path, write_text)
+from voiceguide.audio import pcm
 from voiceguide.errors import InputError, StorageError, safe_line
 from voiceguide.timing.timeline import SAMPLE_RATE, Timeline, seconds
 
@@ -84,7 +85,7 @@ def _write_samples(tmp: str, fmt: tuple[str, str], blocks: Iterable[np.ndarray],
         for block in blocks:
             # 16-bit formats get 16-bit samples: numpy converts far faster than
             # libsndfile does from float
-            out.write(to_int16(block) if fmt[1] == "PCM_16" else block)
+            out.write(pcm.to_int16(block) if fmt[1] == "PCM_16" else block)
             if progress:
                 progress(len(block))
 
@@ -276,14 +277,6 @@ def export_lock(path: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(lock)
         os.close(fd)
-
-
-def to_int16(block: np.ndarray) -> np.ndarray:
-    """Float samples in [-1, 1] as 16-bit integers, rounded (``block`` is reused)."""
-    np.clip(block, -1.0, 1.0, out=block)
-    np.multiply(block, 32767.0, out=block)
-    np.rint(block, out=block)
-    return block.astype(np.int16)
 
 
 def webvtt(timeline: Timeline) -> str:

@@ -69,6 +69,7 @@ from typing import Callable
 
 import numpy as np
 
+from voiceguide.audio import pcm
 from voiceguide.hearing import echo
 from voiceguide.hearing.endpointer import Endpointer
 from voiceguide.hearing.recognizer import Answer, hear_stop, recognize
@@ -248,7 +249,7 @@ class BargeIn:
             mic_energy >= clean_energy * 10 ** (ECHO_GATE_DB / 10)
 
     def _cancel(self, mic: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        ref16 = (np.clip(reference, -1.0, 1.0) * 32767).astype(np.int16)
+        ref16 = pcm.to_int16_truncated(reference)
         out = mic.copy()
         for i in range(0, len(mic) - self.frame + 1, self.frame):
             self._lagged.append(self.canceller.process(mic[i:i + self.frame],

@@ -76,6 +76,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voiceguide.audio import pcm
 from voiceguide.errors import InputError
 from voiceguide.vocabulary import (ANSWERS, CARRIERS, NUMBER_CARRIERS, SPOKEN_ANSWERS,
                                    SPOKEN_NUMBERS, STOP_SIGNS, SYNONYMS, word_answer)
@@ -491,7 +492,7 @@ def _pcm(samples: np.ndarray, sample_rate: int) -> bytes | None:
     peak = float(np.max(np.abs(x))) or 1.0
     rng = np.random.default_rng(0)
     x = x + rng.normal(0.0, 1e-3 * peak, len(x))          # dither, 60 dB under the peak
-    return (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    return pcm.to_int16_truncated(x).astype("<i2", copy=False).tobytes()
 
 
 def _heard(text: str) -> str:

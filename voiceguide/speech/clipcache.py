@@ -62,6 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voiceguide.audio import pcm
 from voiceguide.timing.timeline import SAMPLE_RATE
 
 #: Bump when the file format *or* the way clips are synthesized and processed
@@ -424,7 +425,7 @@ def _checked_samples(rest: bytes, frames: int) -> np.ndarray | None:
     data = memoryview(rest)[:size]
     if chunk != _CHECK_ID or length != 4 or zlib.crc32(data) != crc:
         return None
-    return np.frombuffer(data, dtype="<i2").astype(np.int16)
+    return pcm.from_bytes(data)
 
 
 def _remove_entry(path: Path) -> None:
