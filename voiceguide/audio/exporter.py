@@ -28,8 +28,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from voiceguide.atomic import (PART_SUFFIX, atomic_path, move_into_place, private_dir,
-                               remove_stale_parts, sync, temporary_path, write_text)
+from voiceguide.atomic import (PART_SUFFIX, move_into_place, private_dir, remove_stale_parts,
+                               sync, temporary_path)
 from voiceguide.audio import pcm
 from voiceguide.errors import InputError, StorageError, safe_line
 from voiceguide.timing.timeline import SAMPLE_RATE, Timeline, seconds
@@ -88,13 +88,6 @@ def _write_samples(tmp: str, fmt: tuple[str, str], blocks: Iterable[np.ndarray],
             out.write(pcm.to_int16(block) if fmt[1] == "PCM_16" else block)
             if progress:
                 progress(len(block))
-
-
-def write_audio(path: Path, blocks: Iterable[np.ndarray], total: int,
-                progress: Callable[[int], None] | None = None) -> None:
-    """Write the blocks to ``path`` atomically; ``progress(frames)`` after each block."""
-    with atomic_path(path) as tmp:
-        _write_samples(tmp, audio_format(path, total), blocks, progress)
 
 
 def export(path: Path, blocks: Iterable[np.ndarray], timeline: Timeline, force: bool = False,
@@ -296,13 +289,6 @@ def vtt_text(text: str) -> str:
     while "-->" in line:
         line = line.replace("-->", "->")
     return line.replace("<", "‹").replace(">", "›").replace("&", "and") or "-"
-
-
-def write_chapters(path: Path, timeline: Timeline) -> Path:
-    """Write ``FILE.vtt`` beside ``path`` atomically; return its path."""
-    target = chapters_path(path)
-    write_text(target, webvtt(timeline))
-    return target
 
 
 def _vtt_time(secs: float) -> str:

@@ -268,18 +268,6 @@ def make_synthesizer(driver: str):
     return Pyttsx3Synth(driver)
 
 
-def child_voices(driver: str):
-    return make_synthesizer(driver).voices()
-
-
-def child_synthesize(driver: str, text: str, voice: str | None, rate: int, path: str,
-                     timeout: float):
-    samples, sr = make_synthesizer(driver).synthesize(text, voice, rate, path, timeout)
-    return samples.tobytes(), samples.shape[1], sr
-
-
-
-
 def _lean_path() -> list[str]:
     """``sys.path`` for a template worker (started with ``-S``: no site hooks), with
     the folder pyttsx3 was imported from in front."""
