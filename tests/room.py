@@ -79,7 +79,7 @@ def as_played(name: str) -> tuple[np.ndarray, tuple]:
 class Result:
     """What the barge-in made of one simulated session."""
 
-    answers: list = field(default_factory=list)      # (time in s, Answer)
+    answers: list = field(default_factory=list)      # (time in s, Heard)
     dropped_as_echo: int = 0
     seconds: float = 0.0
     moves: list = field(default_factory=list)        # (time in s, seconds moved) of the reference

@@ -1,7 +1,7 @@
 """Offline recognition of spoken check-in answers, with a safety bias.
 
 The person lying on the floor answers a check-in with one short word or phrase.
-:func:`recognize` turns one utterance into an :class:`Answer` whose ``word`` is
+:func:`recognize` turns one utterance into a :class:`Heard` whose ``word`` is
 one of :data:`VOCABULARY`:
 
 * ``good``, ``same``, ``worse``, ``stop``, ``pause``, ``resume``, ``next``,
@@ -56,7 +56,7 @@ and dictionary that ship inside its wheel; nothing is fetched.
      at all better, when the winner holds two answer words, which nobody
      says: the decoder was lost).  False alarms are preferred over misses;
      such a guessed stop has a confidence under :data:`SURE_STOP`
-     (``Answer.sure`` is False), and the player asks "Did you say stop?";
+     (``Heard.sure`` is False), and the player asks "Did you say stop?";
    * ``good`` and ``same`` need a confidence of 0.6, any other answer 0.2;
      below it the answer is ``none`` (so a mumble never becomes ``good``).
 
@@ -148,8 +148,9 @@ _STOPS = "stops"
 
 
 @dataclass
-class Answer:
-    """One recognized answer.
+class Heard:
+    """What the recognizer heard in one utterance, and the answer it takes it for
+    (the session turns it into a check-in's ``Answer``).
 
     Attributes:
         word: one of :data:`VOCABULARY` (``none`` when nothing usable was heard).
@@ -428,7 +429,7 @@ def warm_up() -> None:
         _get_engine()
 
 
-def recognize(samples: np.ndarray, sample_rate: int) -> Answer:
+def recognize(samples: np.ndarray, sample_rate: int) -> Heard:
     """Recognize one utterance.
 
     Args:
@@ -438,7 +439,7 @@ def recognize(samples: np.ndarray, sample_rate: int) -> Answer:
         sample_rate: its sample rate in Hz (any; resampled to 16 kHz).
 
     Returns:
-        The :class:`Answer`. ``word`` is ``none`` for silence, noise, speech that
+        The :class:`Heard`. ``word`` is ``none`` for silence, noise, speech that
         is not an answer, or an answer too uncertain to act on.
 
     Raises:
@@ -446,13 +447,13 @@ def recognize(samples: np.ndarray, sample_rate: int) -> Answer:
     """
     pcm = _pcm(samples, sample_rate)
     if pcm is None:
-        return Answer("none", 1.0, "")
+        return Heard("none", 1.0, "")
     with _lock:
         decoding = _get_engine().decode(pcm)
     return decide(decoding)
 
 
-def hear_stop(samples: np.ndarray, sample_rate: int) -> Answer:
+def hear_stop(samples: np.ndarray, sample_rate: int) -> Heard:
     """Recognize one utterance said over the guide's voice, where only a stop counts.
 
     One pass of the answers' language model (a quarter of :func:`recognize`'s
@@ -471,17 +472,17 @@ def hear_stop(samples: np.ndarray, sample_rate: int) -> Answer:
     """
     pcm = _pcm(samples, sample_rate)
     if pcm is None:
-        return Answer("none", 1.0, "")
+        return Heard("none", 1.0, "")
     with _lock:
         engine = _get_engine()
         text, score, scores = engine.answers(pcm)
         if label_of(text) == "stop":
-            return Answer("stop", SURE_STOP, _heard(text))
+            return Heard("stop", SURE_STOP, _heard(text))
         # the phone loop's pass only when a stop came close behind
         guessed = _stop_close_behind(scores) is not None and \
             engine.fit(pcm, score) >= _FIT_OVER_GUIDE
-    return Answer("stop", GUESSED_STOP, _heard(text)) if guessed else \
-        Answer("none", 1.0, _heard(text))
+    return Heard("stop", GUESSED_STOP, _heard(text)) if guessed else \
+        Heard("none", 1.0, _heard(text))
 
 
 def _pcm(samples: np.ndarray, sample_rate: int) -> bytes | None:
@@ -500,14 +501,14 @@ def _heard(text: str) -> str:
     return " ".join(w.split("(")[0].replace("_", " ") for w in text.split())
 
 
-def decide(dec: Decoding) -> Answer:
+def decide(dec: Decoding) -> Heard:
     """Apply the confidence and safety rules to a :class:`Decoding`."""
     answer = _decide(dec)
     answer.heard = _heard(dec.text)
     return answer
 
 
-def _decide(dec: Decoding) -> Answer:
+def _decide(dec: Decoding) -> Heard:
     scores = dec.scores
     best = label_of(dec.text)
     if best == "none" and scores:
@@ -529,20 +530,20 @@ def _decide(dec: Decoding) -> Answer:
 
     # Safety first: anything that is or might be "stop" is "stop".
     if best == "stop":
-        return Answer("stop", max(confidence, 0.5), dec.text)
+        return Heard("stop", max(confidence, 0.5), dec.text)
     p_stop = _stop_close_behind(scores)
     if p_stop is not None:
-        return Answer("stop", p_stop, dec.text)
+        return Heard("stop", p_stop, dec.text)
     if dec.stop_gap <= _STOP_GAP or (dec.stop_gap < 0 and _incoherent(dec.text)):
         # the stop-only search explained the audio clearly better than the
         # winner, or better than a winner that makes no sense as a sentence
-        return Answer("stop", GUESSED_STOP, dec.text)
+        return Heard("stop", GUESSED_STOP, dec.text)
     if best == "none":
-        return Answer("none", round(1.0 - confidence, 3), dec.text)
+        return Heard("none", round(1.0 - confidence, 3), dec.text)
     needed = _MIN_CONFIDENCE_GOOD if best in ("good", "same") else _MIN_CONFIDENCE
     if confidence < needed:
-        return Answer("none", round(1.0 - confidence, 3), dec.text)
-    return Answer(best, confidence, dec.text)
+        return Heard("none", round(1.0 - confidence, 3), dec.text)
+    return Heard(best, confidence, dec.text)
 
 
 def _stop_close_behind(scores: dict[str, float]) -> float | None:
@@ -568,7 +569,7 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
-def recognize_file(path: str | os.PathLike) -> Answer:
+def recognize_file(path: str | os.PathLike) -> Heard:
     """Recognize the answer spoken in a sound file (WAV or anything libsndfile reads).
 
     Any sample rate and channel count is accepted.
