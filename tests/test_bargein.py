@@ -34,7 +34,8 @@ from tests import room
 from tests.conftest import FIXED_DAY
 from tests.voice_samples import spoken
 from voiceguide.hearing import echo
-from voiceguide.hearing.recognizer import Heard, to_16k_mono
+from voiceguide.hearing.decoder import to_16k_mono
+from voiceguide.hearing.recognizer import Heard
 
 pytestmark = pytest.mark.skipif(not echo.available(), reason="libspeexdsp1 is not installed")
 

@@ -33,7 +33,7 @@ _FUNCTIONS = {"recognize": recognizer.recognize, "hear_stop": recognizer.hear_st
 
 
 def _serve(connection) -> None:
-    """The worker: answer each (function, samples, rate) with an Heard, until the
+    """The worker: answer each (function, samples, rate) with a Heard, until the
     pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     recognizer.warm_up()
