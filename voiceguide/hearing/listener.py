@@ -255,20 +255,10 @@ def listen_once(seconds: float, device=None) -> Heard:
 
     stream, rate = _open_stream(device, callback)
     ep = Endpointer(rate)
-    utt = None
-    received = 0
     deadline = time.monotonic() + seconds + 2.0
     try:
         stream.start()
-        while received < seconds * rate and time.monotonic() < deadline:
-            try:
-                block = blocks.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            received += len(block)
-            utt = ep.feed(block)
-            if utt is not None:
-                break
+        utt = _first_utterance(blocks, ep, seconds * rate, deadline)
     except DeviceError:
         raise
     except Exception as e:  # noqa: BLE001
@@ -283,3 +273,20 @@ def listen_once(seconds: float, device=None) -> Heard:
     if utt is None:
         return Heard("none", 1.0, "")
     return recognize(utt, rate)
+
+
+def _first_utterance(blocks: queue.Queue, ep: Endpointer, samples: float,
+                     deadline: float) -> np.ndarray | None:
+    """The first utterance ``ep`` finds in the first ``samples`` samples taken from
+    ``blocks``, or None if none has ended by then (or by the monotonic ``deadline``)."""
+    received = 0
+    while received < samples and time.monotonic() < deadline:
+        try:
+            block = blocks.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        received += len(block)
+        utt = ep.feed(block)
+        if utt is not None:
+            return utt
+    return None
