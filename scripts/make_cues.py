@@ -35,6 +35,7 @@ DEFAULT_OUT_DIR = REPO_ROOT / "audio_cues"
 sys.path.insert(0, str(REPO_ROOT))
 
 from voiceguide.atomic import atomic_path  # noqa: E402
+from voiceguide.audio import pcm  # noqa: E402
 from voiceguide.audio.cues import CUE_SECONDS  # noqa: E402
 from voiceguide.timing.timeline import SAMPLE_RATE  # noqa: E402
 
@@ -154,7 +155,7 @@ def synthesize(name: str) -> np.ndarray:
 
 def to_pcm16(x: np.ndarray) -> bytes:
     """Little-endian 16-bit PCM bytes of float samples in [-1, 1]."""
-    return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return pcm.to_int16(x).astype("<i2", copy=False).tobytes()
 
 
 def write_wav(path: Path, pcm: bytes) -> None:

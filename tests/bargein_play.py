@@ -135,7 +135,7 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
     listener = session.start_listening(options)
     options.listener = listener
     heard: list = []
-    listener.on_answer = lambda answer, deliver=listener.on_answer: (
+    listener.on_heard = lambda answer, deliver=listener.on_heard: (
         heard.append((time.monotonic(), answer.word, answer.confidence, answer.heard)),
         deliver(answer))
     capture_to = os.environ.get("VOICEGUIDE_TEST_CAPTURE")

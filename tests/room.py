@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from voiceguide.audio import pcm
+
 MIC_RATE = 16000
 BLOCK = 480                     # the listener's 30 ms block at 16 kHz
 
@@ -77,7 +79,7 @@ def as_played(name: str) -> tuple[np.ndarray, tuple]:
 class Result:
     """What the barge-in made of one simulated session."""
 
-    answers: list = field(default_factory=list)      # (time in s, Answer)
+    answers: list = field(default_factory=list)      # (time in s, Heard)
     dropped_as_echo: int = 0
     seconds: float = 0.0
     moves: list = field(default_factory=list)        # (time in s, seconds moved) of the reference
@@ -120,7 +122,7 @@ def offline(played: np.ndarray, rate: int, user: list[tuple[float, np.ndarray]] 
         end = min(len(mic), start + len(words))
         mic[start:end] += words[:end - start]
     mic += rng.normal(0, 10 ** (noise_db / 20), len(mic))
-    mic16 = (np.clip(mic, -1, 1) * 32767).astype(np.int16)
+    mic16 = pcm.to_int16_truncated(mic)
 
     tap = echo.ReferenceTap()
     tap.start(rate)

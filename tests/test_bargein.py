@@ -34,7 +34,8 @@ from tests import room
 from tests.conftest import FIXED_DAY
 from tests.voice_samples import spoken
 from voiceguide.hearing import echo
-from voiceguide.hearing.recognizer import Answer, to_16k_mono
+from voiceguide.hearing.decoder import to_16k_mono
+from voiceguide.hearing.recognizer import Heard
 
 pytestmark = pytest.mark.skipif(not echo.available(), reason="libspeexdsp1 is not installed")
 
@@ -301,7 +302,7 @@ def test_a_bump_shorter_than_a_word_is_never_looked_at():
 
     def recognize(samples, rate):
         looked.append(len(samples))
-        return Answer("stop", 1.0, "stop")
+        return Heard("stop", 1.0, "stop")
 
     rate = 16000
     bargein = BargeIn(rate, None, recognize=recognize)

@@ -146,7 +146,7 @@ def test_falls_back_to_the_repository_folder_when_the_package_is_not_found(monke
         raise ModuleNotFoundError(package)
 
     monkeypatch.setattr(cues, "resources", SimpleNamespace(files=not_found))
-    repo_folder = Path(cues.__file__).resolve().parent.parent / "audio_cues"
+    repo_folder = Path(cues.__file__).resolve().parents[2] / "audio_cues"
     assert cue_path("tick") == repo_folder / "tick.wav"
 
 

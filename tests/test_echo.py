@@ -15,7 +15,8 @@ import pytest
 from tests.room import impulse_response, loudness
 from tests.voice_samples import spoken
 from voiceguide.hearing import echo
-from voiceguide.hearing.recognizer import recognize, to_16k_mono
+from voiceguide.hearing.decoder import to_16k_mono
+from voiceguide.hearing.recognizer import recognize
 
 RATE = 16000
 GUIDE = ("Breathe in slowly. If you feel sharp pain, numbness or tingling, stop and rest. "

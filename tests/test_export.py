@@ -100,8 +100,8 @@ def test_failed_write_leaves_no_partial_file(tmp_path):
 
     folder = tmp_path / "out"
     folder.mkdir()
-    with pytest.raises(OSError):
-        exporter.write_audio(folder / "quick.wav", broken_blocks(), 0)
+    with pytest.raises(exporter.StorageError, match="disk full"):
+        exporter.export(folder / "quick.wav", broken_blocks(), prepared.timeline)
     prepared.speech.close()
     assert list(folder.iterdir()) == []
 

@@ -25,7 +25,7 @@ import soundfile as sf
 
 from voiceguide.errors import DeviceError, InputError
 from tests.conftest import voiceguide_command
-from voiceguide.hearing.recognizer import VOCABULARY, Answer, recognize, recognize_file
+from voiceguide.hearing.recognizer import VOCABULARY, Heard, recognize, recognize_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 import voice_samples  # noqa: E402
@@ -84,7 +84,7 @@ def results(voice_set):
     """(sample, answer, seconds) for every recording, heard through the real
     ``voiceguide hear --file`` command (see :func:`hear_files`)."""
     lines, each = hear_files([s.path for s in voice_set])
-    return [(s, Answer(line["answer"], line["confidence"], line["heard"]), each)
+    return [(s, Heard(line["answer"], line["confidence"], line["heard"]), each)
             for s, line in zip(voice_set, lines)]
 
 
@@ -146,7 +146,7 @@ def test_silence_and_noise_give_none(results):
 
 def test_answers_are_well_formed(results):
     for _, a, _ in results:
-        assert isinstance(a, Answer)
+        assert isinstance(a, Heard)
         assert a.word in VOCABULARY
         assert 0.0 <= a.confidence <= 1.0
         assert isinstance(a.heard, str)
@@ -165,7 +165,7 @@ def phrase_results(tmp_path_factory):
     assert voice_samples.espeak_available(), "espeak-ng is needed (scripts/setup.sh installs it)"
     samples = voice_samples.generate_phrases(tmp_path_factory.mktemp("phrases"))
     lines, _ = hear_files([s.path for s in samples])
-    return [(s, Answer(line["answer"], line["confidence"], line["heard"]))
+    return [(s, Heard(line["answer"], line["confidence"], line["heard"]))
             for s, line in zip(samples, lines)]
 
 
@@ -411,14 +411,16 @@ CHILD = textwrap.dedent("""
     if mode == "once":
         print("once", listen_once(5).word, flush=True)
     elif mode == "listen":
-        with Listener() as listener:
-            print("heard", listener.answers.get(timeout=30).word, flush=True)
+        heard = queue.Queue()
+        with Listener(heard.put):
+            print("heard", heard.get(timeout=30).word, flush=True)
     elif mode == "muted":
-        listener = Listener()
+        heard = queue.Queue()
+        listener = Listener(heard.put)
         listener.mute()
         with listener:
             try:
-                print("heard", listener.answers.get(timeout=3).word, flush=True)
+                print("heard", heard.get(timeout=3).word, flush=True)
             except queue.Empty:
                 print("heard nothing", flush=True)
 """)

@@ -28,8 +28,9 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from voiceguide.atomic import (PART_SUFFIX, atomic_path, move_into_place, private_dir,
-                               remove_stale_parts, sync, temporary_path, write_text)
+from voiceguide.atomic import (PART_SUFFIX, move_into_place, private_dir, remove_stale_parts,
+                               sync, temporary_path)
+from voiceguide.audio import pcm
 from voiceguide.errors import InputError, StorageError, safe_line
 from voiceguide.timing.timeline import SAMPLE_RATE, Timeline, seconds
 
@@ -84,16 +85,9 @@ def _write_samples(tmp: str, fmt: tuple[str, str], blocks: Iterable[np.ndarray],
         for block in blocks:
             # 16-bit formats get 16-bit samples: numpy converts far faster than
             # libsndfile does from float
-            out.write(to_int16(block) if fmt[1] == "PCM_16" else block)
+            out.write(pcm.to_int16(block) if fmt[1] == "PCM_16" else block)
             if progress:
                 progress(len(block))
-
-
-def write_audio(path: Path, blocks: Iterable[np.ndarray], total: int,
-                progress: Callable[[int], None] | None = None) -> None:
-    """Write the blocks to ``path`` atomically; ``progress(frames)`` after each block."""
-    with atomic_path(path) as tmp:
-        _write_samples(tmp, audio_format(path, total), blocks, progress)
 
 
 def export(path: Path, blocks: Iterable[np.ndarray], timeline: Timeline, force: bool = False,
@@ -278,14 +272,6 @@ def export_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def to_int16(block: np.ndarray) -> np.ndarray:
-    """Float samples in [-1, 1] as 16-bit integers, rounded (``block`` is reused)."""
-    np.clip(block, -1.0, 1.0, out=block)
-    np.multiply(block, 32767.0, out=block)
-    np.rint(block, out=block)
-    return block.astype(np.int16)
-
-
 def webvtt(timeline: Timeline) -> str:
     """The chapters as WebVTT: one cue per section, with its title."""
     lines = ["WEBVTT", "", f"NOTE {vtt_text(timeline.title)}", ""]
@@ -303,13 +289,6 @@ def vtt_text(text: str) -> str:
     while "-->" in line:
         line = line.replace("-->", "->")
     return line.replace("<", "‹").replace(">", "›").replace("&", "and") or "-"
-
-
-def write_chapters(path: Path, timeline: Timeline) -> Path:
-    """Write ``FILE.vtt`` beside ``path`` atomically; return its path."""
-    target = chapters_path(path)
-    write_text(target, webvtt(timeline))
-    return target
 
 
 def _vtt_time(secs: float) -> str:

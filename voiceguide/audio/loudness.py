@@ -22,6 +22,8 @@ import functools
 
 import numpy as np
 
+from voiceguide.audio import pcm
+
 #: The loudness each clip of speech is brought to (LUFS, BS.1770 integrated).
 SPEECH_LUFS = -17.0
 #: Where an export lands (LUFS integrated; measured, the routines' quiet parts and
@@ -172,9 +174,8 @@ def level(clip: np.ndarray, rate: int) -> np.ndarray:
     """A clip (int16 or float) brought to :data:`SPEECH_LUFS`, its peaks held at
     :data:`PEAK_CEILING_DBFS`: int16, same length. Silence stays silence.
     Deterministic."""
-    x = np.asarray(clip, dtype=np.float64)
-    if np.asarray(clip).dtype.kind in "iu":
-        x = x / 32768.0
+    raw = np.asarray(clip)
+    x = pcm.to_float(raw, np.float64) if raw.dtype.kind in "iu" else raw.astype(np.float64)
     loudness = integrated_loudness(x, rate)
     if np.isfinite(loudness):
         ceiling = 10 ** (PEAK_CEILING_DBFS / 20)
@@ -186,4 +187,4 @@ def level(clip: np.ndarray, rate: int) -> np.ndarray:
         if kept < 0.99:
             limited = limit(x / np.sqrt(kept), ceiling, rate)
         x = limited
-    return np.round(np.clip(x * 32767.0, -32768, 32767)).astype(np.int16)
+    return pcm.round_to_int16(x * pcm.PEAK)

@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from voiceguide.audio import pcm
 from voiceguide.timing.timeline import SAMPLE_RATE, Event, EventKind, Timeline
 
 BLOCK = 2048                 # frames per block (93 ms at 22050 Hz)
@@ -108,7 +109,7 @@ def prepare_clip(clip: np.ndarray, length: int, gain: float) -> np.ndarray:
     """A clip as float32 of exactly ``length`` samples, gained, with faded edges."""
     audio = np.asarray(clip)
     if audio.dtype == np.int16:
-        audio = audio.astype(np.float32) / 32768.0
+        audio = pcm.to_float(audio)
     audio = np.array(audio[:length], dtype=np.float32) * gain
     if len(audio) < length:
         audio = np.concatenate([audio, np.zeros(length - len(audio), np.float32)])

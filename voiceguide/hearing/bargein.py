@@ -69,9 +69,10 @@ from typing import Callable
 
 import numpy as np
 
+from voiceguide.audio import pcm
 from voiceguide.hearing import echo
 from voiceguide.hearing.endpointer import Endpointer
-from voiceguide.hearing.recognizer import Answer, hear_stop, recognize
+from voiceguide.hearing.recognizer import Heard, hear_stop, recognize
 from voiceguide.trace import trace
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,12 @@ def block_size(rate: int) -> int:
     return 2 * int(rate * FRAME_SECONDS)
 
 
+def can_cancel_echo(reference: echo.ReferenceTap | None) -> bool:
+    """Whether a :class:`BargeIn` given ``reference`` cancels the guide's voice (and so
+    hears stop over it): with a reference and the speexdsp library."""
+    return reference is not None and echo.available()
+
+
 def _energy(block: np.ndarray) -> float:
     x = block.astype(np.float64)
     return float(np.dot(x, x))
@@ -164,14 +171,14 @@ class BargeIn:
     Args:
         rate: the microphone's sample rate.
         reference: the player's :class:`~voiceguide.hearing.echo.ReferenceTap`, or None.
-        recognize: the recognizer (``recognize(samples, rate) -> Answer``).
+        recognize: the recognizer (``recognize(samples, rate) -> Heard``).
         hear_stop: the recognizer over the guide's voice, where only a stop
             counts (:func:`voiceguide.hearing.recognizer.hear_stop`).
     """
 
     def __init__(self, rate: int, reference: echo.ReferenceTap | None = None,
-                 recognize: Callable[[np.ndarray, int], Answer] = recognize,
-                 hear_stop: Callable[[np.ndarray, int], Answer] = hear_stop):
+                 recognize: Callable[[np.ndarray, int], Heard] = recognize,
+                 hear_stop: Callable[[np.ndarray, int], Heard] = hear_stop):
         self.rate = rate
         self.recognize = recognize
         self.hear_stop = hear_stop
@@ -180,7 +187,7 @@ class BargeIn:
         self.canceller = None
         self.reference = None
         self.echo_delay = None
-        if reference is not None and echo.available():
+        if can_cancel_echo(reference):
             self.canceller = echo.EchoCanceller(rate, self.frame, ECHO_FILTER_TAIL)
             self.reference = echo.ReferenceStream(reference, rate, lead=REFERENCE_LEAD)
             self.echo_delay = echo.EchoDelay(rate)
@@ -201,7 +208,7 @@ class BargeIn:
         """True when the guide's voice is cancelled (and stop heard over it)."""
         return self.canceller is not None
 
-    def feed(self, block: np.ndarray, captured_at: float, speaking: bool) -> Answer | None:
+    def feed(self, block: np.ndarray, captured_at: float, speaking: bool) -> Heard | None:
         """One int16 block captured from ``captured_at``; ``speaking``: the player
         says it sounds (or is about to). Returns an answer to act on, or None."""
         if self.canceller is None:
@@ -248,7 +255,7 @@ class BargeIn:
             mic_energy >= clean_energy * 10 ** (ECHO_GATE_DB / 10)
 
     def _cancel(self, mic: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        ref16 = (np.clip(reference, -1.0, 1.0) * 32767).astype(np.int16)
+        ref16 = pcm.to_int16_truncated(reference)
         out = mic.copy()
         for i in range(0, len(mic) - self.frame + 1, self.frame):
             self._lagged.append(self.canceller.process(mic[i:i + self.frame],
@@ -310,7 +317,7 @@ class BargeIn:
                                  keep * self._echo_energy[1] + clean]
             self._guide_seconds += length / self.rate
 
-    def _endpoint(self, mic: np.ndarray, clean: np.ndarray, guide: bool) -> Answer | None:
+    def _endpoint(self, mic: np.ndarray, clean: np.ndarray, guide: bool) -> Heard | None:
         ep = self.endpointer
         mic_energy, clean_energy = _energy(mic), _energy(clean)
         only_the_guide = self._only_the_guide(mic_energy, clean_energy, guide)
@@ -377,7 +384,7 @@ class BargeIn:
             return "the guide says a stop word"
         return ""
 
-    def _decide(self, utterance: np.ndarray, final: bool) -> Answer | None:
+    def _decide(self, utterance: np.ndarray, final: bool) -> Heard | None:
         # over the guide when it sounded (or its echo rang) in a loud block of the
         # utterance: not in the quiet lead-in before the words, or an answer said
         # right after a question would be taken for words said over the guide

@@ -34,8 +34,9 @@ import time
 
 import numpy as np
 
-from voiceguide.errors import DeviceError
+from voiceguide.audio import pcm
 from voiceguide.audio.loudness import fast_length
+from voiceguide.errors import DeviceError
 from voiceguide.trace import trace
 
 _SET_SAMPLING_RATE = 24          # SPEEX_ECHO_SET_SAMPLING_RATE (speex_echo.h)
@@ -457,7 +458,8 @@ class EchoDelay:
         delay still to an eighth of a millisecond, for a third of the CPU."""
         step = max(1, self.rate // 8000)
         window, after = int(self.WINDOW * self.rate) // step, self._after // step
-        mic = np.concatenate([m for m, _ in self._blocks])[-self._size:] / 32768.0
+        mic = np.concatenate([m for m, _ in self._blocks])[-self._size:]
+        mic = pcm.to_float(mic, np.float64)
         ref = np.concatenate([r for _, r in self._blocks])[-self._size:].astype(np.float64)
         usable = len(ref) // step * step
         mic = mic[:usable].reshape(-1, step).mean(axis=1)[after:after + window]

@@ -6,6 +6,8 @@ import collections
 
 import numpy as np
 
+from voiceguide.audio import pcm
+
 
 class Endpointer:
     """Energy-based utterance detection on a stream of mono float blocks.
@@ -100,9 +102,8 @@ class Endpointer:
             self.floor_db = 0.98 * self.floor_db + 0.02 * level
 
     def _level(self, block: np.ndarray) -> float:
-        x = block.astype(np.float64)
-        if block.dtype.kind == "i":
-            x /= 32768.0
+        x = pcm.to_float(block, np.float64) if block.dtype.kind == "i" else \
+            block.astype(np.float64)
         return 10.0 * float(np.log10(np.mean(x ** 2) + 1e-12))
 
     def feed(self, block: np.ndarray, *, echo: bool = False) -> np.ndarray | None:

@@ -2,8 +2,8 @@
 
 :class:`Listener` records from an input device in the background, cuts the
 stream into utterances and recognizes them (:class:`voiceguide.hearing.bargein.BargeIn`
-does both) and delivers every answer to act on on a queue
-(:attr:`Listener.answers`) and, if given, to a callback. Each block is stamped
+does both) and hands what it heard (a :class:`~voiceguide.hearing.recognizer.Heard`),
+when there is something to act on, to a callback. Each block is stamped
 with the time it was captured (the stream's ADC time), so that the guide's own
 voice, as the player sent it, can be cancelled from it. While the player
 sounds (:meth:`Listener.mute`) only "stop" counts; without echo cancellation
@@ -26,12 +26,12 @@ from typing import Callable
 
 import numpy as np
 
-from voiceguide.hearing.bargein import BargeIn, block_size
+from voiceguide.errors import DeviceError
+from voiceguide.hearing.bargein import BargeIn, block_size, can_cancel_echo
 from voiceguide.hearing.echo import StreamClock
 from voiceguide.hearing.endpointer import Endpointer
-from voiceguide.errors import DeviceError
-from voiceguide.hearing.recognizer import Answer, recognize
 from voiceguide.hearing.process import RecognizerProcess
+from voiceguide.hearing.recognizer import Heard, recognize
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,12 @@ def input_available(device=None) -> bool:
 
 
 class Listener:
-    """Listens in the background and delivers recognized answers.
+    """Listens in the background and hands on what it hears.
 
     Args:
-        on_answer: called (in the listener's thread) with each :class:`Answer`
-            to act on; exceptions it raises are logged.
+        on_heard: called (in the listener's thread) with each
+            :class:`~voiceguide.hearing.recognizer.Heard` to act on; exceptions
+            it raises are logged.
         device: sounddevice input device (index or name); None for the default.
         max_queued: how many audio blocks may wait for the listener's thread
             before new ones are dropped (the PortAudio callback never waits).
@@ -113,8 +114,6 @@ class Listener:
             muted. With barge-in, recognition runs in a process of its own
             (:mod:`voiceguide.hearing.process`), so the guide never stutters.
 
-    Answers are also put on :attr:`answers`, a :class:`queue.Queue`.
-
     Use as a context manager, or call :meth:`start` and :meth:`stop`::
 
         with Listener(print) as listener:
@@ -123,12 +122,11 @@ class Listener:
             listener.unmute()
     """
 
-    def __init__(self, on_answer: Callable[[Answer], None] | None = None, device=None,
+    def __init__(self, on_heard: Callable[[Heard], None] | None = None, device=None,
                  *, max_queued: int = 1000, reference=None):
-        self.on_answer = on_answer
+        self.on_heard = on_heard
         self.device = device
         self.reference = reference
-        self.answers: queue.Queue[Answer] = queue.Queue()
         self.rate = PREFERRED_RATE
         self.dropped_blocks = 0
         self.bargein = None
@@ -158,11 +156,7 @@ class Listener:
         stream, self.rate = _open_stream(self.device, self._callback)
         self._latency = stream.latency
         self._clock = StreamClock(stream)
-        self.bargein = BargeIn(self.rate, self.reference)
-        if self.bargein.cancels_echo:   # it decodes while the guide plays
-            self._worker = RecognizerProcess()
-            self.bargein.recognize = self._worker.recognize
-            self.bargein.hear_stop = self._worker.hear_stop
+        self.bargein = self._bargein()
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="voiceguide-listener",
                                         daemon=True)
@@ -177,6 +171,15 @@ class Listener:
             raise DeviceError(f"cannot start audio input: {' '.join(str(e).split())}") from None
         self._stream = stream
         return self
+
+    def _bargein(self) -> BargeIn:
+        """The barge-in for the opened stream. When it cancels the guide's voice, it
+        decodes while the guide plays: then it recognizes in a process of its own."""
+        if not can_cancel_echo(self.reference):
+            return BargeIn(self.rate, self.reference)
+        self._worker = RecognizerProcess()
+        return BargeIn(self.rate, self.reference, recognize=self._worker.recognize,
+                       hear_stop=self._worker.hear_stop)
 
     def stop(self) -> None:
         """Stop listening and close the device (an utterance in progress is dropped)."""
@@ -210,11 +213,6 @@ class Listener:
     def muted(self) -> bool:
         return self._muted
 
-    @property
-    def hears_over_speech(self) -> bool:
-        """True when "stop" is heard while the guide speaks (echo cancellation)."""
-        return self.bargein is not None and self.bargein.cancels_echo
-
     def __enter__(self) -> "Listener":
         return self.start()
 
@@ -229,20 +227,19 @@ class Listener:
                 captured_at, muted, block = self._blocks.get(timeout=0.1)
             except queue.Empty:
                 continue
-            answer = self.bargein.feed(block, captured_at, muted)
-            if answer is not None:
-                self._deliver(answer)
+            heard = self.bargein.feed(block, captured_at, muted)
+            if heard is not None:
+                self._deliver(heard)
 
-    def _deliver(self, answer: Answer) -> None:
-        self.answers.put(answer)
-        if self.on_answer is not None:
+    def _deliver(self, heard: Heard) -> None:
+        if self.on_heard is not None:
             try:
-                self.on_answer(answer)
+                self.on_heard(heard)
             except Exception:  # noqa: BLE001
                 log.exception("answer callback failed")
 
 
-def listen_once(seconds: float, device=None) -> Answer:
+def listen_once(seconds: float, device=None) -> Heard:
     """Record up to ``seconds`` from ``device`` and recognize the first utterance.
 
     Stops early as soon as an utterance has ended.  Returns ``none`` when
@@ -258,20 +255,10 @@ def listen_once(seconds: float, device=None) -> Answer:
 
     stream, rate = _open_stream(device, callback)
     ep = Endpointer(rate)
-    utt = None
-    received = 0
     deadline = time.monotonic() + seconds + 2.0
     try:
         stream.start()
-        while received < seconds * rate and time.monotonic() < deadline:
-            try:
-                block = blocks.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            received += len(block)
-            utt = ep.feed(block)
-            if utt is not None:
-                break
+        utt = _first_utterance(blocks, ep, seconds * rate, deadline)
     except DeviceError:
         raise
     except Exception as e:  # noqa: BLE001
@@ -284,5 +271,22 @@ def listen_once(seconds: float, device=None) -> Answer:
     if utt is None:
         utt = ep.flush()
     if utt is None:
-        return Answer("none", 1.0, "")
+        return Heard("none", 1.0, "")
     return recognize(utt, rate)
+
+
+def _first_utterance(blocks: queue.Queue, ep: Endpointer, samples: float,
+                     deadline: float) -> np.ndarray | None:
+    """The first utterance ``ep`` finds in the first ``samples`` samples taken from
+    ``blocks``, or None if none has ended by then (or by the monotonic ``deadline``)."""
+    received = 0
+    while received < samples and time.monotonic() < deadline:
+        try:
+            block = blocks.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        received += len(block)
+        utt = ep.feed(block)
+        if utt is not None:
+            return utt
+    return None

@@ -24,7 +24,7 @@ import threading
 import numpy as np
 
 from voiceguide.hearing import recognizer
-from voiceguide.hearing.recognizer import Answer
+from voiceguide.hearing.recognizer import Heard
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ _FUNCTIONS = {"recognize": recognizer.recognize, "hear_stop": recognizer.hear_st
 
 
 def _serve(connection) -> None:
-    """The worker: answer each (function, samples, rate) with an Answer, until the
+    """The worker: answer each (function, samples, rate) with a Heard, until the
     pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     recognizer.warm_up()
@@ -66,15 +66,15 @@ class RecognizerProcess:
         self._lock = threading.Lock()
         self._alive = True
 
-    def recognize(self, samples: np.ndarray, sample_rate: int) -> Answer:
+    def recognize(self, samples: np.ndarray, sample_rate: int) -> Heard:
         """:func:`voiceguide.hearing.recognizer.recognize`, in the worker."""
         return self._call("recognize", samples, sample_rate)
 
-    def hear_stop(self, samples: np.ndarray, sample_rate: int) -> Answer:
+    def hear_stop(self, samples: np.ndarray, sample_rate: int) -> Heard:
         """:func:`voiceguide.hearing.recognizer.hear_stop`, in the worker."""
         return self._call("hear_stop", samples, sample_rate)
 
-    def _call(self, name: str, samples: np.ndarray, sample_rate: int) -> Answer:
+    def _call(self, name: str, samples: np.ndarray, sample_rate: int) -> Heard:
         with self._lock:
             if self._alive:
                 try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from voiceguide.audio import pcm
 from voiceguide.timing.timeline import SAMPLE_RATE
 
 #: Near-silence kept before the first and after the last audible sample.
@@ -63,7 +64,7 @@ def finish_clip(samples: np.ndarray, rate: int) -> np.ndarray:
     if x.ndim == 2:
         x = x.mean(axis=1)
     if raw.dtype.kind in "iu":
-        x = x / 32768.0
+        x = pcm.to_float(x, np.float64)
     if rate != SAMPLE_RATE and len(x):
         x = resample(x, int(rate), SAMPLE_RATE)
     peak = float(np.max(np.abs(x))) if len(x) else 0.0
@@ -84,7 +85,7 @@ def _finish_mono16(s: np.ndarray) -> np.ndarray:
     on the integers and only the kept span is converted to float (several times faster).
     """
     top = max(int(s.max()), -int(s.min())) if len(s) else 0
-    peak = top / 32768.0
+    peak = top / pcm.FULL_SCALE
     if peak < 1e-4:  # nothing audible
         return silence_clip()
     # The general path tests |s / 32768| > (top / 32768) * t. Scaling by a power of two
@@ -96,9 +97,7 @@ def _finish_mono16(s: np.ndarray) -> np.ndarray:
     start, end = first - MARGIN, last + 1 + MARGIN
     y = np.zeros(end - start)
     lo, hi = max(start, 0), min(end, len(s))
-    kept = y[lo - start:hi - start]
-    kept[:] = s[lo:hi]
-    kept /= 32768.0
+    y[lo - start:hi - start] = pcm.to_float(s[lo:hi], np.float64)
     return _fade_and_level(y, peak)
 
 
@@ -108,10 +107,8 @@ def _fade_and_level(y: np.ndarray, peak: float) -> np.ndarray:
     ramp = np.linspace(0.0, 1.0, _FADE, endpoint=False)
     y[:_FADE] *= ramp
     y[len(y) - _FADE:] *= ramp[::-1]
-    y *= (10 ** (PEAK_DBFS / 20)) * 32767.0 / peak
-    np.round(y, out=y)
-    np.clip(y, -32768, 32767, out=y)
-    return y.astype(np.int16)
+    y *= (10 ** (PEAK_DBFS / 20)) * pcm.PEAK / peak
+    return pcm.round_to_int16(y)
 
 
 def read_audio(path: str) -> tuple[np.ndarray, int]:
@@ -122,8 +119,7 @@ def read_audio(path: str) -> tuple[np.ndarray, int]:
         with wave.open(path, "rb") as w:
             if w.getsampwidth() == 2 and w.getcomptype() == "NONE":
                 channels, rate = w.getnchannels(), w.getframerate()
-                data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-                return data.reshape(-1, channels).astype(np.int16), rate
+                return pcm.from_bytes(w.readframes(w.getnframes())).reshape(-1, channels), rate
     except (wave.Error, EOFError):
         pass
     import soundfile  # AIFF (macOS), other WAV flavours (Windows)

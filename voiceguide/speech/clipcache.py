@@ -5,16 +5,12 @@ named ``<key>.wav`` where ``key`` is :func:`clip_key` of the text, voice and rat
 (content addressing: the same utterance always maps to the same file, and a change of
 format or processing changes every key through :data:`FORMAT_VERSION`).
 
-Why WAV: a clip can be inspected or played with any tool, and it has the canonical
-44-byte header (``RIFF`` / ``fmt `` / ``data``: what the standard-library ``wave`` module
-writes when the frame count is known up front; :meth:`ClipCache.put` packs exactly
-those bytes itself, except that the RIFF size also counts the checksum chunk). After
-the samples comes one more standard RIFF chunk, ``vgck``: the CRC-32 of the sample
-bytes (12 bytes in all; WAV readers skip chunks they do not know). That fixed layout
-makes the two hot paths cheap and strict: :meth:`ClipCache.length` reads 44 bytes and
-compares the declared sizes with the file's real size (no audio is decoded, no
-soundfile import), and :meth:`ClipCache.get` reads the samples straight after the
-header and checks them against the checksum. A file whose header, size or checksum
+The file's fixed layout (:mod:`voiceguide.speech.clipfile`: a canonical 44-byte WAV
+header, the samples, and a chunk with their CRC-32) makes the two hot paths cheap and
+strict: :meth:`ClipCache.length` reads 44 bytes and compares the declared sizes with
+the file's real size (no audio is decoded, no soundfile import), and
+:meth:`ClipCache.get` reads the samples straight after the header and checks them
+against the checksum. A file whose header, size or checksum
 does not add up (a truncated copy, a foreign file, an entry from an old crash, random,
 zeroed or flipped samples on a failing disk) is treated as missing and removed, so the
 clip is made again. Anything that is not a regular file where a clip should be (a
@@ -53,15 +49,14 @@ import re
 import secrets
 import shutil
 import stat
-import struct
 import threading
 import time
 import unicodedata
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from voiceguide.speech import clipfile
 from voiceguide.timing.timeline import SAMPLE_RATE
 
 #: Bump when the file format *or* the way clips are synthesized and processed
@@ -77,11 +72,6 @@ STALE_TEMP_SECONDS = 3600.0
 #: Clips a :class:`PutBatch` holds in memory, waiting to be written, at most.
 BATCH_QUEUE = 32
 
-_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
-_HEADER_SIZE = _HEADER.size  # 44
-_CHECK = struct.Struct("<4sII")   # chunk id, chunk size (4), CRC-32 of the sample bytes
-_CHECK_ID = b"vgck"
-_CHECK_SIZE = _CHECK.size  # 12
 #: Times a write is redone when its folder or temporary file vanished meanwhile.
 _WRITE_ATTEMPTS = 10
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -160,23 +150,6 @@ class ClipCache:
 
     # -- reading ---------------------------------------------------------------------
 
-    @staticmethod
-    def _frames_from_header(header: bytes, size: int) -> int | None:
-        """Frames declared by a canonical 44-byte header, or None if it is not one of ours
-        or does not match the file's real ``size``."""
-        if len(header) != _HEADER_SIZE:
-            return None
-        (riff, riff_size, wave_id, fmt_id, fmt_size, fmt_tag, channels, rate,
-         byte_rate, block_align, bits, data_id, data_size) = _HEADER.unpack(header)
-        if (riff != b"RIFF" or wave_id != b"WAVE" or fmt_id != b"fmt " or fmt_size != 16
-                or fmt_tag != 1 or channels != 1 or rate != SAMPLE_RATE or bits != 16
-                or block_align != 2 or byte_rate != 2 * SAMPLE_RATE or data_id != b"data"):
-            return None
-        if (data_size % 2 or data_size != size - _HEADER_SIZE - _CHECK_SIZE
-                or riff_size != size - 8):
-            return None
-        return data_size // 2
-
     def _discard(self, path: Path, st: os.stat_result) -> None:
         """Remove a bad entry, unless another process has just replaced it."""
         try:
@@ -218,10 +191,10 @@ class ClipCache:
         f, st = opened
         try:
             with f:
-                header = f.read(_HEADER_SIZE)
+                header = f.read(clipfile.HEADER_SIZE)
         except OSError:
             return None
-        frames = self._frames_from_header(header, st.st_size)
+        frames = clipfile.frames_from_header(header, st.st_size)
         if frames is None:
             self._discard(path, st)
         return frames
@@ -239,8 +212,8 @@ class ClipCache:
         f, st = opened
         try:
             with f:
-                frames = self._frames_from_header(f.read(_HEADER_SIZE), st.st_size)
-                samples = None if frames is None else _checked_samples(f.read(), frames)
+                frames = clipfile.frames_from_header(f.read(clipfile.HEADER_SIZE), st.st_size)
+                samples = None if frames is None else clipfile.checked_samples(f.read(), frames)
         except OSError:
             return None
         if samples is None:
@@ -266,9 +239,8 @@ class ClipCache:
         for each fsync, use :meth:`batch`.
         """
         path = self.path(key)
-        data = _clip_samples(samples)
-        raw = memoryview(data).cast("B")
-        parts = (_header(len(data)), raw, _CHECK.pack(_CHECK_ID, 4, zlib.crc32(raw)))
+        data = clipfile.clip_samples(samples)
+        parts = clipfile.parts(data)
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 self._write_once(path, parts)
@@ -280,7 +252,7 @@ class ClipCache:
                 _remove_entry(path)
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
-        size = _HEADER_SIZE + 2 * len(data) + _CHECK_SIZE
+        size = clipfile.file_size(len(data))
         if self._approx_bytes is None:
             self.evict()
         else:
@@ -407,26 +379,6 @@ class ClipCache:
         return removed
 
 
-def _header(frames: int) -> bytes:
-    """The canonical 44-byte header of a clip with ``frames`` frames (the RIFF size
-    counts the checksum chunk that follows the samples)."""
-    size = 2 * frames
-    return _HEADER.pack(b"RIFF", size + _HEADER_SIZE + _CHECK_SIZE - 8, b"WAVE", b"fmt ",
-                        16, 1, 1, SAMPLE_RATE, 2 * SAMPLE_RATE, 2, 16, b"data", size)
-
-
-def _checked_samples(rest: bytes, frames: int) -> np.ndarray | None:
-    """The samples in ``rest`` (the file after the header) if their checksum matches."""
-    size = 2 * frames
-    if len(rest) != size + _CHECK_SIZE:
-        return None
-    chunk, length, crc = _CHECK.unpack(rest[size:])
-    data = memoryview(rest)[:size]
-    if chunk != _CHECK_ID or length != 4 or zlib.crc32(data) != crc:
-        return None
-    return np.frombuffer(data, dtype="<i2").astype(np.int16)
-
-
 def _remove_entry(path: Path) -> None:
     """Remove what is at ``path`` in the cache: a file, a link, or a whole folder."""
     try:
@@ -436,15 +388,6 @@ def _remove_entry(path: Path) -> None:
             os.unlink(path)
     except OSError:
         pass
-
-
-def _clip_samples(samples: np.ndarray) -> np.ndarray:
-    """``samples`` as a contiguous little-endian int16 array; ValueError if it is not
-    1-D int16."""
-    data = np.asarray(samples)
-    if data.ndim != 1 or data.dtype != np.int16:
-        raise ValueError("a clip must be a 1-D int16 array")
-    return np.ascontiguousarray(data, dtype="<i2")
 
 
 class PutBatch:
@@ -473,7 +416,7 @@ class PutBatch:
         """Queue ``samples`` to be stored as ``key``; raises ValueError at once for a bad
         key or array, and the error of an earlier clip that could not be stored."""
         self.cache.path(key)  # checks the key
-        data = _clip_samples(samples)
+        data = clipfile.clip_samples(samples)
         self._raise()
         if self._error is not None:
             return  # reported already; nothing more is stored

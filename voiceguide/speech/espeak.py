@@ -37,6 +37,7 @@ import threading
 
 import numpy as np
 
+from voiceguide.audio import pcm
 from voiceguide.errors import DeviceError
 from voiceguide.speech.audio import read_audio
 from voiceguide.speech.engine import Engine
@@ -190,7 +191,7 @@ class EspeakDirect:
         status = es.Synth(text.encode("utf-8"), flags=es.ENDPAUSE | es.CHARS_UTF8)
         if status != 0:
             raise RuntimeError(f"espeak-ng could not speak the text (status {status})")
-        data = np.frombuffer(b"".join(self._chunks), dtype="<i2").astype(np.int16)
+        data = pcm.from_bytes(b"".join(self._chunks))
         return data.reshape(-1, 1), self.sample_rate
 
 
@@ -265,18 +266,6 @@ def make_synthesizer(driver: str):
     if driver == "espeak" and EspeakDirect.available():
         return EspeakDirect()
     return Pyttsx3Synth(driver)
-
-
-def child_voices(driver: str):
-    return make_synthesizer(driver).voices()
-
-
-def child_synthesize(driver: str, text: str, voice: str | None, rate: int, path: str,
-                     timeout: float):
-    samples, sr = make_synthesizer(driver).synthesize(text, voice, rate, path, timeout)
-    return samples.tobytes(), samples.shape[1], sr
-
-
 
 
 def _lean_path() -> list[str]:
