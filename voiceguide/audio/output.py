@@ -31,11 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voiceguide.audio import devices
+from voiceguide.audio import devices, pcm
+from voiceguide.audio.clock import StreamClock
 from voiceguide.audio.devices import NO_DEVICE, resolve_output, sounddevice
 from voiceguide.audio.renderer import Renderer
 from voiceguide.errors import DeviceError
-from voiceguide.hearing.echo import StreamClock
 from voiceguide.timing.timeline import SAMPLE_RATE, Timeline
 from voiceguide.trace import trace
 from voiceguide.vocabulary import says_stop_word
@@ -124,7 +124,7 @@ def play_clip(clip: np.ndarray, device: str | None = None) -> None:
     """Play one clip to the end (a voice preview)."""
     sd = sounddevice()
     index = resolve_output(device)
-    audio = clip.astype(np.float32) / 32768.0 if clip.dtype == np.int16 else clip
+    audio = pcm.to_float(clip) if clip.dtype == np.int16 else clip
     try:
         sd.play(audio, SAMPLE_RATE, device=index, blocking=True)
     except sd.PortAudioError as err:

@@ -26,9 +26,9 @@ from typing import Callable
 
 import numpy as np
 
+from voiceguide.audio.clock import StreamClock
 from voiceguide.errors import DeviceError
 from voiceguide.hearing.bargein import BargeIn, block_size, can_cancel_echo
-from voiceguide.hearing.echo import StreamClock
 from voiceguide.hearing.endpointer import Endpointer
 from voiceguide.hearing.process import RecognizerProcess
 from voiceguide.hearing.recognizer import Heard, recognize
