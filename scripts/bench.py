@@ -62,7 +62,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests.audio import PulseServer  # noqa: E402  (the same PulseAudio set-up as the tests)
+from tests.support.audio import PulseServer  # noqa: E402  (the same PulseAudio set-up as the tests)
 
 GOALS = {
     "cold_ratio": 1.5,          # cold export ≤ 1.5 × espeak-ng baseline
@@ -429,7 +429,7 @@ def bargein_cost(routine: str = "quick") -> dict:
     """CPU the listener spends hearing "stop" over the guide: the echo canceller,
     the endpointer and the recognizer on a simulated room (tests/room.py),
     per second of the routine, on one core."""
-    from tests import room
+    from tests.support import room
     from voiceguide.hearing import echo
 
     if not echo.available():

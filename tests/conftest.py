@@ -6,14 +6,13 @@ part and clips are content-addressed, so sharing cannot leak state between tests
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.cli import FIXED_DAY, TWO
+from tests.support.terminal import Terminal
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,10 +27,6 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("xdg-cache")
-
-
-#: The day every test runs on (see :func:`user_dirs`).
-FIXED_DAY = "2026-11-23"
 
 
 @pytest.fixture(scope="session")
@@ -64,11 +59,6 @@ def user_dirs(tmp_path, monkeypatch, shared_cache, runtime_dir):
             "cache": shared_cache / "voiceguide"}
 
 
-#: A short routine for device tests: two exercises, one check-in between them.
-TWO = ('title = "Two"\n[[exercise]]\ntechnique = "position-back"\nhold = 10\n'
-       '[[exercise]]\ntechnique = "childs-pose"\nhold = 30\n')
-
-
 @pytest.fixture
 def two(tmp_path) -> Path:
     """The :data:`TWO` routine as a file."""
@@ -77,24 +67,33 @@ def two(tmp_path) -> Path:
     return path
 
 
-def voiceguide_command() -> list[str]:
-    """The installed console script, next to the running Python."""
-    script = Path(sys.executable).parent / "voiceguide"
-    return [str(script)] if script.exists() else [shutil.which("voiceguide") or "voiceguide"]
-
-
-def run_voiceguide(*args, env=None, timeout=120, **kwargs) -> subprocess.CompletedProcess:
-    """Run the installed ``voiceguide`` command in a real subprocess."""
-    return subprocess.run(voiceguide_command() + [str(a) for a in args], capture_output=True,
-                          text=True, timeout=timeout, env=env or os.environ.copy(),
-                          stdin=subprocess.DEVNULL, **kwargs)
-
-
 @pytest.fixture(scope="session")
 def pulse(tmp_path_factory):
     """A running PulseAudio server with a null sink (real-time clock)."""
-    from tests.audio import PulseServer
+    from tests.support.audio import PulseServer
 
     server = PulseServer(tmp_path_factory.mktemp("pulse")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def terminal(pulse, tmp_path, user_dirs):
+    """Start the command on a pseudo-terminal, playing to the PulseAudio null sink.
+
+    The first-run notice is turned off, so play starts with the routine itself.
+    """
+    user_dirs["config"].mkdir(parents=True, exist_ok=True)
+    (user_dirs["config"] / "settings.toml").write_text('intro = "never"\nlisten = "off"\n')
+    opened = []
+
+    def start(*args):
+        t = Terminal(args, pulse.env(), tmp_path / f"trace{len(opened)}.jsonl")
+        opened.append(t)
+        return t
+
+    yield start
+    for t in opened:
+        if t.process.poll() is None:
+            t.process.kill()
+        t.close()

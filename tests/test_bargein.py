@@ -30,9 +30,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests import room
-from tests.conftest import FIXED_DAY
-from tests.voice_samples import spoken
+from tests.support import room
+from tests.support.cli import FIXED_DAY
+from tests.support.voice_samples import spoken
 from voiceguide.hearing import echo
 from voiceguide.hearing.decoder import to_16k_mono
 from voiceguide.hearing.recognizer import Heard
@@ -386,7 +386,7 @@ def _through_the_room(routine: str, plan: dict, folder, late: float = 0.0) -> di
     what it found. ``late``: seconds of silence before the room's response, so
     that what is played reaches the microphone that much later than the sound
     server says (a speaker that reports too little latency)."""
-    from tests.audio import PulseServer
+    from tests.support.audio import PulseServer
 
     plan = {"volume": ROOM_VOLUME, **plan}
     folder.mkdir(parents=True, exist_ok=True)
@@ -396,7 +396,7 @@ def _through_the_room(routine: str, plan: dict, folder, late: float = 0.0) -> di
     server = PulseServer(folder / "pulse", room=folder / "room.wav").start()
     seconds = plan["warmup"] + 10 * len(plan["trials"])
     try:
-        subprocess.run([sys.executable, "-m", "tests.bargein_play", routine,
+        subprocess.run([sys.executable, "-m", "tests.support.bargein_play", routine,
                         str(folder / "plan.json"), str(folder / "out.json")],
                        env=dict(server.room_env(), VOICEGUIDE_TRACE=str(folder / "trace.jsonl")),
                        check=True, timeout=seconds * 1.5 + 120)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from voiceguide import settings
 from voiceguide.routine import pacing
 from voiceguide.cli.app import cli
-from tests.conftest import run_voiceguide
+from tests.support.cli import run_voiceguide
 
 
 def invoke(*args):

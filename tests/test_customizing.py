@@ -8,7 +8,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import run_voiceguide
+from tests.support.cli import run_voiceguide
 from voiceguide import paths, user_routines
 from voiceguide import catalog
 from voiceguide.cli.app import cli
@@ -148,7 +148,7 @@ def test_voice_by_name_fragment_changes_the_clips(tmp_path):
 
 
 def test_voice_preview_plays_through_the_device(tmp_path):
-    from tests.audio import alsa_file_env
+    from tests.support.audio import alsa_file_env
     played = tmp_path / "played.wav"
     result = run_voiceguide("voices", "--say", "Breathe in", "--voice", "en-gb",
                             env=alsa_file_env(tmp_path / "home", played))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.audio import alsa_file_env
-from tests.conftest import run_voiceguide, voiceguide_command
-from tests.conftest import TWO
-from tests.test_play import Terminal
+from tests.support.audio import alsa_file_env
+from tests.support.cli import run_voiceguide, voiceguide_command
+from tests.support.cli import TWO
+from tests.support.terminal import Terminal
 from voiceguide import history as log
 from voiceguide import catalog
 

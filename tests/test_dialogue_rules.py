@@ -18,7 +18,7 @@ import inspect
 
 import pytest
 
-from tests.conftest import FIXED_DAY, TWO
+from tests.support.cli import FIXED_DAY, TWO
 from voiceguide.history import History
 from voiceguide.session import prepare as preparing
 from voiceguide.session.checkin import Answer, Inbox

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.room import impulse_response, loudness
-from tests.voice_samples import spoken
+from tests.support.room import impulse_response, loudness
+from tests.support.voice_samples import spoken
 from voiceguide.hearing import echo
 from voiceguide.hearing.decoder import to_16k_mono
 from voiceguide.hearing.recognizer import recognize

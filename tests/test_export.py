@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.conftest import run_voiceguide, voiceguide_command
+from tests.support.cli import run_voiceguide, voiceguide_command
 from voiceguide.audio import exporter
 from voiceguide import catalog
 from voiceguide.session import prepare as preparing

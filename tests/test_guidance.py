@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from scripts.source_ngrams import ngram_hashes
-from tests.conftest import run_voiceguide
+from tests.support.cli import run_voiceguide
 from voiceguide import catalog
 from voiceguide.routine import loader, tomlfile
 from voiceguide.timing.compiler import _is_breathing, compile_routine, estimated_speech

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_voiceguide, voiceguide_command
-from tests.test_play import terminal  # noqa: F401 - the fixture: play on a pseudo-terminal
+from tests.support.cli import run_voiceguide, voiceguide_command
 from voiceguide.audio import exporter
 from voiceguide.session import prepare as preparing
 from voiceguide import history as log
@@ -146,7 +145,7 @@ def test_config_set_keeps_the_settings_file_mode(user_dirs):
 # ------------------------------------------------------ 4. signals like Ctrl-C
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_and_sighup_during_play_stop_like_ctrl_c(terminal, two, signum, code):  # noqa:F811
+def test_sigterm_and_sighup_during_play_stop_like_ctrl_c(terminal, two, signum, code):
     t = terminal("play", two)
     before = termios.tcgetattr(t.slave)
     t.wait_for("stream-started")

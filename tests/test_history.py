@@ -9,7 +9,7 @@ import sys
 
 from click.testing import CliRunner
 
-from tests.conftest import run_voiceguide
+from tests.support.cli import run_voiceguide
 from voiceguide import history as log
 from voiceguide.cli.app import cli
 

@@ -12,7 +12,7 @@ import pytest
 import soundfile
 import soxr
 
-from tests.conftest import run_voiceguide
+from tests.support.cli import run_voiceguide
 from voiceguide import catalog
 from voiceguide.session import prepare as preparing
 from voiceguide.audio.loudness import (EXPORT_LUFS, PEAK_CEILING_DBFS, SPEECH_LUFS,

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.audio import alsa_file_env, read_played, trim_silence
-from tests.conftest import run_voiceguide
+from tests.support.audio import alsa_file_env, read_played, trim_silence
+from tests.support.cli import run_voiceguide
 from voiceguide.cli import main as cli
 from voiceguide.speech.clipcache import ClipCache
 from voiceguide.errors import EXIT_NO_DEVICE, DeviceError

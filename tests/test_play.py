@@ -3,10 +3,7 @@ null sink (real-time clock), driven through a pseudo-terminal like a person woul
 
 from __future__ import annotations
 
-import json
 import os
-import pty
-import select
 import subprocess
 import termios
 import time
@@ -15,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.audio import alsa_file_env, read_played, trim_silence
-from tests.conftest import run_voiceguide, voiceguide_command
+from tests.support.audio import alsa_file_env, read_played, trim_silence
+from tests.support.cli import run_voiceguide, voiceguide_command
 from voiceguide.audio.output import CALLBACK_FRAMES
 from voiceguide.catalog import load_phrases
 from voiceguide.timing.timeline import SAMPLE_RATE
@@ -72,96 +69,6 @@ def test_unknown_device_is_bad_input(tmp_path, two):
 
 
 # ---------------------------------------------------------------- real time
-
-def _controlling_terminal():
-    """In the child: make the pty its controlling terminal, so ^C sends SIGINT."""
-    import fcntl
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
-class Terminal:
-    """The command running on a pseudo-terminal, with a trace of the player."""
-
-    def __init__(self, args, env, trace):
-        self.master, self.slave = pty.openpty()
-        self.trace_path = trace
-        env = dict(env, VOICEGUIDE_TRACE=str(trace), TERM="xterm")
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(voiceguide_command() + [str(a) for a in args],
-                                        stdin=self.slave, stdout=self.slave,
-                                        stderr=self.slave, env=env, start_new_session=True,
-                                        preexec_fn=_controlling_terminal)
-        self.output = b""
-
-    def read(self, seconds=0.0) -> str:
-        deadline = time.monotonic() + seconds
-        while True:
-            ready, _, _ = select.select([self.master], [], [], max(0, deadline - time.monotonic()))
-            if not ready:
-                return self.output.decode("utf-8", "replace")
-            try:
-                self.output += os.read(self.master, 65536)
-            except OSError:
-                return self.output.decode("utf-8", "replace")
-
-    def events(self) -> list[dict]:
-        if not self.trace_path.exists():
-            return []
-        return [json.loads(line) for line in self.trace_path.read_text().splitlines()]
-
-    def wait_for(self, event, timeout=60.0, **match) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.read(0.02)
-            for item in self.events():
-                if item["event"] == event and all(item.get(k) == v for k, v in match.items()):
-                    return item
-            if self.process.poll() is not None:
-                break
-        raise AssertionError(f"no {event} {match} in trace; output: {self.read()[-500:]}")
-
-    def press(self, keys: str) -> float:
-        sent = time.monotonic()
-        os.write(self.master, keys.encode())
-        return sent
-
-    def finish(self, timeout=60) -> int:
-        deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
-            self.read(0.05)
-        if self.process.poll() is None:
-            self.process.kill()
-        return self.process.wait()
-
-    def close(self):
-        for fd in (self.master, self.slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-@pytest.fixture
-def terminal(pulse, tmp_path, user_dirs):
-    """Start the command on a pseudo-terminal, playing to the PulseAudio null sink.
-
-    The first-run notice is turned off, so play starts with the routine itself.
-    """
-    user_dirs["config"].mkdir(parents=True, exist_ok=True)
-    (user_dirs["config"] / "settings.toml").write_text('intro = "never"\nlisten = "off"\n')
-    opened = []
-
-    def start(*args):
-        t = Terminal(args, pulse.env(), tmp_path / f"trace{len(opened)}.jsonl")
-        opened.append(t)
-        return t
-
-    yield start
-    for t in opened:
-        if t.process.poll() is None:
-            t.process.kill()
-        t.close()
-
 
 @pytest.mark.alone
 def test_keys_pause_skip_and_stop_at_a_check_in(terminal, two):
@@ -222,7 +129,7 @@ def test_quit_key(terminal, two):
 
 def test_sound_server_going_away_mid_play_ends_cleanly(tmp_path, two):
     """The device disappears (PulseAudio killed): exit 3 with one line, never a hang."""
-    from tests.audio import PulseServer
+    from tests.support.audio import PulseServer
 
     server = PulseServer(tmp_path / "pulse").start()
     trace = tmp_path / "trace.jsonl"

@@ -1,7 +1,7 @@
 """Tests of the offline answer recognizer and of the listener.
 
 The recognizer is measured on a set of about a hundred recordings made with
-espeak-ng (``tests/voice_samples.py``): several voices, speeds and pitches,
+espeak-ng (``tests/support/voice_samples.py``): several voices, speeds and pitches,
 some with white or pink noise at 20 dB SNR, some at 8, 44.1 or 48 kHz, some
 stereo, plus silence and noise-only files.  ``pytest -s`` prints the confusion
 table.
@@ -24,7 +24,7 @@ import pytest
 import soundfile as sf
 
 from voiceguide.errors import DeviceError, InputError
-from tests.conftest import voiceguide_command
+from tests.support.cli import voiceguide_command
 from voiceguide.hearing.recognizer import VOCABULARY, Heard, recognize, recognize_file
 
 sys.path.insert(0, str(Path(__file__).parent))

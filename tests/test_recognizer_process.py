@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.voice_samples import spoken
+from tests.support.voice_samples import spoken
 from voiceguide.hearing import recognizer
 from voiceguide.hearing.process import RecognizerProcess
 

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tests.conftest import voiceguide_command
+from tests.support.cli import voiceguide_command
 from voiceguide import catalog
 from voiceguide.timing.compiler import compile_message, compile_routine, estimated_speech
 from voiceguide.routine.pacing import Pacing

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import run_voiceguide
+from tests.support.cli import run_voiceguide
 from voiceguide import settings
 from voiceguide.cli.app import cli
 from voiceguide.errors import FileError, InputError

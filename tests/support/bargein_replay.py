@@ -1,8 +1,8 @@
 """Play recorded real-time sessions through barge-in again, offline.
 
-    python -m tests.bargein_replay CAPTURE.npz...
+    python -m tests.support.bargein_replay CAPTURE.npz...
 
-The captures come from :mod:`tests.bargein_play` run with
+The captures come from :mod:`tests.support.bargein_play` run with
 ``VOICEGUIDE_TEST_CAPTURE`` set, for example::
 
     VOICEGUIDE_TEST_CAPTURE=/tmp/captures bash scripts/test.sh tests/test_bargein.py \\

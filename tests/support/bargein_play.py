@@ -1,9 +1,9 @@
 """Say "stop" over the guide through a real sound server, in real time.
 
 Run in a fresh process whose PulseAudio server has the room
-(:meth:`tests.audio.PulseServer.start` with ``room=``)::
+(:meth:`tests.support.audio.PulseServer.start` with ``room=``)::
 
-    python -m tests.bargein_play ROUTINE PLAN.json OUT.json
+    python -m tests.support.bargein_play ROUTINE PLAN.json OUT.json
 
 The guide plays with the real player, the real listener (echo canceller,
 endpointer, PocketSphinx) and the real check-in dialogue, with barge-in on. The
@@ -28,7 +28,7 @@ when nobody spoke (``unprompted``: the guide stopping itself).
 With ``VOICEGUIDE_TEST_CAPTURE`` set to a folder, everything barge-in was fed
 (each microphone block with its capture time, the reference it was given, and
 whether the guide said a stop word then) is saved there too, with the trials,
-for :mod:`tests.bargein_replay` to play through barge-in again, offline.
+for :mod:`tests.support.bargein_replay` to play through barge-in again, offline.
 """
 
 from __future__ import annotations
