@@ -1,1 +1,2 @@
-"""Sound: PCM samples, cues, loudness, the renderer, the output stream, devices, export."""
+"""Sound: PCM samples, the streams' clock, cues, loudness, the renderer, the output stream,
+devices, export."""

@@ -1,1 +1,2 @@
-"""Routines as data: the model, pacing values, and the loader that reads them from TOML."""
+"""Routines as data: the model, pacing values (and the one number parser), TOML files read
+with every problem placed on its line, and the loader that parses them into the model."""
