@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from voiceguide.atomic import atomic_path  # noqa: E402
 from voiceguide.audio import pcm  # noqa: E402
-from voiceguide.audio.cues import CUE_SECONDS  # noqa: E402
+from voiceguide.timing.timeline import CUE_SECONDS  # noqa: E402
 from voiceguide.timing.timeline import SAMPLE_RATE  # noqa: E402
 
 # Note frequencies (Hz), equal temperament, A4 = 440 Hz.

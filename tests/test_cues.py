@@ -12,9 +12,9 @@ import pytest
 import soundfile
 
 from voiceguide.audio import cues
-from voiceguide.audio.cues import CUE_SECONDS, cue_path, load_cues
+from voiceguide.audio.cues import cue_path, load_cues
 from voiceguide.errors import VoiceguideError
-from voiceguide.timing.timeline import SAMPLE_RATE
+from voiceguide.timing.timeline import CUE_SECONDS, SAMPLE_RATE
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make_cues.py"
 NAMES = list(CUE_SECONDS)

@@ -1,7 +1,8 @@
 """The short sounds that mark moments in a routine, and where their files live.
 
-The compiler only needs each cue's length (:data:`CUE_SECONDS`); the renderer loads
-the sounds with :func:`load_cues`. ``scripts/make_cues.py`` generates the WAV files
+The compiler only needs each cue's length
+(:data:`~voiceguide.timing.timeline.CUE_SECONDS`); the renderer loads the sounds with
+:func:`load_cues`. ``scripts/make_cues.py`` generates the WAV files
 in ``audio_cues/`` with exactly these lengths at the timeline's sample rate.
 """
 
@@ -14,17 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.errors import VoiceguideError
-
-#: Every cue and its exact length in seconds.
-CUE_SECONDS: dict[str, float] = {
-    "start": 2.0,     # soft chime as the routine begins
-    "end": 2.5,       # end chime as the routine closes
-    "switch": 0.6,    # side switch
-    "tick": 0.15,     # countdown tick
-    "inhale": 0.9,    # rising tone at each inhale
-    "exhale": 0.9,    # falling tone at each exhale
-    "checkin": 0.7,   # before a check-in question
-}
+from voiceguide.timing.timeline import CUE_SECONDS, SAMPLE_RATE
 
 
 def _cue_dir() -> Path:
@@ -57,7 +48,6 @@ def _load_cue(name: str) -> np.ndarray:
     """Read and check one cue file; return float32 mono samples."""
     import soundfile  # only the renderer needs it; keep importing this module light
 
-    from voiceguide.timing.timeline import SAMPLE_RATE  # here, not at the top: no import cycle
 
     path = cue_path(name)
     fix = "run `python scripts/make_cues.py` from the repository root"

@@ -24,13 +24,12 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from voiceguide.audio.cues import CUE_SECONDS
 from voiceguide.routine.model import (EQUIPMENT, Breath, Cycle, Exercise, Flow, Hold, Phrases,
                                       Positions, Routine)
 from voiceguide.routine.pacing import CHECKIN_PAUSE, Pacing
 from voiceguide.timing.dosing import breath_phases, hold_seconds, rest_seconds, rounds
-from voiceguide.timing.timeline import (Event, EventKind, Gate, HoldSpan, Section, Timeline,
-                                        samples)
+from voiceguide.timing.timeline import (CUE_SECONDS, Event, EventKind, Gate, HoldSpan, Section,
+                                        Timeline, samples)
 
 #: How long a text takes to say, in seconds.
 SpeechLength = Callable[[str], float]

@@ -16,6 +16,18 @@ from voiceguide import StrEnum
 #: The one sample rate of the whole audio path (espeak-ng speaks at 22050 Hz).
 SAMPLE_RATE = 22050
 
+#: Every cue a timeline can hold, and its exact length in seconds (the sounds themselves,
+#: in audio_cues/, are made with exactly these lengths by scripts/make_cues.py).
+CUE_SECONDS: dict[str, float] = {
+    "start": 2.0,     # soft chime as the routine begins
+    "end": 2.5,       # end chime as the routine closes
+    "switch": 0.6,    # side switch
+    "tick": 0.15,     # countdown tick
+    "inhale": 0.9,    # rising tone at each inhale
+    "exhale": 0.9,    # falling tone at each exhale
+    "checkin": 0.7,   # before a check-in question
+}
+
 
 
 class EventKind(StrEnum):
