@@ -23,12 +23,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voiceguide.errors import DeviceError, InputError
+from tests.support import voice_samples
 from tests.support.cli import voiceguide_command
+from voiceguide.errors import DeviceError, InputError
 from voiceguide.hearing.recognizer import VOCABULARY, Heard, recognize, recognize_file
-
-sys.path.insert(0, str(Path(__file__).parent))
-import voice_samples  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 
