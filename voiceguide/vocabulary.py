@@ -21,8 +21,9 @@ STOP = "stop"
 #: Nothing usable was heard, or nobody answered.
 NO_ANSWER = "none"
 
-#: How the back feels, between exercises.
-FEELINGS = ("good", "same", "worse")
+#: How the back feels, between exercises: "worse" is increased pain, a stop sign.
+GOOD, SAME, WORSE = "good", "same", "worse"
+FEELINGS = (GOOD, SAME, WORSE)
 #: Pain from 0 to 10, as the answer words "0" .. "10".
 NUMBERS = tuple(str(n) for n in range(11))
 #: The spoken number words and the answer each gives.

@@ -74,6 +74,7 @@ from voiceguide.hearing import echo
 from voiceguide.hearing.endpointer import Endpointer
 from voiceguide.hearing.recognizer import Heard, hear_stop, recognize
 from voiceguide.trace import trace
+from voiceguide.vocabulary import NO_ANSWER, STOP
 
 log = logging.getLogger(__name__)
 
@@ -406,11 +407,11 @@ class BargeIn:
               reduction=round(reduction, 1), adaptation=round(self._adaptation_at_start, 1),
               stop_only=stop_only, word=answer.word, confidence=answer.confidence,
               heard=answer.heard)
-        if answer.word == "stop" and (answer.sure or final or stop_only):
+        if answer.word == STOP and (answer.sure or final or stop_only):
             # an unsure stop while it is quiet waits for the whole utterance (it may
             # go on into another answer); over the guide only stop counts, and an
             # unsure one is asked about at once ("Did you say stop?")
             return answer
-        if stop_only or not final or answer.word == "none":
+        if stop_only or not final or answer.word == NO_ANSWER:
             return None
         return answer

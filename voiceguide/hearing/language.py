@@ -20,8 +20,8 @@ of its words does, else its first answer word ("yes, I do" is yes).
 
 from __future__ import annotations
 
-from voiceguide.vocabulary import (CARRIERS, NUMBER_CARRIERS, SPOKEN_ANSWERS, SPOKEN_NUMBERS,
-                                   STOP_SIGNS, SYNONYMS, word_answer)
+from voiceguide.vocabulary import (CARRIERS, NO_ANSWER, NUMBER_CARRIERS, SPOKEN_ANSWERS,
+                                   SPOKEN_NUMBERS, STOP, STOP_SIGNS, SYNONYMS, word_answer)
 
 #: How often each answer alone is in the training text.
 ALONE_WEIGHT = 4
@@ -69,15 +69,15 @@ def label_of(text: str) -> str:
     """The answer a decoded word sequence means: ``stop`` if any word means
     stop, else its first answer word (people lead with the answer: "yes, I do",
     "good, thanks"), else ``none``."""
-    labels = [lab for lab in (label(w) for w in text.split()) if lab and lab != "none"]
-    if "stop" in labels:
-        return "stop"
-    return labels[0] if labels else "none"
+    labels = [lab for lab in (label(w) for w in text.split()) if lab and lab != NO_ANSWER]
+    if STOP in labels:
+        return STOP
+    return labels[0] if labels else NO_ANSWER
 
 
 def stop_sentences() -> list[str]:
     """The training sentences that mean stop: the stop-only language model."""
-    return [s for s in CORPUS if label_of(s) == "stop"]
+    return [s for s in CORPUS if label_of(s) == STOP]
 
 
 def heard_text(text: str) -> str:

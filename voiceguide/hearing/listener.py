@@ -32,6 +32,7 @@ from voiceguide.hearing.bargein import BargeIn, block_size, can_cancel_echo
 from voiceguide.hearing.endpointer import Endpointer
 from voiceguide.hearing.process import RecognizerProcess
 from voiceguide.hearing.recognizer import Heard, recognize
+from voiceguide.vocabulary import NO_ANSWER
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +272,7 @@ def listen_once(seconds: float, device=None) -> Heard:
     if utt is None:
         utt = ep.flush()
     if utt is None:
-        return Heard("none", 1.0, "")
+        return Heard(NO_ANSWER, 1.0, "")
     return recognize(utt, rate)
 
 

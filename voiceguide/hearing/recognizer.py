@@ -67,7 +67,7 @@ from voiceguide.errors import InputError
 from voiceguide.hearing import decoder
 from voiceguide.hearing.decoder import Decoding
 from voiceguide.hearing.language import heard_text, label, label_of
-from voiceguide.vocabulary import ANSWERS
+from voiceguide.vocabulary import ANSWERS, GOOD, NO_ANSWER, SAME, STOP
 
 #: Every word :func:`recognize` can answer with.
 VOCABULARY = ANSWERS
@@ -111,7 +111,7 @@ class Heard:
     def sure(self) -> bool:
         """False for a ``stop`` that only might be one (a safety rule's guess):
         the player then pauses and asks "Did you say stop?"."""
-        return self.word != "stop" or self.confidence >= SURE_STOP
+        return self.word != STOP or self.confidence >= SURE_STOP
 
 
 def warm_up() -> None:
@@ -138,7 +138,7 @@ def recognize(samples: np.ndarray, sample_rate: int) -> Heard:
     """
     pcm = decoder.speech_pcm(samples, sample_rate)
     if pcm is None:
-        return Heard("none", 1.0, "")
+        return Heard(NO_ANSWER, 1.0, "")
     with decoder.engine() as engine:
         decoding = engine.decode(pcm)
     return decide(decoding)
@@ -163,16 +163,16 @@ def hear_stop(samples: np.ndarray, sample_rate: int) -> Heard:
     """
     pcm = decoder.speech_pcm(samples, sample_rate)
     if pcm is None:
-        return Heard("none", 1.0, "")
+        return Heard(NO_ANSWER, 1.0, "")
     with decoder.engine() as engine:
         text, score, scores = engine.answers(pcm)
-        if label_of(text) == "stop":
-            return Heard("stop", SURE_STOP, heard_text(text))
+        if label_of(text) == STOP:
+            return Heard(STOP, SURE_STOP, heard_text(text))
         # the phone loop's pass only when a stop came close behind
         guessed = _stop_close_behind(scores) is not None and \
             engine.fit(pcm, score) >= _FIT_OVER_GUIDE
-    return Heard("stop", GUESSED_STOP, heard_text(text)) if guessed else \
-        Heard("none", 1.0, heard_text(text))
+    return Heard(STOP, GUESSED_STOP, heard_text(text)) if guessed else \
+        Heard(NO_ANSWER, 1.0, heard_text(text))
 
 
 def decide(dec: Decoding) -> Heard:
@@ -188,20 +188,20 @@ def _decide(dec: Decoding) -> Heard:
     confidence = round(min(_margin_confidence(dec, best), _acoustic_confidence(dec)), 3)
 
     # Safety first: anything that is or might be "stop" is "stop".
-    if best == "stop":
-        return Heard("stop", max(confidence, 0.5), dec.text)
+    if best == STOP:
+        return Heard(STOP, max(confidence, 0.5), dec.text)
     p_stop = _stop_close_behind(dec.scores)
     if p_stop is not None:
-        return Heard("stop", p_stop, dec.text)
+        return Heard(STOP, p_stop, dec.text)
     if dec.stop_gap <= _STOP_GAP or (dec.stop_gap < 0 and _incoherent(dec.text)):
         # the stop-only search explained the audio clearly better than the
         # winner, or better than a winner that makes no sense as a sentence
-        return Heard("stop", GUESSED_STOP, dec.text)
-    if best == "none":
-        return Heard("none", round(1.0 - confidence, 3), dec.text)
-    needed = _MIN_CONFIDENCE_GOOD if best in ("good", "same") else _MIN_CONFIDENCE
+        return Heard(STOP, GUESSED_STOP, dec.text)
+    if best == NO_ANSWER:
+        return Heard(NO_ANSWER, round(1.0 - confidence, 3), dec.text)
+    needed = _MIN_CONFIDENCE_GOOD if best in (GOOD, SAME) else _MIN_CONFIDENCE
     if confidence < needed:
-        return Heard("none", round(1.0 - confidence, 3), dec.text)
+        return Heard(NO_ANSWER, round(1.0 - confidence, 3), dec.text)
     return Heard(best, confidence, dec.text)
 
 
@@ -209,8 +209,8 @@ def _best(dec: Decoding) -> str:
     """The answer the best hypothesis means; when it means none, the best-scored
     answer in the n-best list, if there is one."""
     best = label_of(dec.text)
-    if best == "none" and dec.scores:
-        real = {k: v for k, v in dec.scores.items() if k != "none"}
+    if best == NO_ANSWER and dec.scores:
+        real = {k: v for k, v in dec.scores.items() if k != NO_ANSWER}
         if real:
             best = max(real, key=real.get)
     return best
@@ -238,9 +238,9 @@ def _acoustic_confidence(dec: Decoding) -> float:
 def _stop_close_behind(scores: dict[str, float]) -> float | None:
     """How likely stop is (0.1..1) when a way of saying it is within
     :data:`_STOP_MARGIN` of the best answer in the n-best list, else None."""
-    if "stop" not in scores:
+    if STOP not in scores:
         return None
-    behind = max(scores.values()) - scores["stop"]
+    behind = max(scores.values()) - scores[STOP]
     if behind > _STOP_MARGIN:
         return None
     return round(min(max(math.exp(-behind / _MARGIN_TEMPERATURE), 0.1), 1.0), 3)

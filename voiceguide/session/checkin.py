@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from voiceguide import StrEnum
 from voiceguide.timing.timeline import Gate
 from voiceguide.trace import trace
-from voiceguide.vocabulary import NO, NO_ANSWER, NUMBERS, STOP, YES
+from voiceguide.vocabulary import GOOD, NO, NO_ANSWER, NUMBERS, SAME, STOP, WORSE, YES
 
 #: What each question accepts. ``stop`` is accepted everywhere.
 ACCEPTED = {
-    Gate.BETWEEN: ("good", "same", "worse", STOP),
+    Gate.BETWEEN: (GOOD, SAME, WORSE, STOP),
     Gate.BASELINE: NUMBERS + (STOP,),
     Gate.FINAL: NUMBERS + (STOP,),
     Gate.DAILY_LIMIT: (YES, NO, STOP),
@@ -37,7 +37,7 @@ _PAIN_KEYS = {**{str(n): str(n) for n in range(10)}, "t": "10", "s": STOP}
 
 #: Keys at a check-in, by question.
 KEYS = {
-    Gate.BETWEEN: {"g": "good", "\n": "good", "\r": "good", "a": "same", "w": "worse",
+    Gate.BETWEEN: {"g": GOOD, "\n": GOOD, "\r": GOOD, "a": SAME, "w": WORSE,
                    "s": STOP},
     Gate.BASELINE: _PAIN_KEYS,
     Gate.FINAL: _PAIN_KEYS,
@@ -181,7 +181,7 @@ class Policy:
     def after(self, gate: Gate, word: str) -> Decision:
         """``stop`` for stop and for worse (increased pain is a stop sign); else
         ``continue``."""
-        if word == STOP or (gate == Gate.BETWEEN and word == "worse"):
+        if word == STOP or (gate == Gate.BETWEEN and word == WORSE):
             return Decision.STOP
         return Decision.CONTINUE
 
@@ -190,8 +190,8 @@ def acknowledgement(gate: Gate, word: str, phrases) -> str | None:
     """The few words said after an answer that goes on (``None``: say nothing)."""
     words = phrases.acknowledge
     if word == NO_ANSWER:
-        return words["none"]
-    if gate == Gate.BETWEEN and word in ("good", "same"):
+        return words[NO_ANSWER]
+    if gate == Gate.BETWEEN and word in (GOOD, SAME):
         return words[word]
     if Gate(gate).asks_pain and word in NUMBERS:
         return words["pain"]

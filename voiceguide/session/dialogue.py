@@ -31,7 +31,7 @@ from voiceguide.session.checkin import (KEEP, KEY_HELP, QUIT, Answer, Decision, 
 from voiceguide.session.prepare import Prepared
 from voiceguide.timing.timeline import Event, EventKind, Gate, Timeline
 from voiceguide.trace import trace
-from voiceguide.vocabulary import COMMANDS, NO_ANSWER, NUMBERS, STOP
+from voiceguide.vocabulary import COMMANDS, NO, NO_ANSWER, NUMBERS, STOP
 
 #: Asked when the recognizer may have heard "stop" but is not sure.
 CONFIRM_STOP_QUESTION = "Did you say stop? Say yes to stop, or no to go on."
@@ -258,7 +258,7 @@ class Dialogue(Questions):
     def confirmed(self, stage: Stage, answer: Answer) -> tuple[Timeline, int]:
         """After "Did you say stop?": no (or resume) goes on from the start of the
         line it paused in; yes, stop or no answer take the stop path."""
-        if answer.word in ("no", "resume") and self.paused_at is not None:
+        if answer.word in (NO, "resume") and self.paused_at is not None:
             trace("answer", gate=Gate.CONFIRM_STOP, word=answer.word, decision="resume")
             timeline, position = self.paused_at
             return timeline, timeline.line_start(position)
