@@ -184,20 +184,7 @@ class ClipCache:
         Reads only the 44-byte header (and the file size); a corrupt entry is removed.
         The samples' checksum is checked by :meth:`get`, which reads them.
         """
-        path = self.path(key)
-        opened = self._open_clip(path)
-        if opened is None:
-            return None
-        f, st = opened
-        try:
-            with f:
-                header = f.read(clipfile.HEADER_SIZE)
-        except OSError:
-            return None
-        frames = clipfile.frames_from_header(header, st.st_size)
-        if frames is None:
-            self._discard(path, st)
-        return frames
+        return self._read(key, samples=False)
 
     def get(self, key: str) -> np.ndarray | None:
         """The clip's samples (1-D int16), or None if it is missing or corrupt.
@@ -205,6 +192,18 @@ class ClipCache:
         A hit marks the clip as recently used (its mtime is touched) for eviction;
         a corrupt entry (its samples do not match their checksum) is removed.
         """
+        samples = self._read(key, samples=True)
+        if samples is not None:
+            try:
+                os.utime(self.path(key))
+            except OSError:
+                pass  # read-only cache, or evicted meanwhile: the samples are still good
+        return samples
+
+    def _read(self, key: str, samples: bool):
+        """The clip's header checked, then its length in frames, or (``samples``) its
+        checked samples; None if missing, unreadable or corrupt (a corrupt entry is
+        removed)."""
         path = self.path(key)
         opened = self._open_clip(path)
         if opened is None:
@@ -212,18 +211,14 @@ class ClipCache:
         f, st = opened
         try:
             with f:
-                frames = clipfile.frames_from_header(f.read(clipfile.HEADER_SIZE), st.st_size)
-                samples = None if frames is None else clipfile.checked_samples(f.read(), frames)
+                result = clipfile.frames_from_header(f.read(clipfile.HEADER_SIZE), st.st_size)
+                if samples and result is not None:
+                    result = clipfile.checked_samples(f.read(), result)
         except OSError:
             return None
-        if samples is None:
+        if result is None:
             self._discard(path, st)
-            return None
-        try:
-            os.utime(path)
-        except OSError:
-            pass  # read-only cache, or evicted meanwhile: the samples are still good
-        return samples
+        return result
 
     def __contains__(self, key: str) -> bool:
         """True if a valid clip with ``key`` is stored."""
