@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 from click.testing import CliRunner
 
+from tests.support.cli import run_voiceguide, voiceguide_command
 from voiceguide import settings
-from voiceguide.routine import pacing
 from voiceguide.cli.app import cli
-from tests.support.cli import run_voiceguide
+from voiceguide.routine import pacing
 
 
 def invoke(*args):
@@ -149,3 +151,21 @@ def test_out_of_range_numbers_are_one_line_through_the_installed_command():
             assert len(lines) == 1 and "Traceback" not in result.stderr, (args, lines)
             assert lines[0].startswith(f"voiceguide: Invalid value for '{option}': "), lines
             assert f"(see 'voiceguide {command} --help')" in lines[0]
+
+
+@pytest.mark.parametrize("words", [["list"], ["list", "--json"], ["history"],
+                                   ["history", "--csv"], ["config", "show"], ["voices"],
+                                   ["show", "quick"]])
+def test_a_reader_that_closed_the_pipe_is_no_error(words):
+    """``voiceguide list | head -1``: a reader that went away is normal, so the
+    command ends in silence with status 0. The pipe's read end is closed before the
+    command starts, so its first write always meets the closed pipe."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(voiceguide_command() + words, stdout=write,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                timeout=120)
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (0, "")

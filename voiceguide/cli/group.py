@@ -40,10 +40,15 @@ class BadValue(click.ClickException):
         click.echo(f"voiceguide: {safe_line(self.message)}", err=True)
 
 
+class PipeClosed(Exception):
+    """The reader of standard output went away (``| head``): normal, not an error
+    (:mod:`voiceguide.cli.main` exits 0 in silence)."""
+
+
 class Group(click.Group):
     """Turns library errors, and any I/O error, into :class:`UserError` for every
     command, and a bad option value into :class:`BadValue`: one line, never a
-    traceback."""
+    traceback. A closed standard output is :class:`PipeClosed`, not an error."""
 
     def invoke(self, ctx):
         try:
@@ -52,5 +57,7 @@ class Group(click.Group):
             raise BadValue(err) from None
         except VoiceguideError as err:
             raise UserError(err) from None
+        except BrokenPipeError:
+            raise PipeClosed() from None   # not an OSError: click would exit 1 on it
         except OSError as err:  # disk full, permission denied, read-only...: one line
             raise UserError(StorageError(os_error_message(err))) from None

@@ -17,6 +17,7 @@ import click
 
 from voiceguide.audio import devices
 from voiceguide.cli.app import cli
+from voiceguide.cli.group import PipeClosed
 from voiceguide.errors import EXIT_INTERRUPTED, Terminated
 
 
@@ -42,6 +43,7 @@ def main(argv=None):
     _handle_termination()
     try:
         code = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
+        sys.stdout.flush()   # a reader that closed the pipe early is seen here, not at exit
     except (click.exceptions.Abort, KeyboardInterrupt) as err:
         # click turns KeyboardInterrupt (and so Terminated) into Abort
         stop = err if isinstance(err, Terminated) else err.__cause__
@@ -54,9 +56,20 @@ def main(argv=None):
     except click.ClickException as err:
         err.show()
         code = err.exit_code
-    except BrokenPipeError:
-        code = 0
+    except (BrokenPipeError, PipeClosed):
+        code = _pipe_closed()
     _exit(code if isinstance(code, int) else 0)
+
+
+def _pipe_closed() -> int:
+    """The reader of standard output went away (``voiceguide list | head -1``): that
+    is normal, so exit 0 in silence. Standard output then points at the null device,
+    so the interpreter's last flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 0
 
 
 def _exit(code: int) -> None:
