@@ -471,3 +471,20 @@ def test_help_has_examples_keys_setting_names_and_routines_complete():
                COMP_WORDS="voiceguide play mor", COMP_CWORD="2")
     completed = run_voiceguide(env=env)
     assert completed.returncode == 0 and "plain,morning" in completed.stdout.splitlines()
+
+
+# ---------------------------------------------- 15. paths that cannot be followed
+
+def test_a_routine_path_in_a_home_folder_that_cannot_be_found_is_one_line():
+    result = run_voiceguide("show", "~no-such-user-of-voiceguide/mine.toml")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "voiceguide: ~no-such-user-of-voiceguide/mine.toml: cannot tell whose home folder "
+        "'~no-such-user-of-voiceguide' is (no such user, or HOME not set)"]
+
+
+def test_hear_refuses_a_fifo_at_once_instead_of_waiting_on_it(tmp_path):
+    fifo = tmp_path / "answer.wav"
+    os.mkfifo(fifo)
+    result = run_voiceguide("hear", "--file", fifo, timeout=60)
+    assert (result.returncode, result.stderr) == (2, f"voiceguide: {fifo}: not a regular file\n")

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,6 +270,12 @@ def recognize_file(path: str | os.PathLike) -> Heard:
     import soundfile as sf
 
     p = Path(path)
+    try:
+        regular = stat.S_ISREG(os.stat(p).st_mode)
+    except OSError:
+        regular = True   # missing or unreadable: libsndfile says why, below
+    if not regular:   # a FIFO would block the read forever, a folder cannot be read
+        raise InputError(f"{p}: not a regular file")
     try:
         samples, rate = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as e:  # noqa: BLE001 - libsndfile raises several kinds
