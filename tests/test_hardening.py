@@ -488,3 +488,14 @@ def test_hear_refuses_a_fifo_at_once_instead_of_waiting_on_it(tmp_path):
     os.mkfifo(fifo)
     result = run_voiceguide("hear", "--file", fifo, timeout=60)
     assert (result.returncode, result.stderr) == (2, f"voiceguide: {fifo}: not a regular file\n")
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u2066", "\u200f"])
+def test_a_bidirectional_control_in_a_routine_file_is_refused_with_its_line(tmp_path, control):
+    path = tmp_path / "mine.toml"
+    path.write_text(f'title = "Mine {control}enivrom"\n[[exercise]]\ntechnique = "childs-pose"\n',
+                    encoding="utf-8")
+    result = run_voiceguide("check", path)
+    assert result.returncode == 2
+    assert f"{path}:1: title: control character U+{ord(control):04X} at character 6" \
+        in result.stderr

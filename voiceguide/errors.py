@@ -33,12 +33,20 @@ class VoiceguideError(Exception):
     exit_code = EXIT_BAD_INPUT
 
 
+#: The bidirectional controls (embeddings, overrides, isolates, marks): text holding
+#: them can show on screen in another order than it is stored.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")
+
+
 def safe_line(text: str) -> str:
     """``text`` made safe to print on a terminal or write into a chapter: control
-    characters (escape sequences, NUL, line breaks) become spaces."""
+    characters (escape sequences, NUL, line breaks) and bidirectional controls
+    become spaces."""
     import unicodedata
 
-    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in str(text))
+    return "".join(" " if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS else c
+                   for c in str(text))
 
 
 class StorageError(VoiceguideError):

@@ -20,7 +20,7 @@ import unicodedata
 from pathlib import Path
 
 from voiceguide import StrEnum
-from voiceguide.errors import FileError, InputError, Problem
+from voiceguide.errors import BIDI_CONTROLS, FileError, InputError, Problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -183,10 +183,12 @@ _CONVERTERS = {Kind.TEXT: _text, Kind.LINES: _lines, Kind.BOOL: _bool,
 
 
 def _plain(text: str) -> str:
-    """``text`` if it has no control character (NUL, escape sequences...); tabs and
-    line breaks are fine (they are spoken as spaces)."""
+    """``text`` if it has no control character (NUL, escape sequences...) and no
+    bidirectional control (which can make a line read differently from what it
+    holds); tabs and line breaks are fine (they are spoken as spaces)."""
     for number, char in enumerate(text):
-        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
+        if (unicodedata.category(char) == "Cc" and char not in "\t\n\r") or \
+                char in BIDI_CONTROLS:
             raise ValueError(f"control character U+{ord(char):04X} at character "
                              f"{number + 1}; remove it")
     return text
