@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
 import subprocess
@@ -113,3 +114,19 @@ def test_trend_means_per_day():
                log.SessionRecord(2, "2026-11-20T19:00:00+00:00", None, "m", "M", {}, "completed", 4, 2),
                log.SessionRecord(3, "2026-11-21T08:00:00+00:00", None, "m", "M", {}, "stopped", 5, None)]
     assert log.daily_trend(records) == [("2026-11-20", 5.0, 3.0), ("2026-11-21", 5.0, None)]
+
+
+def test_history_csv_never_holds_a_spreadsheet_formula(user_dirs):
+    """A routine file named like a formula (shared with the user, say) must not run as
+    one when the CSV is opened in a spreadsheet: such cells start with ' (text)."""
+    with log.History() as db:
+        for name in ('=HYPERLINK("http://x","y")', "+1", "@SUM(A1)", "-2+3", "plain"):
+            session = db.start(name, name, {})
+            db.pain(session, "baseline", 3)
+            db.end(session, "completed")
+    result = run_voiceguide("history", "--csv")
+    assert result.returncode == 0
+    cells = list(csv.reader(result.stdout.splitlines()))[1:]
+    assert [c[3] for c in cells] == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'@SUM(A1)",
+                                     "'-2+3", "plain"]
+    assert [c[5] for c in cells] == ["3"] * 5     # numbers stay numbers

@@ -319,17 +319,31 @@ def chart(trend, width: int = 20) -> str:
     return "\n".join(lines)
 
 
+#: How a spreadsheet tells a formula from text: a cell starting with one of these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value):
+    """``value`` as a CSV cell a spreadsheet shows as it is: text that would start a
+    formula (``=HYPERLINK(...)`` in a routine's name) gets a leading ``'``, the
+    usual mark of literal text; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(records: list[SessionRecord]) -> str:
-    """Sessions as CSV, oldest first, for sharing with a clinician."""
+    """Sessions as CSV, oldest first, for sharing with a clinician. No cell starts a
+    spreadsheet formula (:func:`spreadsheet_text`)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["date", "start", "end", "routine", "ending", "pain_before", "pain_after",
                      "minutes", "checkins"])
     for r in reversed(records):
         answers = "; ".join(f"{c['answer']} ({c['source']})" for c in r.checkins)
-        writer.writerow([r.started_at[:10], r.started_at[11:16],
-                         (r.ended_at or "")[11:16], r.routine, r.ending,
-                         "" if r.baseline is None else r.baseline,
-                         "" if r.final is None else r.final,
-                         "" if r.minutes is None else r.minutes, answers])
+        writer.writerow([spreadsheet_text(cell) for cell in (
+            r.started_at[:10], r.started_at[11:16], (r.ended_at or "")[11:16], r.routine,
+            r.ending, "" if r.baseline is None else r.baseline,
+            "" if r.final is None else r.final, "" if r.minutes is None else r.minutes,
+            answers)])
     return out.getvalue()
