@@ -499,3 +499,34 @@ def test_a_bidirectional_control_in_a_routine_file_is_refused_with_its_line(tmp_
     assert result.returncode == 2
     assert f"{path}:1: title: control character U+{ord(control):04X} at character 6" \
         in result.stderr
+
+
+# ------------------------------------------- 16. nothing reaches the terminal raw
+
+def test_config_show_prints_no_escape_sequence_from_a_settings_value(user_dirs):
+    user_dirs["config"].mkdir(parents=True, exist_ok=True)
+    (user_dirs["config"] / "settings.toml").write_text('voice = "\\u001b]0;owned\\u0007x"\n')
+    result = run_voiceguide("config", "show")
+    assert result.returncode == 0
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert " ]0;owned x" in result.stdout   # shown, as spaces where the controls were
+
+
+def test_history_prints_no_escape_sequence_from_a_routine_name(user_dirs):
+    from voiceguide import history as log
+
+    with log.History() as db:
+        session = db.start("x\x1b[2Jy", "X", {})
+        db.end(session, "completed")
+    result = run_voiceguide("history")
+    assert result.returncode == 0
+    assert "\x1b" not in result.stdout and "x [2Jy" in result.stdout
+
+
+def test_show_prints_a_title_on_one_line(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('title = "Mine\\rForged line"\n[[exercise]]\ntechnique = "childs-pose"\n')
+    result = run_voiceguide("show", path)
+    assert result.returncode == 0
+    assert "\r" not in result.stdout
+    assert result.stdout.splitlines()[0].startswith("Mine Forged line (mine) — ")

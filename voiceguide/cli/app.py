@@ -151,7 +151,8 @@ def export(routine, output, force, length, beyond_doses, **line):
                 audio, chapters = preparing.export(prepared, output, force, bar.update)
     finally:
         prepared.speech.close()
-    click.echo(f"Wrote {audio} ({clock(prepared.timeline.total_seconds)}) and {chapters}")
+    click.echo(safe_line(f"Wrote {audio} ({clock(prepared.timeline.total_seconds)}) "
+                         f"and {chapters}"))
 
 
 @cli.command()
@@ -237,7 +238,7 @@ def new(name, source, force):
     from voiceguide import user_routines
 
     path = user_routines.create(name, source, force)
-    click.echo(f"Wrote {path}")
+    click.echo(safe_line(f"Wrote {path}"))
     if user_routines.open_in_editor(path):
         problems = user_routines.problems(path)
         for problem in problems:
@@ -325,8 +326,8 @@ def history(as_json, as_csv, limit):
         pain = f"{'' if r.baseline is None else r.baseline}->{'' if r.final is None else r.final}"
         answers = ", ".join(c["answer"] for c in r.checkins)
         minutes = "" if r.minutes is None else f"{r.minutes:g}"
-        click.echo(f"{r.started_at[:16].replace('T', ' '):<17} {r.routine:<14} {r.ending:<12} "
-                   f"{pain:<9} {minutes:>5}  {answers}")
+        click.echo(safe_line(f"{r.started_at[:16].replace('T', ' '):<17} {r.routine:<14} "
+                             f"{r.ending:<12} {pain:<9} {minutes:>5}  {answers}"))
     click.echo("")
     click.echo(log.chart(log.daily_trend(records)))
 
@@ -367,9 +368,9 @@ def config_show(as_json):
     if as_json:
         click.echo(json.dumps({k: {"value": v, "source": s} for k, v, s in rows}, indent=2))
         return
-    click.echo(f"# {settings.settings_path()}")
+    click.echo(safe_line(f"# {settings.settings_path()}"))
     for key, value, source in rows:
-        click.echo(f"{key:<16} {value:<12} ({source})")
+        click.echo(safe_line(f"{key:<16} {value:<12} ({source})"))
 
 
 @config.command("set", cls=SettingsHelp)

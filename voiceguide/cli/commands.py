@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from voiceguide import catalog
-from voiceguide.errors import DeviceError, VoiceguideError
+from voiceguide.errors import DeviceError, VoiceguideError, safe_line
 from voiceguide.routine.model import Routine
 from voiceguide.routine.pacing import Raw
 from voiceguide.session import prepare as preparing
@@ -117,7 +117,8 @@ def preview_voice(text: str, chosen: Settings, device: str | None) -> str:
 
 def format_timeline(timeline: Timeline) -> str:
     """A readable timeline: section titles, what is said and heard, holds, total."""
-    lines = [f"{timeline.title} ({timeline.routine}) — {clock(timeline.total_seconds)}",
+    lines = [f"{safe_line(timeline.title)} ({safe_line(timeline.routine)}) — "
+             f"{clock(timeline.total_seconds)}",
              f"pacing: pace {timeline.pacing['pace']:g}, breath {timeline.pacing['breath']}, "
              f"{timeline.pacing['rate']} words per minute", ""]
     holds = {h.start: h for h in timeline.holds}
@@ -126,7 +127,7 @@ def format_timeline(timeline: Timeline) -> str:
         if event.section != section:
             section = event.section
             s = timeline.sections[section]
-            lines.append(f"{clock(seconds(s.start))}  == {s.title} "
+            lines.append(f"{clock(seconds(s.start))}  == {safe_line(s.title)} "
                          f"({clock(seconds(s.length))}) ==")
         at = clock(seconds(event.start))
         if event.start in holds:
@@ -134,11 +135,11 @@ def format_timeline(timeline: Timeline) -> str:
             side = f", {h.side}" if h.side else ""
             lines.append(f"{at}     [hold {seconds(h.length):g} s{side}]")
         if event.kind == EventKind.SPEECH:
-            lines.append(f"{at}     \"{event.text}\"")
+            lines.append(f"{at}     \"{safe_line(event.text)}\"")
         elif event.kind == EventKind.CUE:
             lines.append(f"{at}     ({event.cue})")
         elif event.kind == EventKind.CHECKIN:
-            lines.append(f"{at}     check-in: \"{event.text}\" "
+            lines.append(f"{at}     check-in: \"{safe_line(event.text)}\" "
                          f"(then {seconds(event.pause):g} s to answer)")
         elif event.length >= 2 * timeline.sample_rate:
             lines.append(f"{at}     ... {seconds(event.length):.0f} s quiet")
