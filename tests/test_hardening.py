@@ -530,3 +530,12 @@ def test_show_prints_a_title_on_one_line(tmp_path):
     assert result.returncode == 0
     assert "\r" not in result.stdout
     assert result.stdout.splitlines()[0].startswith("Mine Forged line (mine) — ")
+
+
+def test_a_voice_file_in_a_home_folder_that_cannot_be_found_is_one_line():
+    for words in (["show", "quick", "--voice"], ["voices", "--add"]):
+        result = run_voiceguide(*words, "~no-such-user-of-voiceguide/v.onnx")
+        assert result.returncode == 2, words
+        assert result.stderr.splitlines() == [
+            "voiceguide: ~no-such-user-of-voiceguide/v.onnx: cannot tell whose home folder "
+            "'~no-such-user-of-voiceguide' is (no such user, or HOME not set)"], words

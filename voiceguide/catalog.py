@@ -58,7 +58,7 @@ class Library:
         """Load a routine by name, or from a path to a ``.toml`` file."""
         path = Path(name_or_path)
         if name_or_path.endswith(".toml") or "/" in name_or_path or path.is_file():
-            return load_routine_file(_expand_home(path), self)
+            return load_routine_file(paths.expand_home(path), self)
         if name_or_path not in self.routines:
             close = difflib.get_close_matches(name_or_path, list(self.routines), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -123,16 +123,6 @@ def _user_routines(folder: Path, builtin: frozenset[str], warnings: list[str]
         routines[path.stem] = path
     return routines
 
-
-
-def _expand_home(path: Path) -> Path:
-    """``path`` with a leading ``~`` or ``~user`` expanded; an :class:`InputError` when
-    that home folder cannot be found (no such user, or HOME unset with no user entry)."""
-    try:
-        return path.expanduser()
-    except RuntimeError:
-        raise InputError(f"{path}: cannot tell whose home folder {path.parts[0]!r} "
-                         "is (no such user, or HOME not set)") from None
 
 
 def load_routine_file(path: Path, library: Library) -> Routine:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import platformdirs
 
+from voiceguide.errors import InputError
+
 APP = "voiceguide"
 
 
@@ -36,3 +38,13 @@ def cache_dir() -> Path:
 def data_dir() -> Path:
     """The session history database."""
     return Path(platformdirs.user_data_dir(APP))
+
+
+def expand_home(path: Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; an :class:`InputError` when
+    that home folder cannot be found (no such user, or HOME unset with no user entry)."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        raise InputError(f"{path}: cannot tell whose home folder {path.parts[0]!r} "
+                         "is (no such user, or HOME not set)") from None

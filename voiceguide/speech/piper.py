@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.errors import DeviceError, InputError
+from voiceguide.paths import data_dir, expand_home
 from voiceguide.speech.engine import Engine, VoiceInfo
 
 #: Words per minute Piper voices speak at length scale 1 (measured on the quick routine:
@@ -86,8 +87,6 @@ def missing_extra(what: str) -> DeviceError:
 
 def user_voice_dir() -> Path:
     """The user's own Piper voices: ``<user data dir>/voices``."""
-    from voiceguide.paths import data_dir
-
     return data_dir() / "voices"
 
 
@@ -176,7 +175,7 @@ def voice_for(voice: str) -> VoiceInfo | None:
     """The Piper voice with id ``voice``, or the model file ``voice`` names; None if
     ``voice`` is neither. :class:`DeviceError` naming the file if it is unusable."""
     if is_model_path(voice):
-        model = Path(voice).expanduser()
+        model = expand_home(Path(voice))
         if not model.is_file():
             raise InputError(f"{voice}: no such voice file")
         model = model.resolve()
@@ -190,7 +189,7 @@ def voice_for(voice: str) -> VoiceInfo | None:
 def add_voice(source: str) -> VoiceInfo:
     """Copy the Piper voice ``source`` (``.onnx``, with its ``.onnx.json`` beside it)
     into the user's folder, readable by the user only; its :class:`VoiceInfo` there."""
-    model = Path(source).expanduser()
+    model = expand_home(Path(source))
     if not is_model_path(str(model)):
         raise InputError(f"{source}: not a Piper voice (expected a .onnx file with its "
                          ".onnx.json beside it)")
