@@ -315,3 +315,30 @@ def test_clips_sent_ahead_come_back_to_the_right_keys(cache):
         alone = ClipCache(cache.root.parent / f"alone-{texts.index(t)}")
         with Speech(cache=alone, workers=1) as single:
             assert np.array_equal(single.clip(t), together[t]), t
+
+
+def test_a_clip_asked_for_while_another_thread_prepares_comes_back(cache):
+    """The player's thread may ask for one clip (an acknowledgement) while the
+    background thread synthesizes the routine's: both get their own clips, each the
+    same as synthesized alone (the two once took each other's answers: a KeyError)."""
+    import threading
+    batch = [f"Breathe in slowly, number {n}." for n in range(16)]
+    alone_texts = [f"Thank you, that was {n}." for n in range(4)]
+    errors: list[BaseException] = []
+    with deadline(120), Speech(cache=cache) as sp:
+        def background():
+            try:
+                sp.prepare(batch, levelled=True)
+            except BaseException as exc:  # reported on the test's thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=background)
+        thread.start()
+        time.sleep(0.2)   # the batch is under way
+        clips = {t: sp.clip(t) for t in alone_texts}
+        thread.join()
+        assert not errors, errors
+        assert sp.missing(batch + alone_texts) == []
+    with Speech(cache=ClipCache(cache.root.parent / "alone"), workers=1) as single:
+        for t in alone_texts[:2]:
+            assert np.array_equal(single.clip(t), clips[t]), t

@@ -69,7 +69,8 @@ class Prepared:
     def message(self, name: str, title: str, lines, question=None, rest=0.0,
                 after=(), then: str | None = None) -> Timeline:
         """A spoken message in the same voice, as a timeline (see ``compile_message``)."""
-        texts = list(lines) + list(after) + ([question[0]] if question else [])
+        texts = (list(lines) + list(after) + ([question[0]] if question else [])
+                 + ([then] if then else []))
         self.synthesize(texts)
         return compile_message(name, title, lines, self.speech.seconds, self.pacing.pace,
                                question, rest, after, then)

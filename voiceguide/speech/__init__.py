@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import threading
 from typing import Callable, Iterable
 
 import numpy as np
@@ -71,6 +72,8 @@ class Speech:
     ``clip_timeout`` overrides the per-clip timeout in seconds, and ``driver`` names the
     pyttsx3 driver (default: the platform's; a wrong name simulates a missing engine).
     Raises :class:`DeviceError` up front if the engine cannot be loaded.
+
+    Safe to use from several threads: the worker pool serves one call at a time.
     """
 
     def __init__(self, voice: str | None = None, rate: int = DEFAULT_RATE,
@@ -86,12 +89,16 @@ class Speech:
         self.synthesized = 0
         self._key_name = self.engine.key_name()
         self._pool = Pool(self.engine, min(workers, MAX_WORKERS), clip_timeout)
+        # the pool's workers and inbox serve one run at a time: two threads running it
+        # at once would take each other's answers
+        self._pool_lock = threading.RLock()
 
     # -- context management ----------------------------------------------------------
 
     def close(self) -> None:
         """Stop the worker processes (they are restarted if needed later)."""
-        self._pool.close()
+        with self._pool_lock:
+            self._pool.close()
 
     def __enter__(self) -> Speech:
         """Use as a context manager; :meth:`close` on exit."""
@@ -193,7 +200,8 @@ class Speech:
         # them are in the cache when this returns
         batch = self.cache.batch()
         try:
-            self._pool.run(jobs, self.voice, self.rate, store)
+            with self._pool_lock:
+                self._pool.run(jobs, self.voice, self.rate, store)
         except BaseException:
             with contextlib.suppress(Exception):
                 batch.close()  # keep what was made; the error in flight matters more
@@ -219,7 +227,11 @@ class Speech:
             self.synthesized += 1
             got[k] = s
 
-        self._pool.run({key: canonical_text(text)}, self.voice, self.rate, store)
+        with self._pool_lock:
+            samples = self.cache.get(key)   # another thread may have made it meanwhile
+            if samples is not None:
+                return samples
+            self._pool.run({key: canonical_text(text)}, self.voice, self.rate, store)
         return got[key]
 
     def seconds(self, text: str) -> float:
