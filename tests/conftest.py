@@ -16,12 +16,16 @@ from tests.support.terminal import Terminal
 
 REPO = Path(__file__).resolve().parent.parent
 
-# A shell without job control starts background jobs with Ctrl-C (SIGINT) ignored, and
-# an ignored signal stays ignored in every child: the commands the tests interrupt
-# would never see it. Handled here (a handler is reset to the default in a child),
-# they get Ctrl-C as from a terminal, however the tests were started.
+# A shell without job control starts background jobs with Ctrl-C (SIGINT) ignored,
+# nohup ignores SIGHUP, and an ignored signal stays ignored in every child (the
+# command keeps it ignored on purpose): the commands the tests interrupt would never
+# see it. Handled here (a handler is reset to the default in a child), they get the
+# signals as from a terminal, however the tests were started.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+for _name in ("SIGTERM", "SIGHUP", "SIGQUIT"):
+    if signal.getsignal(getattr(signal, _name)) is signal.SIG_IGN:
+        signal.signal(getattr(signal, _name), signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")
@@ -87,8 +91,8 @@ def terminal(pulse, tmp_path, user_dirs):
     (user_dirs["config"] / "settings.toml").write_text('intro = "never"\nlisten = "off"\n')
     opened = []
 
-    def start(*args):
-        t = Terminal(args, pulse.env(), tmp_path / f"trace{len(opened)}.jsonl")
+    def start(*args, stderr=None):
+        t = Terminal(args, pulse.env(), tmp_path / f"trace{len(opened)}.jsonl", stderr)
         opened.append(t)
         return t
 

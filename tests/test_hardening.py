@@ -11,6 +11,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import termios
 import time
 import uuid
@@ -161,7 +162,98 @@ def test_sigterm_and_sighup_during_play_stop_like_ctrl_c(terminal, two, signum, 
     assert record.ending == "interrupted" and record.ended_at is not None
 
 
-def test_sigterm_during_export_leaves_no_temporary_file(tmp_path):
+@pytest.mark.parametrize("moment", ["playing", "at a check-in"])
+def test_a_terminal_that_hangs_up_during_play_ends_it_like_sighup(terminal, two, tmp_path,
+                                                                 moment):
+    """The window closed or the ssh connection dropped: the terminal is gone, so
+    restoring it and writing to it fail; the command still ends cleanly, 129."""
+    with open(tmp_path / "stderr.txt", "w+") as err:
+        t = terminal("play", two, "--checkin-timeout", "30", stderr=err)
+        if moment == "playing":
+            t.wait_for("stream-started")
+            time.sleep(0.3)
+        else:
+            t.wait_for("gate", gate="baseline")
+        t.hang_up()
+        assert t.process.wait(15) == 129
+        err.seek(0)
+        said = err.read()
+    assert "Traceback" not in said and said.strip().endswith("Stopped by SIGHUP."), said
+    assert any(e["event"] == "aborted" for e in t.events())     # the sound was stopped
+    with log.History() as db:
+        [record] = db.sessions()
+    assert record.ending == "interrupted" and record.ended_at is not None
+
+
+def test_ctrl_backslash_during_play_stops_like_ctrl_c(terminal, two):
+    """Ctrl-\\ (SIGQUIT) stops as Ctrl-C does: sound stopped, terminal restored, 131."""
+    t = terminal("play", two)
+    before = termios.tcgetattr(t.slave)
+    t.wait_for("stream-started")
+    time.sleep(0.3)
+    t.press("\x1c")                                       # Ctrl-\ on the terminal
+    assert t.finish(10) == 131
+    t.wait_for("aborted")
+    assert termios.tcgetattr(t.slave)[3] == before[3]
+    output = t.read()
+    assert "Traceback" not in output and "Stopped by SIGQUIT." in output
+
+
+def _handles(pid: int, signum: int) -> bool:
+    """True once process ``pid`` runs voiceguide (it has exec-ed) and has a handler for
+    ``signum`` (Linux: the SigCgt mask in /proc)."""
+    try:
+        if b"voiceguide" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return False
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = int(next(line.split()[1] for line in status.splitlines()
+                      if line.startswith("SigCgt:")), 16)
+    return bool(caught >> (signum - 1) & 1)
+
+
+def test_the_signal_handlers_are_in_before_anything_slow_is_imported():
+    """The entry point's module installs the handlers and imports nothing slow: the
+    commands, click and numpy (a tenth of a second) come after, inside its guard."""
+    probe = ("import signal, sys, voiceguide.cli.main; "
+             "print(signal.getsignal(signal.SIGTERM).__module__, "
+             "sorted(m for m in ('click', 'numpy', 'voiceguide.cli.app') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout.split(None, 1)
+    assert out == ["voiceguide.signals", "[]\n"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                                    signal.SIGQUIT])
+def test_a_signal_in_the_first_milliseconds_ends_with_one_line(tmp_path, signum):
+    """From the moment the command can catch signals (Python's own start-up, before
+    any of voiceguide runs, is out of its reach) through the slow imports and the
+    start of the work: one line, 128 + the signal (130 for Ctrl-C), no file left."""
+    out = tmp_path / "out"
+    out.mkdir()
+    expected = ("Interrupted." if signum == signal.SIGINT
+                else f"Stopped by {signal.Signals(signum).name}.")
+    for delay in (0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.3):
+        process = subprocess.Popen(voiceguide_command() + ["export", "quick", "-o",
+                                                           str(out / "quick.wav")],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not _handles(process.pid, signal.SIGTERM) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        time.sleep(delay)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == (130 if signum == signal.SIGINT else 128 + signum), \
+            (delay, err)
+        assert "Traceback" not in err and err.strip().splitlines()[-1] == expected, \
+            (delay, err)
+        assert list(out.iterdir()) == [], delay
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGQUIT])
+def test_sigterm_or_sigquit_during_export_leaves_no_temporary_file(tmp_path, signum):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "evening.flac"
@@ -171,9 +263,9 @@ def test_sigterm_during_export_leaves_no_temporary_file(tmp_path):
     deadline = time.monotonic() + 60
     while not list(out_dir.glob(".evening.flac.*.part")) and time.monotonic() < deadline:
         time.sleep(0.005)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=30)
-    assert process.returncode == 143, err
+    assert process.returncode == 128 + signum, err
     assert "Traceback" not in err
     assert sorted(p.name for p in out_dir.iterdir()) == []
 

@@ -9,22 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from voiceguide.signals import EXIT_INTERRUPTED, Terminated  # noqa: F401  (re-exported)
+
 #: Exit statuses shared by every command.
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_DEVICE = 3
-EXIT_INTERRUPTED = 130
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C's KeyboardInterrupt, so
-    every clean-up that Ctrl-C runs (sound stopped, terminal restored, session recorded,
-    temporary files removed) runs for them too. ``exit_code`` is 128 + the signal."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-        self.exit_code = 128 + signum
 
 
 class VoiceguideError(Exception):

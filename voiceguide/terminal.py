@@ -22,6 +22,12 @@ import sys
 import textwrap
 import threading
 
+try:
+    import termios
+    import tty
+except ImportError:   # Windows: the console is read with msvcrt
+    termios = tty = None
+
 ELLIPSIS = "…"
 FALLBACK_COLUMNS = 80
 CLEAR_LINE = "\r\x1b[2K"
@@ -56,12 +62,29 @@ def wrap(text: str, stream=None) -> str:
 
 
 class StatusLine:
-    """One status line on ``stream``, redrawn only when its fitted text changes."""
+    """One status line on ``stream``, redrawn only when its fitted text changes.
+
+    A terminal that hung up (its window closed, the ssh connection dropped) fails
+    every write; from the first failure on nothing more is written (:attr:`gone`),
+    and the hang-up's SIGHUP ends the program as usual.
+    """
 
     def __init__(self, stream):
         self.stream = stream
+        self.gone = False
         self._shown: str | None = None
         self._columns = 0
+
+    def _write(self, text: str) -> bool:
+        if self.gone:
+            return False
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.gone = True
+            return False
+        return True
 
     def show(self, text: str) -> bool:
         """Show ``text`` (fitted to the width); True if anything was written."""
@@ -69,21 +92,17 @@ class StatusLine:
         line = fit(text, columns)
         if line == self._shown and columns == self._columns:
             return False
-        self.stream.write(CLEAR_LINE + line)
-        self.stream.flush()
         self._shown, self._columns = line, columns
-        return True
+        return self._write(CLEAR_LINE + line)
 
     def note(self, text: str) -> None:
         """Print a line above the status line (it is redrawn by the next show)."""
-        self.stream.write(CLEAR_LINE + wrap(text, self.stream) + "\n")
-        self.stream.flush()
+        self._write(CLEAR_LINE + wrap(text, self.stream) + "\n")
         self._shown = None
 
     def clear(self) -> None:
         """Remove the status line."""
-        self.stream.write(CLEAR_LINE)
-        self.stream.flush()
+        self._write(CLEAR_LINE)
         self._shown = None
 
 
@@ -109,15 +128,13 @@ class KeyReader:
                 return False
         except (OSError, ValueError, AttributeError):
             return False
-        if sys.platform == "win32":
+        if termios is None:
             target, args = self._run_windows, ()
         else:
             try:
-                import termios
-                import tty
                 self._saved = termios.tcgetattr(fd)
                 tty.setcbreak(fd)
-            except (ImportError, OSError, ValueError):
+            except (OSError, ValueError, termios.error):
                 return False
             target, args = self._run, (fd,)
         self._thread = threading.Thread(target=target, args=args, daemon=True,
@@ -157,11 +174,10 @@ class KeyReader:
         if self._thread is not None:
             self._thread.join(timeout=0.5)
         if self._saved is not None:
-            import termios
             try:
                 termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved)
-            except (OSError, ValueError):
-                pass
+            except (OSError, ValueError, termios.error):
+                pass   # the terminal hung up (window closed, ssh dropped): nothing to restore
             self._saved = None
 
     def __enter__(self) -> "KeyReader":

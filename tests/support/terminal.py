@@ -23,14 +23,17 @@ def _controlling_terminal():
 class Terminal:
     """The command running on a pseudo-terminal, with a trace of the player."""
 
-    def __init__(self, args, env, trace):
+    def __init__(self, args, env, trace, stderr=None):
+        """Start the command; ``stderr`` (an open file) takes its standard error
+        instead of the terminal, to read what it says after the terminal hung up."""
         self.master, self.slave = pty.openpty()
         self.trace_path = trace
         env = dict(env, VOICEGUIDE_TRACE=str(trace), TERM="xterm")
         self.started = time.monotonic()
         self.process = subprocess.Popen(voiceguide_command() + [str(a) for a in args],
                                         stdin=self.slave, stdout=self.slave,
-                                        stderr=self.slave, env=env, start_new_session=True,
+                                        stderr=stderr or self.slave, env=env,
+                                        start_new_session=True,
                                         preexec_fn=_controlling_terminal)
         self.output = b""
 
@@ -73,6 +76,14 @@ class Terminal:
         if self.process.poll() is None:
             self.process.kill()
         return self.process.wait()
+
+    def hang_up(self) -> None:
+        """Close the terminal as a closed window or a dropped ssh does: the kernel
+        sends the command SIGHUP, and its terminal answers every read and write with
+        an error from then on."""
+        os.close(self.slave)
+        os.close(self.master)
+        self.master = self.slave = -1
 
     def close(self):
         for fd in (self.master, self.slave):

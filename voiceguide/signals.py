@@ -1,0 +1,92 @@
+"""How the process stops on a signal: SIGTERM, SIGHUP and SIGQUIT stop it as Ctrl-C does.
+
+:func:`install` is called by the entry point before anything slow is imported, so
+a signal from the first milliseconds on ends the program with its one line and exit
+status, never a traceback or a silent death. This module imports nothing of
+voiceguide's and nothing slow.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+#: The exit status after Ctrl-C: 128 + SIGINT.
+EXIT_INTERRUPTED = 130
+
+#: The signals that stop the program like Ctrl-C (those the platform has).
+STOPPING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT")
+                 if hasattr(signal, name))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, SIGHUP or SIGQUIT, raised in the main thread like Ctrl-C's
+    KeyboardInterrupt, so every clean-up that Ctrl-C runs (sound stopped, terminal
+    restored, session recorded, temporary files removed) runs for them too.
+    ``exit_code`` is 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+    @property
+    def name(self) -> str:
+        """The signal's name, e.g. ``SIGTERM``."""
+        return signal.Signals(self.signum).name
+
+
+def _on_stopping_signal(signum, frame) -> None:
+    """Raise :class:`Terminated`; a second stopping signal during the clean-up is
+    ignored, so the clean-up finishes."""
+    for other in STOPPING:
+        signal.signal(other, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def stopped_line(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """What to say when ``stop`` ended the program, and its exit status."""
+    if isinstance(stop, Terminated):
+        return f"Stopped by {stop.name}.", stop.exit_code
+    return "Interrupted.", EXIT_INTERRUPTED
+
+
+def say_stopped(stop: KeyboardInterrupt) -> int:
+    """Say on standard error, on one line, why the program stopped; return its exit
+    status. Nothing is said if standard error is gone (after SIGHUP, say)."""
+    line, code = stopped_line(stop)
+    try:
+        sys.stderr.write(f"\n{line}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    return code
+
+
+def _uncaught(kind, value, traceback) -> None:
+    """A stop that came where nothing catches it (between the entry point's lines):
+    its one line and exit status, not a traceback. Anything else as usual."""
+    if not issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, traceback)
+        return
+    code = say_stopped(value)
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    os._exit(code)
+
+
+def install() -> None:
+    """Make SIGTERM, SIGHUP and SIGQUIT raise :class:`Terminated`, and Ctrl-C raise
+    KeyboardInterrupt; one that reaches the top level is its one line and exit status.
+    A signal the parent set to be ignored stays ignored: under ``nohup`` a hang-up
+    does not stop the program, nor Ctrl-C a background job."""
+    sys.excepthook = _uncaught
+    for signum in STOPPING:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _on_stopping_signal)
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
