@@ -106,3 +106,39 @@ def test_a_dead_worker_falls_back_to_this_process(said):
         assert worker.recognize(*said["please stop"]).word == "stop"
     finally:
         worker.close()
+
+
+def test_the_worker_leaves_every_stop_to_its_parent(tmp_path, said):
+    """Ctrl-C, Ctrl-\\ and a hang-up reach every process on the terminal: the worker
+    ignores them (the parent stops it), ends silently when terminated, and never says
+    a stop line of its own. Run from a program that imports the entry point, as the
+    console script does (a spawned worker imports its parent's main program again)."""
+    import signal
+    import subprocess
+    import sys
+
+    samples, rate = said["please stop"]
+    sf.write(tmp_path / "stop.wav", samples, rate)
+    program = tmp_path / "parent.py"
+    program.write_text(
+        "import os, signal, sys, time\n"
+        "import soundfile as sf\n"
+        "from voiceguide.cli.main import main\n"
+        "from voiceguide.hearing.process import RecognizerProcess\n"
+        "if __name__ == '__main__':\n"
+        "    for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):\n"
+        "        signal.signal(s, signal.SIG_IGN)\n"
+        "    worker = RecognizerProcess()\n"
+        f"    samples, rate = sf.read({str(tmp_path / 'stop.wav')!r}, dtype='float32')\n"
+        "    worker.recognize(samples, rate)\n"
+        "    for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):\n"
+        "        os.kill(worker._process.pid, s)\n"
+        "    time.sleep(0.5)\n"
+        "    print(worker._process.is_alive(), worker.recognize(samples, rate).word)\n"
+        "    worker._process.terminate()\n"
+        "    worker._process.join(5)\n"
+        "    print(worker._process.exitcode)\n")
+    done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split() == ["True", "stop", str(-signal.SIGTERM)], done.stderr
+    assert done.stderr == ""

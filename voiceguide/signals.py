@@ -90,3 +90,14 @@ def install() -> None:
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def for_worker() -> None:
+    """In a worker process that shares the terminal (the recognizer): its parent
+    handles every stop and then ends it, so Ctrl-C, Ctrl-\\ and a hang-up are
+    ignored here, SIGTERM ends it silently, and nothing it raises is a stop line."""
+    sys.excepthook = sys.__excepthook__
+    for name in ("SIGINT", "SIGQUIT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

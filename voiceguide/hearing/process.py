@@ -9,7 +9,7 @@ barge-in, the listener decodes while the guide speaks, so it hands each
 utterance to this worker process and waits on a pipe, which lets the player run.
 
 The worker is started with ``spawn`` (never ``fork`` from a process with audio
-threads), ignores Ctrl-C (its parent handles it and stops it), and ends when
+threads), ignores Ctrl-C, Ctrl-\\ and a hang-up (its parent handles them and stops it), and ends when
 its parent closes the pipe or goes away. If it dies, recognition goes on in
 the listener's own process.
 """
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import signal
 import threading
 
 import numpy as np
 
+from voiceguide import signals
 from voiceguide.hearing import recognizer
 from voiceguide.hearing.recognizer import Heard
 
@@ -35,7 +35,7 @@ _FUNCTIONS = {"recognize": recognizer.recognize, "hear_stop": recognizer.hear_st
 def _serve(connection) -> None:
     """The worker: answer each (function, samples, rate) with a Heard, until the
     pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signals.for_worker()
     recognizer.warm_up()
     while True:
         try:
