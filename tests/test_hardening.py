@@ -631,3 +631,29 @@ def test_a_voice_file_in_a_home_folder_that_cannot_be_found_is_one_line():
         assert result.stderr.splitlines() == [
             "voiceguide: ~no-such-user-of-voiceguide/v.onnx: cannot tell whose home folder "
             "'~no-such-user-of-voiceguide' is (no such user, or HOME not set)"], words
+
+
+# ------------------------------------------------ 17. a broken audio system
+
+@pytest.mark.parametrize("broken", ["a broken ~/.asoundrc", "an empty ALSA configuration",
+                                    "no ALSA configuration"])
+def test_a_broken_audio_configuration_is_one_line_and_status_3(tmp_path, user_dirs, broken):
+    """PortAudio raises at its start on a broken ~/.asoundrc, and aborts the whole
+    process on a missing or empty ALSA configuration: each is one line, exit 3."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home))
+    env.pop("PULSE_SERVER", None)
+    if broken == "a broken ~/.asoundrc":
+        (home / ".asoundrc").write_text('pcm.!default {\n  type plug\n  slave.pcm "nowhere\n')
+    elif broken == "an empty ALSA configuration":
+        (tmp_path / "alsa.conf").write_text("")
+        env["ALSA_CONFIG_PATH"] = str(tmp_path / "alsa.conf")
+    else:
+        env["ALSA_CONFIG_PATH"] = str(tmp_path / "no-such-alsa.conf")
+    for args in (["devices"], ["play", "quick"], ["hear", "--seconds", "1"]):
+        result = run_voiceguide(*args, env=env)
+        assert result.returncode == 3, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        line = result.stderr.splitlines()[-1]   # after "Preparing voice" or "Listening"
+        assert line.startswith("voiceguide: the audio system ") and "ALSA" in line, line

@@ -1,10 +1,15 @@
 """Audio output devices through PortAudio (``sounddevice``), and whether one hung.
 
-Cheap to import: ``sounddevice`` itself is imported only when a device is used.
+Cheap to import: ``sounddevice`` itself is imported only when a device is used
+(:func:`sounddevice`, the one place for the output and the microphone alike), and on
+Linux only after a child process has started PortAudio safely: a broken ALSA
+configuration makes PortAudio abort the process it starts in.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -48,13 +53,46 @@ def is_stuck() -> bool:
     return _stuck
 
 
+ALSA_FILES = "~/.asoundrc, /etc/asound.conf or ALSA_CONFIG_PATH"
+_probe_lock = threading.Lock()
+_probed: DeviceError | None | bool = False   # False: not probed yet
+
+
+def _probe_audio_system() -> DeviceError | None:
+    """Start PortAudio once in a child process first (Linux): a missing or broken ALSA
+    configuration makes it abort the whole process, with no message, where no error
+    can be caught. The child's ending says whether it is safe here."""
+    try:
+        done = subprocess.run([sys.executable, "-c", "import sounddevice"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None   # the in-process start reports what is wrong, if anything
+    if done.returncode < 0 or done.returncode > 128:
+        return DeviceError("the audio system aborted while starting: the ALSA "
+                           f"configuration is missing or broken (check {ALSA_FILES})")
+    return None
+
+
 def sounddevice():
-    """The ``sounddevice`` module, or a :class:`DeviceError` when PortAudio is missing."""
+    """The ``sounddevice`` module, or a :class:`DeviceError` when PortAudio is missing
+    or cannot start (a broken or missing ALSA configuration, say)."""
+    global _probed
+    if sys.platform.startswith("linux") and "sounddevice" not in sys.modules:
+        with _probe_lock:
+            if _probed is False:
+                _probed = _probe_audio_system()
+        if _probed is not None:
+            raise _probed
     try:
         import sounddevice as sd
     except OSError:
         raise DeviceError("the PortAudio library is missing; install it with "
                           "'sudo apt-get install libportaudio2'") from None
+    except Exception as exc:   # sounddevice.PortAudioError: Pa_Initialize failed
+        detail = str(exc.args[0]) if exc.args else type(exc).__name__
+        raise DeviceError(f"the audio system could not start ({detail}); check "
+                          f"{ALSA_FILES}") from None
     return sd
 
 

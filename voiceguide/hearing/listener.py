@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from voiceguide.audio import devices
 from voiceguide.audio.clock import StreamClock
 from voiceguide.errors import DeviceError
 from voiceguide.hearing.bargein import BargeIn, block_size, can_cancel_echo
@@ -38,14 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Preferred capture rate; the device's own default is used if it refuses it.
 PREFERRED_RATE = 16000
-
-
-def _sounddevice():
-    try:
-        import sounddevice
-    except OSError as e:  # PortAudio library missing
-        raise DeviceError(f"no audio input: PortAudio is not available ({e})") from None
-    return sounddevice
 
 
 def _pick_rate(sd, device) -> int:
@@ -65,7 +58,7 @@ def _open_stream(device, callback):
     16-bit integers are what the recognizer uses, and the format every capture
     device and ALSA plugin supports without conversion.
     """
-    sd = _sounddevice()
+    sd = devices.sounddevice()
     name = "default input device" if device is None else f"input device {device!r}"
     try:
         info = sd.query_devices(device, "input")
@@ -87,7 +80,7 @@ def _open_stream(device, callback):
 def input_available(device=None) -> bool:
     """Whether an input device (``device``, or the default) can be opened. Never raises."""
     try:
-        sd = _sounddevice()
+        sd = devices.sounddevice()
         info = sd.query_devices(device, "input")
         if info["max_input_channels"] < 1:
             return False
