@@ -58,8 +58,9 @@ def check_target(path: Path, force: bool) -> None:
     for target in (path, chapters_path(path)):
         if target.exists() and not target.is_file():
             raise InputError(f"{target} is not a regular file; choose another name")
-        if target.exists() and not force:
-            raise InputError(f"{target} already exists; use --force to overwrite it")
+        if os.path.lexists(target) and not force:
+            dangling = " (a link to a file that does not exist)" if not target.exists() else ""
+            raise InputError(f"{target} already exists{dangling}; use --force to overwrite it")
 
 
 def chapters_path(path: Path) -> Path:
@@ -113,8 +114,8 @@ def export(path: Path, blocks: Iterable[np.ndarray], timeline: Timeline, force: 
             for part in parts:
                 sync(part)
             _commit(list(zip(parts, (path, chapters))), replace=force)
-        except FileExistsError as err:
-            raise InputError(f"{err.filename or path} was just made by another program; "
+        except FileExistsError as err:   # the target appeared after the check
+            raise InputError(f"{err.filename2 or path} was just made by another program; "
                              f"use --force to overwrite it") from None
         except (OSError, RuntimeError, MutagenError) as err:
             raise StorageError(f"cannot write {path}: {_cause(err, path)}") from None

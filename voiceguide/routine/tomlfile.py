@@ -20,7 +20,8 @@ import unicodedata
 from pathlib import Path
 
 from voiceguide import StrEnum
-from voiceguide.errors import BIDI_CONTROLS, FileError, InputError, Problem
+from voiceguide.errors import (BIDI_CONTROLS, FileError, InputError, Problem, StorageError,
+                               os_error_message)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -208,8 +209,8 @@ def read_text(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except OSError as err:
-        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
+    except OSError as err:   # permission denied, an I/O error...: exit 1, as for any I/O
+        raise StorageError(os_error_message(err, path)) from None
     try:
         data = _read_regular(fd, path)
     finally:
@@ -230,7 +231,7 @@ def _read_regular(fd: int, path: Path) -> bytes:
         while len(data) <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1)):
             data += more
     except OSError as err:
-        raise FileError([Problem(f"cannot read: {err.strerror or err}", path)]) from None
+        raise StorageError(os_error_message(err, path)) from None
     if len(data) > MAX_FILE_BYTES:
         raise FileError([Problem(f"larger than {MAX_FILE_BYTES // 1_000_000} MB; a routine "
                                  f"or technique file is a few kB", path)])

@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from voiceguide.speech.clipcache import ClipCache, canonical_text, clip_key
-from voiceguide.errors import InputError, VoiceguideError
+from voiceguide.errors import InputError, StorageError, VoiceguideError
 from voiceguide.audio.loudness import VERSION as LEVEL_VERSION
 from voiceguide.audio.loudness import level
 from voiceguide.speech import piper
@@ -110,9 +110,9 @@ class Speech:
 
     # -- the API ---------------------------------------------------------------------
 
-    def _write_error(self, exc: OSError) -> VoiceguideError:
-        return VoiceguideError(f"cannot write the speech cache in {self.cache.root}: "
-                               f"{exc.strerror or one_line(exc)}")
+    def _write_error(self, exc: OSError) -> StorageError:
+        return StorageError(f"cannot write the speech cache in {self.cache.root}: "
+                            f"{exc.strerror or one_line(exc)}")
 
     def _put(self, key: str, samples: np.ndarray) -> None:
         try:

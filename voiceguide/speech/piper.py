@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceguide.errors import DeviceError, InputError
+from voiceguide.errors import DeviceError, InputError, StorageError
 from voiceguide.paths import data_dir, expand_home
 from voiceguide.speech.engine import Engine, VoiceInfo
 
@@ -214,7 +214,7 @@ def add_voice(source: str) -> VoiceInfo:
             os.replace(tmp, dst)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise InputError(f"cannot copy {src} to {dst}: {exc.strerror or exc}") from None
+            raise StorageError(f"cannot copy {src} to {dst}: {exc.strerror or exc}") from None
     forget_voices()
     return voice_info(target)
 
