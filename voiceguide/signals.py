@@ -45,6 +45,20 @@ def _on_stopping_signal(signum, frame) -> None:
     raise Terminated(signum)
 
 
+def stop_in(error: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C or stopping signal behind ``error``: itself, or one that Python
+    wrapped while handling it (a signal during a class's creation, say, comes out
+    as a RuntimeError whose cause is the stop). None if it was no stop."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ if error.__cause__ is not None else (
+            None if error.__suppress_context__ else error.__context__)
+    return None
+
+
 def stopped_line(stop: KeyboardInterrupt) -> tuple[str, int]:
     """What to say when ``stop`` ended the program, and its exit status."""
     if isinstance(stop, Terminated):
@@ -65,12 +79,14 @@ def say_stopped(stop: KeyboardInterrupt) -> int:
 
 
 def _uncaught(kind, value, traceback) -> None:
-    """A stop that came where nothing catches it (between the entry point's lines):
-    its one line and exit status, not a traceback. Anything else as usual."""
-    if not issubclass(kind, KeyboardInterrupt):
+    """A stop that came where nothing catches it (between the entry point's lines,
+    or wrapped in another error): its one line and exit status, not a traceback.
+    Anything else as usual."""
+    stop = stop_in(value)
+    if stop is None:
         sys.__excepthook__(kind, value, traceback)
         return
-    code = say_stopped(value)
+    code = say_stopped(stop)
     try:
         sys.stdout.flush()
     except (OSError, ValueError, AttributeError):

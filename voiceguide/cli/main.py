@@ -26,21 +26,26 @@ def main(argv=None):
 
         from voiceguide.cli.app import cli
         from voiceguide.cli.group import PipeClosed
-    except KeyboardInterrupt as stop:   # a signal while the program was still loading
-        _exit(signals.say_stopped(stop))
+    except BaseException as err:   # a signal while the program was still loading
+        if signals.stop_in(err) is None:
+            raise
+        _exit(signals.say_stopped(signals.stop_in(err)))
     try:
         code = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
         sys.stdout.flush()   # a reader that closed the pipe early is seen here, not at exit
-    except (click.exceptions.Abort, KeyboardInterrupt) as err:
-        # click turns KeyboardInterrupt (and so Terminated) into Abort
-        stop = err if isinstance(err, KeyboardInterrupt) else err.__cause__
-        code = signals.say_stopped(stop if isinstance(stop, KeyboardInterrupt)
-                                   else KeyboardInterrupt())
+    except click.exceptions.Abort as err:   # click's form of KeyboardInterrupt
+        code = signals.say_stopped(signals.stop_in(err) or KeyboardInterrupt())
     except click.ClickException as err:
         err.show()
         code = err.exit_code
     except (BrokenPipeError, PipeClosed):
         code = _pipe_closed()
+    except SystemExit:
+        raise
+    except BaseException as err:   # a stop wrapped in another error, or a real bug
+        if signals.stop_in(err) is None:
+            raise
+        code = signals.say_stopped(signals.stop_in(err))
     _exit(code if isinstance(code, int) else 0)
 
 

@@ -63,13 +63,13 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
     if not NAME_PATTERN.match(technique_id):
         check.problem("a technique file name must be lowercase letters, digits and dashes")
     check.unknown_keys(data, TECHNIQUE_KEYS)
-    title = check.value(data, "title", Kind.TEXT, required=True)
+    title = check.value(data, "title", Kind.NAME, required=True)
     setup = check.value(data, "setup", Kind.LINES, required=True)
     release = check.value(data, "release", Kind.LINES, default=())
     safety = check.value(data, "safety", Kind.LINES, default=())
     source = check.value(data, "source", Kind.TEXT, default="")
     settle = check.value(data, "settle", Kind.SECONDS, default=3.0)
-    form = check.value(data, "form", Kind.TEXT, default=None)
+    form = check.value(data, "form", Kind.NAME, default=None)
     needs = _needs(check, data)
     position = _position(check, data)
     movement = _movement_table(check, data)
@@ -90,7 +90,7 @@ def _needs(check: Checker, data: dict) -> tuple[str, ...]:
 
 
 def _position(check: Checker, data: dict) -> str:
-    position = check.value(data, "position", Kind.TEXT, default="back")
+    position = check.value(data, "position", Kind.NAME, default="back")
     if position not in POSITIONS:
         check.problem(f"unknown position {position!r}; one of: {', '.join(POSITIONS)}",
                       "position")
@@ -231,7 +231,7 @@ def parse_routine(path: Path, data: dict, text: str, techniques: dict[str, Techn
     """
     check = Checker(path, text)
     check.unknown_keys(data, ROUTINE_KEYS)
-    title = check.value(data, "title", Kind.TEXT, required=True)
+    title = check.value(data, "title", Kind.NAME, required=True)
     description = check.value(data, "description", Kind.TEXT, default="")
     pacing = _parse_routine_pacing(check, data.get("pacing", {}))
     exercises = _parse_exercises(check, data, techniques, broken or {})
@@ -283,7 +283,7 @@ def _parse_exercise(check: Checker, item, index: int, techniques: dict[str, Tech
         check.problem("expected a table", prefix.rstrip("."), table, index)
         return None
     check.unknown_keys(item, EXERCISE_KEYS, table, index, prefix)
-    technique_id = check.value(item, "technique", Kind.TEXT, required=True, **opts)
+    technique_id = check.value(item, "technique", Kind.NAME, required=True, **opts)
     hold = check.value(item, "hold", Kind.SECONDS, **opts)
     reps = check.value(item, "reps", Kind.COUNT, **opts)
     sides = check.value(item, "sides", Kind.BOOL, **opts)
@@ -438,7 +438,7 @@ def _positions(check: Checker, data: dict) -> dict[str, Position]:
         check.unknown_keys(raw, ("facts", "name", "settle", "rest", "finish", "needs"), table)
         opts = {"table": table, "required": True}
         positions[pid] = Position(
-            pid, check.value(raw, "name", Kind.TEXT, **opts),
+            pid, check.value(raw, "name", Kind.NAME, **opts),
             check.value(raw, "settle", Kind.LINES, **opts),
             check.value(raw, "rest", Kind.LINES, **opts),
             check.value(raw, "finish", Kind.LINES, **opts),
@@ -451,8 +451,8 @@ def _moves(check: Checker, data: dict) -> list[Move]:
     for index, raw in enumerate(data.get("move") or []):
         opts = {"table": "move", "index": index, "required": True}
         check.unknown_keys(raw, ("facts", "from", "to", "say", "seconds"), "move", index)
-        move = Move(check.value(raw, "from", Kind.TEXT, **opts),
-                    check.value(raw, "to", Kind.TEXT, **opts),
+        move = Move(check.value(raw, "from", Kind.NAME, **opts),
+                    check.value(raw, "to", Kind.NAME, **opts),
                     check.value(raw, "say", Kind.LINES, **opts),
                     check.value(raw, "seconds", Kind.SECONDS, **opts))
         if move.start not in POSITIONS or move.end not in POSITIONS:

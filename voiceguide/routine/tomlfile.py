@@ -40,6 +40,7 @@ class Kind(StrEnum):
     """What a value in a file must be, and what :func:`convert` makes of it."""
 
     TEXT = "str"                      # a non-empty string, stripped
+    NAME = "name"                     # TEXT on one line: a title, an id (no tab, no break)
     LINES = "lines"                   # a string or a list of them -> a tuple
     BOOL = "bool"                     # true or false
     SECONDS = "seconds"               # a number in (0, MAX_SECONDS] -> float
@@ -139,6 +140,15 @@ def _text(raw, kind: Kind) -> str:
     return _plain(raw).strip()
 
 
+def _name(raw, kind: Kind) -> str:
+    text = _text(raw, kind)
+    for number, char in enumerate(text):
+        if char in "\t\n\r":
+            raise ValueError(f"a {'tab' if char == chr(9) else 'line break'} at character "
+                             f"{number + 1}; a title or name is one line")
+    return text
+
+
 def _lines(raw, kind: Kind) -> tuple[str, ...]:
     if isinstance(raw, str):
         raw = [raw]
@@ -178,7 +188,7 @@ def _range(raw, kind: Kind) -> tuple:
     return (low, high)
 
 
-_CONVERTERS = {Kind.TEXT: _text, Kind.LINES: _lines, Kind.BOOL: _bool,
+_CONVERTERS = {Kind.TEXT: _text, Kind.NAME: _name, Kind.LINES: _lines, Kind.BOOL: _bool,
                Kind.SECONDS: _number, Kind.COUNT: _number,
                Kind.SECONDS_RANGE: _range, Kind.COUNT_RANGE: _range}
 
