@@ -8,6 +8,10 @@ aside (never deleted, never onto an existing file) and a new one started, with a
 warning; any other failure (disk full, locked, read-only, an I/O error) is a
 :class:`~voiceguide.errors.StorageError` naming the file and the cause, and nothing
 is renamed. The file is private (0600, in a 0700 folder): pain scores are health data.
+
+Reading never trusts the file: a row edited by hand or by another program is read
+column by column (:func:`read_record`), and what voiceguide would not have written is
+shown as damaged, never an error.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from voiceguide import paths
 from voiceguide.atomic import create_private, private_dir
 from voiceguide.errors import StorageError
+from voiceguide.records import (CHECKIN_COLUMNS, ENDINGS, SESSION_COLUMNS, SessionRecord,
+                                is_score, parse_time, read_record)
 
 DATABASE = "history.sqlite3"
 SCHEMA = """
@@ -50,7 +55,6 @@ CREATE TABLE IF NOT EXISTS checkins (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-ENDINGS = ("completed", "stopped", "interrupted", "quit")
 #: SQLite's primary result codes that mean "this file is damaged".
 _CORRUPT_CODES = (11, 26)   # SQLITE_CORRUPT, SQLITE_NOTADB
 _CORRUPT_MESSAGES = ("malformed", "not a database", "corrupt")
@@ -103,6 +107,15 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def _decoded(raw: bytes) -> str | bytes:
+    """A TEXT value as text, or as the bytes it is when they are not UTF-8 (another
+    program's), for :func:`read_record` to find damaged instead of failing the query."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
 class History:
     """The session log. Each method is one short transaction."""
 
@@ -134,6 +147,20 @@ class History:
         except (OSError, sqlite3.Error) as err:
             raise self._storage_error(err) from None
 
+    def _checked(self, connection: sqlite3.Connection) -> sqlite3.Connection:
+        """``connection``, reading text as :func:`_decoded`, once ``PRAGMA quick_check``
+        finds the database intact (closed and :class:`_Damaged` otherwise)."""
+        connection.text_factory = _decoded
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self.wait * 1000)}")
+            check = connection.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise _Damaged(check)
+        except sqlite3.Error:
+            connection.close()
+            raise
+        return connection
+
     def _set_aside(self) -> Path:
         """Move the damaged file (and its -wal, -shm) to a new name; return it."""
         aside = set_aside_name(self.path)
@@ -164,12 +191,9 @@ class History:
                 time.sleep(0.05)
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=self.wait, isolation_level=None)
+        connection = self._checked(sqlite3.connect(self.path, timeout=self.wait,
+                                                   isolation_level=None))
         try:
-            connection.execute(f"PRAGMA busy_timeout = {int(self.wait * 1000)}")
-            check = connection.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise _Damaged(check)
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             with connection:
@@ -241,62 +265,50 @@ class History:
         return self._read("SELECT COUNT(*) FROM sessions WHERE substr(started_at, 1, 10) = ?",
                           (today,))[0][0]
 
-    def sessions(self, limit: int = 50) -> list["SessionRecord"]:
-        """The most recent sessions, newest first, with their check-ins."""
-        rows = self._read(
-            "SELECT id, started_at, ended_at, routine, title, pacing, ending, baseline, final "
-            "FROM sessions ORDER BY id DESC LIMIT ?", (limit,))
-        records = []
-        for row in rows:
-            checkins = self._read(
-                "SELECT at, section, question, answer, source FROM checkins "
-                "WHERE session_id = ? ORDER BY id", (row[0],))
-            records.append(SessionRecord(
-                id=row[0], started_at=row[1], ended_at=row[2], routine=row[3], title=row[4],
-                pacing=json.loads(row[5]), ending=row[6] or "interrupted", baseline=row[7],
-                final=row[8], checkins=[dict(zip(("at", "section", "question", "answer",
-                                                  "source"), c)) for c in checkins]))
-        return records
+    def sessions(self, limit: int = 50) -> list[SessionRecord]:
+        """The most recent sessions, newest first, with their check-ins, each read by
+        :func:`read_record`: a damaged value is marked, never an error."""
+        rows = self._read(f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions "
+                          "ORDER BY id DESC LIMIT ?", (limit,))
+        return [read_record(row, self._read(
+            f"SELECT {', '.join(CHECKIN_COLUMNS)} FROM checkins WHERE session_id = ? "
+            "ORDER BY id", (row[0],))) for row in rows]
 
 
-@dataclass
-class SessionRecord:
-    """One session as recorded."""
+TABLE_HEADER = f"{'when':<17} {'routine':<14} {'ending':<12} {'pain':<9} {'min':>5}  check-ins"
 
-    id: int
-    started_at: str
-    ended_at: str | None
-    routine: str
-    title: str
-    pacing: dict
-    ending: str
-    baseline: int | None
-    final: int | None
-    checkins: list[dict] = field(default_factory=list)
 
-    @property
-    def minutes(self) -> float | None:
-        if not self.ended_at:
-            return None
-        start = datetime.fromisoformat(self.started_at)
-        return round((datetime.fromisoformat(self.ended_at) - start).total_seconds() / 60, 1)
+def _shown(value, damaged: bool) -> str:
+    return "?" if damaged else "" if value is None else str(value)
 
-    def to_json(self) -> dict:
-        return {"id": self.id, "started_at": self.started_at, "ended_at": self.ended_at,
-                "routine": self.routine, "title": self.title, "pacing": self.pacing,
-                "ending": self.ending, "baseline": self.baseline, "final": self.final,
-                "minutes": self.minutes, "checkins": self.checkins}
+
+def table_row(r: SessionRecord) -> str:
+    """``r`` as a line under :data:`TABLE_HEADER`, before :func:`safe_line`: a damaged
+    value shows as ``?`` and the line ends ``(damaged row: pacing, started_at)``."""
+    def cell(name: str) -> str:
+        return _shown(getattr(r, name), name in r.damaged)
+
+    start = r.start
+    when = "?" if start is None else start.isoformat(sep=" ", timespec="minutes")[:16]
+    answers = ", ".join(_shown(c["answer"], c["answer"] is None) for c in r.checkins)
+    minutes = "" if r.minutes is None else f"{r.minutes:g}"
+    line = (f"{when:<17} {cell('routine'):<14} {cell('ending'):<12} "
+            f"{cell('baseline') + '->' + cell('final'):<9} {minutes:>5}  {answers}")
+    return line + (f"  (damaged row: {', '.join(r.damaged)})" if r.damaged else "")
 
 
 def daily_trend(records: list[SessionRecord]) -> list[tuple[str, float | None, float | None]]:
-    """Per day, oldest first: the mean baseline and the mean final pain score."""
+    """Per day, oldest first: the mean baseline and the mean final pain score. A
+    session without a readable start, and a score that is not one, are left out."""
     days: dict[str, tuple[list[int], list[int]]] = {}
     for record in records:
-        before, after = days.setdefault(record.started_at[:10], ([], []))
-        if record.baseline is not None:
-            before.append(record.baseline)
-        if record.final is not None:
-            after.append(record.final)
+        start = record.start
+        if start is None:
+            continue
+        before, after = days.setdefault(start.date().isoformat(), ([], []))
+        for scores, score in ((before, record.baseline), (after, record.final)):
+            if is_score(score):
+                scores.append(score)
 
     def mean(values):
         return round(sum(values) / len(values), 1) if values else None
@@ -332,18 +344,29 @@ def spreadsheet_text(value):
     return value
 
 
+def _clock(moment: datetime | None) -> str:
+    return "" if moment is None else moment.isoformat(timespec="minutes")[11:16]
+
+
+def _blank(value):
+    return "" if value is None else value
+
+
 def to_csv(records: list[SessionRecord]) -> str:
     """Sessions as CSV, oldest first, for sharing with a clinician. No cell starts a
-    spreadsheet formula (:func:`spreadsheet_text`)."""
+    spreadsheet formula (:func:`spreadsheet_text`). A damaged value's cell is empty
+    and the last column, ``damaged``, names those columns (``pacing; started_at``)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["date", "start", "end", "routine", "ending", "pain_before", "pain_after",
-                     "minutes", "checkins"])
+                     "minutes", "checkins", "damaged"])
     for r in reversed(records):
-        answers = "; ".join(f"{c['answer']} ({c['source']})" for c in r.checkins)
+        start = r.start
+        answers = "; ".join(f"{_shown(c['answer'], c['answer'] is None)} "
+                            f"({_shown(c['source'], c['source'] is None)})" for c in r.checkins)
         writer.writerow([spreadsheet_text(cell) for cell in (
-            r.started_at[:10], r.started_at[11:16], (r.ended_at or "")[11:16], r.routine,
-            r.ending, "" if r.baseline is None else r.baseline,
-            "" if r.final is None else r.final, "" if r.minutes is None else r.minutes,
-            answers)])
+            "" if start is None else start.date().isoformat(), _clock(start),
+            _clock(parse_time(r.ended_at)), _blank(r.routine), _blank(r.ending),
+            _blank(r.baseline), _blank(r.final), _blank(r.minutes), answers,
+            "; ".join(r.damaged))])
     return out.getvalue()
