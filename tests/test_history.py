@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -10,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -296,3 +298,136 @@ def test_history_takes_a_time_without_an_offset_as_local_time():
     rows = list(csv.reader(as_csv.splitlines()))[1:]
     assert [r[:3] + [r[7], r[-1]] for r in rows[2:]] == [
         ["2026-11-21", "08:00", "08:30", "30.0", ""], ["2026-11-20", "09:00", "09:12", "12.0", ""]]
+
+
+# ------------------------------------------------------ a read-only history
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """``folder`` bind-mounted read-only onto itself: a read-only file system, which
+    stops root too (chmod does not). Skips the test where mounting is not allowed."""
+    bound = subprocess.run(["mount", "--bind", str(folder), str(folder)],
+                           capture_output=True, text=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount a folder (needs root): {bound.stderr.strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _folder_state(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_history_reads_a_database_on_a_read_only_file_system(user_dirs):
+    """Closed cleanly (no -wal, no -shm beside it), SQLite cannot open the database
+    mode=ro where the folder cannot be written: it is read as immutable, and nothing in
+    the folder changes. While a session is being recorded its newest rows are in the
+    -wal file, beside the -shm: read mode=ro, they are shown."""
+    folder = user_dirs["data"]
+    _record_good_sessions()
+    _hostile_session(pacing="{")
+    before = _folder_state(folder)
+    assert sorted(before) == [log.DATABASE]
+    with read_only(folder):
+        _assert_history_shows(["pacing"])
+        with pytest.raises(log.StorageError, match="cannot use the history database .*"
+                                                   "history.sqlite3: "):
+            log.History().start("quick", "Quick", {})
+        with log.History(reading=True) as db, \
+                pytest.raises(log.StorageError, match="history.sqlite3: .*readonly"):
+            db.start("quick", "Quick", {})
+    assert _folder_state(folder) == before
+
+    with log.History() as writer:
+        session = writer.start("evening", "Evening", {})
+        writer.pain(session, "baseline", 8)
+        assert (folder / (log.DATABASE + "-wal")).stat().st_size > 0
+        with read_only(folder):
+            result = run_voiceguide("history")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert " evening " in result.stdout and "8->" in result.stdout
+
+
+def test_history_read_only_says_when_the_newest_sessions_cannot_be_read(user_dirs):
+    """A -wal file without its -shm (the -shm lost, say) on a read-only file system:
+    only the main file can be read, and the command says the newest may be missing."""
+    folder = user_dirs["data"]
+    _record_good_sessions()
+    with log.History() as writer:
+        writer.start("evening", "Evening", {})
+        kept = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for name, data in kept.items():
+        (folder / name).write_bytes(data)
+    (folder / (log.DATABASE + "-shm")).unlink()
+    with read_only(folder):
+        result = run_voiceguide("history")
+    assert result.returncode == 0, result.stderr
+    assert "-wal" in result.stderr and "may be missing" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_history_with_no_database_on_a_read_only_file_system_is_empty(user_dirs):
+    folder = user_dirs["data"]
+    folder.mkdir(parents=True)
+    with read_only(folder):
+        result = run_voiceguide("history")
+        assert result.returncode == 0 and "No sessions yet" in result.stdout, result.stderr
+        assert run_voiceguide("history", "--json").stdout.strip() == "[]"
+    assert list(folder.iterdir()) == []
+    (folder / log.DATABASE).touch()     # a database file never written to: no tables
+    with read_only(folder):
+        result = run_voiceguide("history")
+    assert result.returncode == 0 and "No sessions yet" in result.stdout, result.stderr
+    assert (folder / log.DATABASE).stat().st_size == 0
+
+
+def test_a_damaged_database_on_a_read_only_file_system_is_left_as_it_is(user_dirs):
+    """It cannot be set aside there: one line says so, and the file is untouched."""
+    folder = user_dirs["data"]
+    folder.mkdir(parents=True)
+    (folder / log.DATABASE).write_bytes(b"garbage" * 1000)
+    with read_only(folder):
+        result = run_voiceguide("history")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"voiceguide: the history database {folder / log.DATABASE} is damaged (file is not a "
+        "database) and cannot be written: it was left as it is"]
+    assert _folder_state(folder) == {log.DATABASE: b"garbage" * 1000}
+
+
+def _permissions_stop_writes(folder: Path) -> bool:
+    """False for root (os.geteuid() == 0) and anyone else with CAP_DAC_OVERRIDE: a
+    0400 file does not stop them writing."""
+    probe = folder / "probe"
+    probe.touch(mode=0o400)
+    try:
+        with open(probe, "a"):
+            return False
+    except PermissionError:
+        return True
+    finally:
+        probe.unlink()
+
+
+def test_history_reads_a_database_its_user_cannot_write(user_dirs, tmp_path):
+    if not _permissions_stop_writes(tmp_path):
+        pytest.skip("running as root: chmod 0500/0400 stops no write, so SQLite would "
+                    "open the file for writing anyway (the read-only file system tests "
+                    "above cover root)")
+    _record_good_sessions()
+    _hostile_session(ending="exploded")
+    folder, path = user_dirs["data"], log.database_path()
+    try:
+        path.chmod(0o400)       # folder writable: opened mode=ro
+        _assert_history_shows(["ending"])
+        folder.chmod(0o500)     # folder not writable either: read as immutable
+        _assert_history_shows(["ending"])
+        with pytest.raises(log.StorageError, match="history.sqlite3"):
+            log.History().start("quick", "Quick", {})
+    finally:
+        folder.chmod(0o700)
+        path.chmod(0o600)
+    assert sorted(p.name for p in folder.iterdir()) == [log.DATABASE]

@@ -11,7 +11,8 @@ is renamed. The file is private (0600, in a 0700 folder): pain scores are health
 
 Reading never trusts the file: a row edited by hand or by another program is read
 column by column (:func:`read_record`), and what voiceguide would not have written is
-shown as damaged, never an error.
+shown as damaged, never an error. Opened for reading, a database that cannot be
+written is read without creating, changing or migrating anything.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from voiceguide.records import (CHECKIN_COLUMNS, ENDINGS, SESSION_COLUMNS, Sessi
                                 is_score, parse_time, read_record)
 
 DATABASE = "history.sqlite3"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
+TABLES = {
+    "sessions": """CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,
     ended_at TEXT,
@@ -43,8 +44,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     ending TEXT,
     baseline INTEGER,
     final INTEGER
-);
-CREATE TABLE IF NOT EXISTS checkins (
+)""",
+    "checkins": """CREATE TABLE IF NOT EXISTS checkins (
     id INTEGER PRIMARY KEY,
     session_id INTEGER NOT NULL REFERENCES sessions(id),
     at TEXT NOT NULL,
@@ -52,9 +53,10 @@ CREATE TABLE IF NOT EXISTS checkins (
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
     source TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+)""",
+    "meta": "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+}
+SCHEMA = "".join(f"{sql};\n" for sql in TABLES.values())
 #: SQLite's primary result codes that mean "this file is damaged".
 _CORRUPT_CODES = (11, 26)   # SQLITE_CORRUPT, SQLITE_NOTADB
 _CORRUPT_MESSAGES = ("malformed", "not a database", "corrupt")
@@ -107,6 +109,23 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def writable(path: Path) -> bool:
+    """True when ``path`` can be written, or created: the file (if it exists) and the
+    nearest existing folder above it allow writing (not on a read-only file system)."""
+    folder = path.parent
+    while not os.path.exists(folder) and folder.parent != folder:
+        folder = folder.parent
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return False
+    return os.access(folder, os.W_OK)
+
+
+def _cannot_open(err: sqlite3.Error) -> bool:
+    """True when SQLite could not open the file (SQLITE_CANTOPEN)."""
+    code = getattr(err, "sqlite_errorcode", None)
+    return code & 0xFF == 14 if code is not None else "unable to open" in str(err)
+
+
 def _decoded(raw: bytes) -> str | bytes:
     """A TEXT value as text, or as the bytes it is when they are not UTF-8 (another
     program's), for :func:`read_record` to find damaged instead of failing the query."""
@@ -116,16 +135,32 @@ def _decoded(raw: bytes) -> str | bytes:
         return raw
 
 
+def _stand_in_tables(connection: sqlite3.Connection) -> None:
+    """Each of :data:`TABLES` that the database lacks made as an empty temporary table,
+    so it reads as empty; the database itself is not touched."""
+    present = {name for (name,) in connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for name, sql in TABLES.items():
+        if name not in present:
+            connection.execute(sql.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+
+
 class History:
     """The session log. Each method is one short transaction."""
 
-    def __init__(self, path: Path | None = None, wait: float = 10.0):
+    def __init__(self, path: Path | None = None, wait: float = 10.0, reading: bool = False):
         """Open (creating if needed) the database; ``wait`` is how many seconds a lock
-        held by another process is waited for."""
+        held by another process is waited for.
+
+        With ``reading`` (to show the history), a database whose file or folder cannot
+        be written (permissions, a read-only file system) is opened read-only instead:
+        nothing is created, changed or migrated, a missing database or table reads as
+        empty, and every write is a :class:`StorageError`."""
         self.path = path or database_path()
         self.wait = wait
         self.warnings: list[str] = []
-        self.connection = self._open()
+        self.read_only = reading and not writable(self.path)
+        self.connection = self._open_read_only() if self.read_only else self._open()
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -146,6 +181,43 @@ class History:
             return self._connect()
         except (OSError, sqlite3.Error) as err:
             raise self._storage_error(err) from None
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A connection that only reads (:meth:`_connect_read_only`), or an empty
+        database in memory where there is no file."""
+        try:
+            if self.path.exists():
+                connection = self._connect_read_only()
+            else:
+                connection = sqlite3.connect(":memory:", isolation_level=None)
+            _stand_in_tables(connection)
+            connection.execute("PRAGMA query_only = ON")
+        except (OSError, sqlite3.Error) as err:
+            if isinstance(err, sqlite3.Error) and is_corrupt(err):
+                raise StorageError(f"the history database {self.path} is damaged ({err}) "
+                                   "and cannot be written: it was left as it is") from None
+            raise self._storage_error(err) from None
+        return connection
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """The file opened ``immutable`` when no -wal file is beside it (all is in the
+        file, and nothing is created beside it); else ``mode=ro``, which reads the -wal,
+        or, where even that cannot be opened, ``immutable`` with a warning."""
+        uri = self.path.resolve().as_uri()
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists():
+            try:
+                return self._checked(sqlite3.connect(f"{uri}?mode=ro", uri=True,
+                                                     timeout=self.wait, isolation_level=None))
+            except sqlite3.OperationalError as err:
+                if not _cannot_open(err):
+                    raise
+            if wal.stat().st_size:
+                self.warnings.append(f"the history database {self.path} cannot be written "
+                                     f"and {wal} cannot be read with it: the newest "
+                                     "sessions may be missing")
+        return self._checked(sqlite3.connect(f"{uri}?immutable=1", uri=True,
+                                             isolation_level=None))
 
     def _checked(self, connection: sqlite3.Connection) -> sqlite3.Connection:
         """``connection``, reading text as :func:`_decoded`, once ``PRAGMA quick_check``

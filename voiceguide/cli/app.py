@@ -309,7 +309,7 @@ def history(as_json, as_csv, limit):
     """
     from voiceguide import history as log
 
-    with log.History() as db:
+    with log.History(reading=True) as db:
         _notes(db.warnings)
         records = db.sessions(limit)
     if as_json:
