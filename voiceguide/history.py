@@ -8,6 +8,11 @@ aside (never deleted, never onto an existing file) and a new one started, with a
 warning; any other failure (disk full, locked, read-only, an I/O error) is a
 :class:`~voiceguide.errors.StorageError` naming the file and the cause, and nothing
 is renamed. The file is private (0600, in a 0700 folder): pain scores are health data.
+
+Reading never trusts the file: a row edited by hand or by another program is read
+column by column (:func:`read_record`), and what voiceguide would not have written is
+shown as damaged, never an error. Opened for reading, a database that cannot be
+written is read without creating, changing or migrating anything.
 """
 
 from __future__ import annotations
@@ -18,17 +23,18 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from voiceguide import paths
 from voiceguide.atomic import create_private, private_dir
 from voiceguide.errors import StorageError
+from voiceguide.records import (CHECKIN_COLUMNS, ENDINGS, SESSION_COLUMNS, SessionRecord,
+                                is_score, parse_time, read_record)
 
 DATABASE = "history.sqlite3"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
+TABLES = {
+    "sessions": """CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,
     ended_at TEXT,
@@ -38,8 +44,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     ending TEXT,
     baseline INTEGER,
     final INTEGER
-);
-CREATE TABLE IF NOT EXISTS checkins (
+)""",
+    "checkins": """CREATE TABLE IF NOT EXISTS checkins (
     id INTEGER PRIMARY KEY,
     session_id INTEGER NOT NULL REFERENCES sessions(id),
     at TEXT NOT NULL,
@@ -47,10 +53,10 @@ CREATE TABLE IF NOT EXISTS checkins (
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
     source TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-ENDINGS = ("completed", "stopped", "interrupted", "quit")
+)""",
+    "meta": "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+}
+SCHEMA = "".join(f"{sql};\n" for sql in TABLES.values())
 #: SQLite's primary result codes that mean "this file is damaged".
 _CORRUPT_CODES = (11, 26)   # SQLITE_CORRUPT, SQLITE_NOTADB
 _CORRUPT_MESSAGES = ("malformed", "not a database", "corrupt")
@@ -103,16 +109,58 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def writable(path: Path) -> bool:
+    """True when ``path`` can be written, or created: the file (if it exists) and the
+    nearest existing folder above it allow writing (not on a read-only file system)."""
+    folder = path.parent
+    while not os.path.exists(folder) and folder.parent != folder:
+        folder = folder.parent
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return False
+    return os.access(folder, os.W_OK)
+
+
+def _cannot_open(err: sqlite3.Error) -> bool:
+    """True when SQLite could not open the file (SQLITE_CANTOPEN)."""
+    code = getattr(err, "sqlite_errorcode", None)
+    return code & 0xFF == 14 if code is not None else "unable to open" in str(err)
+
+
+def _decoded(raw: bytes) -> str | bytes:
+    """A TEXT value as text, or as the bytes it is when they are not UTF-8 (another
+    program's), for :func:`read_record` to find damaged instead of failing the query."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def _stand_in_tables(connection: sqlite3.Connection) -> None:
+    """Each of :data:`TABLES` that the database lacks made as an empty temporary table,
+    so it reads as empty; the database itself is not touched."""
+    present = {name for (name,) in connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for name, sql in TABLES.items():
+        if name not in present:
+            connection.execute(sql.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+
+
 class History:
     """The session log. Each method is one short transaction."""
 
-    def __init__(self, path: Path | None = None, wait: float = 10.0):
+    def __init__(self, path: Path | None = None, wait: float = 10.0, reading: bool = False):
         """Open (creating if needed) the database; ``wait`` is how many seconds a lock
-        held by another process is waited for."""
+        held by another process is waited for.
+
+        With ``reading`` (to show the history), a database whose file or folder cannot
+        be written (permissions, a read-only file system) is opened read-only instead:
+        nothing is created, changed or migrated, a missing database or table reads as
+        empty, and every write is a :class:`StorageError`."""
         self.path = path or database_path()
         self.wait = wait
         self.warnings: list[str] = []
-        self.connection = self._open()
+        self.read_only = reading and not writable(self.path)
+        self.connection = self._open_read_only() if self.read_only else self._open()
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -133,6 +181,57 @@ class History:
             return self._connect()
         except (OSError, sqlite3.Error) as err:
             raise self._storage_error(err) from None
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A connection that only reads (:meth:`_connect_read_only`), or an empty
+        database in memory where there is no file."""
+        try:
+            if self.path.exists():
+                connection = self._connect_read_only()
+            else:
+                connection = sqlite3.connect(":memory:", isolation_level=None)
+            _stand_in_tables(connection)
+            connection.execute("PRAGMA query_only = ON")
+        except (OSError, sqlite3.Error) as err:
+            if isinstance(err, sqlite3.Error) and is_corrupt(err):
+                raise StorageError(f"the history database {self.path} is damaged ({err}) "
+                                   "and cannot be written: it was left as it is") from None
+            raise self._storage_error(err) from None
+        return connection
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """The file opened ``immutable`` when no -wal file is beside it (all is in the
+        file, and nothing is created beside it); else ``mode=ro``, which reads the -wal,
+        or, where even that cannot be opened, ``immutable`` with a warning."""
+        uri = self.path.resolve().as_uri()
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists():
+            try:
+                return self._checked(sqlite3.connect(f"{uri}?mode=ro", uri=True,
+                                                     timeout=self.wait, isolation_level=None))
+            except sqlite3.OperationalError as err:
+                if not _cannot_open(err):
+                    raise
+            if wal.stat().st_size:
+                self.warnings.append(f"the history database {self.path} cannot be written "
+                                     f"and {wal} cannot be read with it: the newest "
+                                     "sessions may be missing")
+        return self._checked(sqlite3.connect(f"{uri}?immutable=1", uri=True,
+                                             isolation_level=None))
+
+    def _checked(self, connection: sqlite3.Connection) -> sqlite3.Connection:
+        """``connection``, reading text as :func:`_decoded`, once ``PRAGMA quick_check``
+        finds the database intact (closed and :class:`_Damaged` otherwise)."""
+        connection.text_factory = _decoded
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self.wait * 1000)}")
+            check = connection.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise _Damaged(check)
+        except sqlite3.Error:
+            connection.close()
+            raise
+        return connection
 
     def _set_aside(self) -> Path:
         """Move the damaged file (and its -wal, -shm) to a new name; return it."""
@@ -164,12 +263,9 @@ class History:
                 time.sleep(0.05)
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=self.wait, isolation_level=None)
+        connection = self._checked(sqlite3.connect(self.path, timeout=self.wait,
+                                                   isolation_level=None))
         try:
-            connection.execute(f"PRAGMA busy_timeout = {int(self.wait * 1000)}")
-            check = connection.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise _Damaged(check)
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             with connection:
@@ -241,62 +337,50 @@ class History:
         return self._read("SELECT COUNT(*) FROM sessions WHERE substr(started_at, 1, 10) = ?",
                           (today,))[0][0]
 
-    def sessions(self, limit: int = 50) -> list["SessionRecord"]:
-        """The most recent sessions, newest first, with their check-ins."""
-        rows = self._read(
-            "SELECT id, started_at, ended_at, routine, title, pacing, ending, baseline, final "
-            "FROM sessions ORDER BY id DESC LIMIT ?", (limit,))
-        records = []
-        for row in rows:
-            checkins = self._read(
-                "SELECT at, section, question, answer, source FROM checkins "
-                "WHERE session_id = ? ORDER BY id", (row[0],))
-            records.append(SessionRecord(
-                id=row[0], started_at=row[1], ended_at=row[2], routine=row[3], title=row[4],
-                pacing=json.loads(row[5]), ending=row[6] or "interrupted", baseline=row[7],
-                final=row[8], checkins=[dict(zip(("at", "section", "question", "answer",
-                                                  "source"), c)) for c in checkins]))
-        return records
+    def sessions(self, limit: int = 50) -> list[SessionRecord]:
+        """The most recent sessions, newest first, with their check-ins, each read by
+        :func:`read_record`: a damaged value is marked, never an error."""
+        rows = self._read(f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions "
+                          "ORDER BY id DESC LIMIT ?", (limit,))
+        return [read_record(row, self._read(
+            f"SELECT {', '.join(CHECKIN_COLUMNS)} FROM checkins WHERE session_id = ? "
+            "ORDER BY id", (row[0],))) for row in rows]
 
 
-@dataclass
-class SessionRecord:
-    """One session as recorded."""
+TABLE_HEADER = f"{'when':<17} {'routine':<14} {'ending':<12} {'pain':<9} {'min':>5}  check-ins"
 
-    id: int
-    started_at: str
-    ended_at: str | None
-    routine: str
-    title: str
-    pacing: dict
-    ending: str
-    baseline: int | None
-    final: int | None
-    checkins: list[dict] = field(default_factory=list)
 
-    @property
-    def minutes(self) -> float | None:
-        if not self.ended_at:
-            return None
-        start = datetime.fromisoformat(self.started_at)
-        return round((datetime.fromisoformat(self.ended_at) - start).total_seconds() / 60, 1)
+def _shown(value, damaged: bool) -> str:
+    return "?" if damaged else "" if value is None else str(value)
 
-    def to_json(self) -> dict:
-        return {"id": self.id, "started_at": self.started_at, "ended_at": self.ended_at,
-                "routine": self.routine, "title": self.title, "pacing": self.pacing,
-                "ending": self.ending, "baseline": self.baseline, "final": self.final,
-                "minutes": self.minutes, "checkins": self.checkins}
+
+def table_row(r: SessionRecord) -> str:
+    """``r`` as a line under :data:`TABLE_HEADER`, before :func:`safe_line`: a damaged
+    value shows as ``?`` and the line ends ``(damaged row: pacing, started_at)``."""
+    def cell(name: str) -> str:
+        return _shown(getattr(r, name), name in r.damaged)
+
+    start = r.start
+    when = "?" if start is None else start.isoformat(sep=" ", timespec="minutes")[:16]
+    answers = ", ".join(_shown(c["answer"], c["answer"] is None) for c in r.checkins)
+    minutes = "" if r.minutes is None else f"{r.minutes:g}"
+    line = (f"{when:<17} {cell('routine'):<14} {cell('ending'):<12} "
+            f"{cell('baseline') + '->' + cell('final'):<9} {minutes:>5}  {answers}")
+    return line + (f"  (damaged row: {', '.join(r.damaged)})" if r.damaged else "")
 
 
 def daily_trend(records: list[SessionRecord]) -> list[tuple[str, float | None, float | None]]:
-    """Per day, oldest first: the mean baseline and the mean final pain score."""
+    """Per day, oldest first: the mean baseline and the mean final pain score. A
+    session without a readable start, and a score that is not one, are left out."""
     days: dict[str, tuple[list[int], list[int]]] = {}
     for record in records:
-        before, after = days.setdefault(record.started_at[:10], ([], []))
-        if record.baseline is not None:
-            before.append(record.baseline)
-        if record.final is not None:
-            after.append(record.final)
+        start = record.start
+        if start is None:
+            continue
+        before, after = days.setdefault(start.date().isoformat(), ([], []))
+        for scores, score in ((before, record.baseline), (after, record.final)):
+            if is_score(score):
+                scores.append(score)
 
     def mean(values):
         return round(sum(values) / len(values), 1) if values else None
@@ -332,18 +416,29 @@ def spreadsheet_text(value):
     return value
 
 
+def _clock(moment: datetime | None) -> str:
+    return "" if moment is None else moment.isoformat(timespec="minutes")[11:16]
+
+
+def _blank(value):
+    return "" if value is None else value
+
+
 def to_csv(records: list[SessionRecord]) -> str:
     """Sessions as CSV, oldest first, for sharing with a clinician. No cell starts a
-    spreadsheet formula (:func:`spreadsheet_text`)."""
+    spreadsheet formula (:func:`spreadsheet_text`). A damaged value's cell is empty
+    and the last column, ``damaged``, names those columns (``pacing; started_at``)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["date", "start", "end", "routine", "ending", "pain_before", "pain_after",
-                     "minutes", "checkins"])
+                     "minutes", "checkins", "damaged"])
     for r in reversed(records):
-        answers = "; ".join(f"{c['answer']} ({c['source']})" for c in r.checkins)
+        start = r.start
+        answers = "; ".join(f"{_shown(c['answer'], c['answer'] is None)} "
+                            f"({_shown(c['source'], c['source'] is None)})" for c in r.checkins)
         writer.writerow([spreadsheet_text(cell) for cell in (
-            r.started_at[:10], r.started_at[11:16], (r.ended_at or "")[11:16], r.routine,
-            r.ending, "" if r.baseline is None else r.baseline,
-            "" if r.final is None else r.final, "" if r.minutes is None else r.minutes,
-            answers)])
+            "" if start is None else start.date().isoformat(), _clock(start),
+            _clock(parse_time(r.ended_at)), _blank(r.routine), _blank(r.ending),
+            _blank(r.baseline), _blank(r.final), _blank(r.minutes), answers,
+            "; ".join(r.damaged))])
     return out.getvalue()

@@ -309,7 +309,7 @@ def history(as_json, as_csv, limit):
     """
     from voiceguide import history as log
 
-    with log.History() as db:
+    with log.History(reading=True) as db:
         _notes(db.warnings)
         records = db.sessions(limit)
     if as_json:
@@ -321,13 +321,9 @@ def history(as_json, as_csv, limit):
     if not records:
         click.echo("No sessions yet. Start one with: voiceguide play morning")
         return
-    click.echo(f"{'when':<17} {'routine':<14} {'ending':<12} {'pain':<9} {'min':>5}  check-ins")
+    click.echo(log.TABLE_HEADER)
     for r in records:
-        pain = f"{'' if r.baseline is None else r.baseline}->{'' if r.final is None else r.final}"
-        answers = ", ".join(c["answer"] for c in r.checkins)
-        minutes = "" if r.minutes is None else f"{r.minutes:g}"
-        click.echo(safe_line(f"{r.started_at[:16].replace('T', ' '):<17} {r.routine:<14} "
-                             f"{r.ending:<12} {pain:<9} {minutes:>5}  {answers}"))
+        click.echo(safe_line(log.table_row(r)))
     click.echo("")
     click.echo(log.chart(log.daily_trend(records)))
 
