@@ -267,7 +267,8 @@ def _toml_value(key: str, raw: str) -> bool | int | float | str:
 
 
 def set_value(key: str, raw: str, path: Path | None = None) -> Path:
-    """Set ``key`` in the settings file, keeping its comments and layout."""
+    """Set ``key`` in the settings file, keeping its comments and layout; a settings
+    file that is a symbolic link is written through, and stays a link."""
     import tomlkit
 
     if key not in KEYS:
