@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import stat
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.support.cli import run_voiceguide
 
@@ -30,6 +35,21 @@ def settings_link(user_dirs, target: Path) -> Path:
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(os.path.relpath(target, link.parent))
     return link
+
+
+def skip_unless_permissions_bind(tmp_path: Path) -> None:
+    """Skip the test when folder permissions do not stop this process (root, or a
+    process with CAP_DAC_OVERRIDE, writes into a 0500 folder all the same)."""
+    probe = tmp_path / "permissions-probe"
+    probe.mkdir(mode=0o500)
+    try:
+        (probe / "file").touch()
+    except PermissionError:
+        return
+    finally:
+        probe.chmod(0o700)
+    pytest.skip("folder permissions do not bind this process (running as root): "
+                "chmod cannot make a folder unreadable or read-only to it")
 
 
 # ------------------------------------------------ 1. a settings file that is a link
@@ -78,3 +98,75 @@ def test_a_loop_of_settings_links_is_one_line_and_left_alone(tmp_path, user_dirs
     line = one_line(result)
     assert str(link) in line and "Too many levels of symbolic links" in line
     assert link.is_symlink() and (tmp_path / "other.toml").is_symlink()
+
+
+# --------------------------------------------- 2. a settings file that cannot be written
+
+def settings_file(user_dirs, text: str = 'pace = "slow"\n') -> Path:
+    path = user_dirs["config"] / "settings.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def refused_write(path: Path, result, cause: str) -> None:
+    """``result`` is one line naming the settings file and ``cause``, exit 1, and left
+    nothing beside the file."""
+    assert result.returncode == 1, result.stderr
+    assert one_line(result) == f"voiceguide: cannot write the settings file {path}: {cause}"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_a_folder_in_the_settings_files_place_is_one_line(user_dirs):
+    path = user_dirs["config"] / "settings.toml"
+    path.mkdir(parents=True)
+    for words in (["set", "pace", "slow"], ["unset", "pace"]):
+        refused_write(path, run_voiceguide("config", *words), "Is a directory")
+    assert path.is_dir() and list(path.iterdir()) == []
+
+
+def test_a_read_only_settings_folder_is_one_line(tmp_path, user_dirs):
+    skip_unless_permissions_bind(tmp_path)
+    path = settings_file(user_dirs)
+    path.parent.chmod(0o500)
+    try:
+        for words in (["set", "pace", "fast"], ["unset", "pace"]):
+            refused_write(path, run_voiceguide("config", *words), "Permission denied")
+    finally:
+        path.parent.chmod(0o700)
+    assert path.read_text() == 'pace = "slow"\n'
+
+
+def test_a_read_only_file_system_is_one_line(user_dirs):
+    folder = user_dirs["config"]
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs to make read-only (needs root): "
+                    f"{mounted.stderr.strip()}")
+    try:
+        path = settings_file(user_dirs)
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        refused_write(path, run_voiceguide("config", "set", "pace", "fast"),
+                      "Read-only file system")
+        assert path.read_text() == 'pace = "slow"\n'
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _file_size_limit(size: int):
+    """A preexec_fn: files of the command stop at ``size`` bytes, and writing past
+    that fails with the kernel's EFBIG (File too large) instead of a SIGXFSZ kill."""
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    return limit
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_settings_file(user_dirs):
+    path = settings_file(user_dirs)
+    result = run_voiceguide("config", "set", "voice", "en-gb", preexec_fn=_file_size_limit(16))
+    refused_write(path, result, "File too large")
+    assert path.read_text() == 'pace = "slow"\n'
+    assert run_voiceguide("config", "set", "voice", "en-gb").returncode == 0

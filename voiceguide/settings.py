@@ -13,14 +13,18 @@ range-checked by :mod:`voiceguide.routine.pacing`'s parser, like every pacing va
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Literal, Mapping
+from typing import Callable, Iterator, Literal, Mapping
 
 from voiceguide import paths
 from voiceguide.atomic import write_text
-from voiceguide.errors import FileError, InputError, Problem
+from voiceguide.errors import (FileError, InputError, Problem, StorageError,
+                               os_error_message)
 from voiceguide.routine.model import Routine
 from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LIMITS,
                                        REPS_LIMITS, REST_LIMITS, BreathPattern, Pacing, Raw,
@@ -268,48 +272,74 @@ def _toml_value(key: str, raw: str) -> bool | int | float | str:
 
 def set_value(key: str, raw: str, path: Path | None = None) -> Path:
     """Set ``key`` in the settings file, keeping its comments and layout; a settings
-    file that is a symbolic link is written through, and stays a link."""
-    import tomlkit
-
-    if key not in KEYS:
-        raise InputError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+    file that is a symbolic link is written through, and stays a link. A file that
+    cannot be written (any ``OSError``) is a :class:`StorageError` naming it and the
+    cause; one that cannot be parsed a :class:`FileError`, as for :func:`read_file`."""
+    _known(key)
     try:
         value = _toml_value(key, raw)
     except ValueError as err:
         raise InputError(f"{key}: {err}") from None
     path = path or settings_path()
-    document = _load_document(path)
-    document[key] = value
-    write_text(path, tomlkit.dumps(document).rstrip("\n") + "\n")
+    with _editing(path):
+        document = _load_document(path)
+        document[key] = value
+        _save(path, document)
     return path
 
 
 def unset_value(key: str, path: Path | None = None) -> bool:
-    """Remove ``key`` from the settings file; False if it was not set."""
-    import tomlkit
-
-    if key not in KEYS:
-        raise InputError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+    """Remove ``key`` from the settings file; False if it was not set. Errors as
+    :func:`set_value`'s."""
+    _known(key)
     path = path or settings_path()
-    if not path.exists():
-        return False
-    document = _load_document(path)
-    if key not in document:
-        return False
-    del document[key]
-    write_text(path, tomlkit.dumps(document).rstrip("\n") + "\n")
+    with _editing(path):
+        if not path.exists():
+            return False
+        document = _load_document(path)
+        if key not in document:
+            return False
+        del document[key]
+        _save(path, document)
     return True
 
 
+def _known(key: str) -> None:
+    if key not in KEYS:
+        raise InputError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+
+
+@contextlib.contextmanager
+def _editing(path: Path) -> Iterator[None]:
+    """Any ``OSError`` in the block (disk full, permission denied, read-only, a folder
+    in the file's place) becomes one :class:`StorageError` naming ``path``."""
+    try:
+        yield
+    except OSError as err:
+        raise StorageError(os_error_message(err, f"cannot write the settings file {path}")
+                           ) from None
+
+
 def _load_document(path: Path):
+    """The settings file as a tomlkit document (a new one when there is none); a TOML
+    syntax error is a :class:`FileError` with its line, never edited over, and a
+    folder in the file's place an ``IsADirectoryError``."""
     import tomlkit
+
+    from voiceguide.routine.tomlfile import read_toml
 
     if not path.exists():
         document = tomlkit.document()
         document.add(tomlkit.comment("voiceguide settings: see 'voiceguide config show' "
                                      "and docs/settings.md"))
         return document
-    from voiceguide.routine.tomlfile import read_toml
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    _, text = read_toml(path)
+    return tomlkit.parse(text)
 
-    read_toml(path)  # a TOML syntax error is reported with its line, not edited over
-    return tomlkit.parse(path.read_text(encoding="utf-8"))
+
+def _save(path: Path, document) -> None:
+    import tomlkit
+
+    write_text(path, tomlkit.dumps(document).rstrip("\n") + "\n")
