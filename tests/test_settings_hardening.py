@@ -170,3 +170,39 @@ def test_a_full_disk_is_one_line_and_keeps_the_settings_file(user_dirs):
     refused_write(path, result, "File too large")
     assert path.read_text() == 'pace = "slow"\n'
     assert run_voiceguide("config", "set", "voice", "en-gb").returncode == 0
+
+
+# ---------------------------------------------------- 3. control characters in values
+
+CONTROLS = ["\x1b", "\x07", "\t", "\u202e", "\u2066", "\u200f", "\u061c"]
+
+
+@pytest.mark.parametrize("control", CONTROLS)
+def test_a_control_in_a_settings_file_value_is_refused_with_file_line_and_key(user_dirs,
+                                                                             control):
+    path = settings_file(user_dirs, f'pace = "slow"\nvoice = "en\\u{ord(control):04x}gb"\n')
+    for words in (["show", "quick"], ["config", "show"]):
+        result = run_voiceguide(*words)
+        assert result.returncode == 2, words
+        assert one_line(result) == (f"voiceguide: {path}:2: voice: control character "
+                                    f"U+{ord(control):04X} at character 3; remove it")
+        assert control not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("control", CONTROLS)
+def test_config_set_refuses_a_control_naming_the_key(user_dirs, control):
+    path = settings_file(user_dirs)
+    for key in ("voice", "pace"):
+        result = run_voiceguide("config", "set", key, f"en{control}gb")
+        assert result.returncode == 2
+        assert one_line(result) == (f"voiceguide: {key}: control character "
+                                    f"U+{ord(control):04X} at character 3; remove it")
+        assert control not in result.stdout + result.stderr
+    assert path.read_text() == 'pace = "slow"\n'
+
+
+def test_a_control_in_a_command_line_setting_is_refused_naming_the_option():
+    result = run_voiceguide("show", "quick", "--voice", "en\x1b]0;owned\x07")
+    assert result.returncode == 2
+    assert one_line(result) == ("voiceguide: --voice: control character U+001B at "
+                                "character 3; remove it")

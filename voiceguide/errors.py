@@ -49,6 +49,20 @@ def safe_line(text: str) -> str:
                    for c in str(text))
 
 
+def plain(text: str, allowed: str = "") -> str:
+    """``text`` if it holds no control character (escape sequences, NUL, line breaks;
+    those in ``allowed`` excepted) and no bidirectional control, else ``ValueError``
+    naming the first one and where it is."""
+    import unicodedata
+
+    for number, char in enumerate(text):
+        if (unicodedata.category(char) == "Cc" and char not in allowed) or \
+                char in BIDI_CONTROLS:
+            raise ValueError(f"control character U+{ord(char):04X} at character "
+                             f"{number + 1}; remove it")
+    return text
+
+
 class StorageError(VoiceguideError):
     """A file or folder could not be read or written (disk full, permission denied,
     read-only, locked...): the message names the path and the cause."""

@@ -24,7 +24,7 @@ from typing import Callable, Iterator, Literal, Mapping
 from voiceguide import paths
 from voiceguide.atomic import write_text
 from voiceguide.errors import (FileError, InputError, Problem, StorageError,
-                               os_error_message)
+                               os_error_message, plain)
 from voiceguide.routine.model import Routine
 from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LIMITS,
                                        REPS_LIMITS, REST_LIMITS, BreathPattern, Pacing, Raw,
@@ -161,8 +161,12 @@ def settings_path() -> Path:
 
 
 def parse(key: str, raw: Raw) -> Value:
-    """Check one raw value; ``ValueError`` naming the allowed values if bad."""
+    """Check one raw value; ``ValueError`` naming the allowed values if bad, or the
+    first control character or bidirectional control it holds (text that could
+    rewrite the terminal, or read differently from what it is)."""
     spec = KEYS[key]
+    if isinstance(raw, str):
+        plain(raw)
     try:
         return spec.parse(raw)
     except ValueError as err:

@@ -384,7 +384,7 @@ def config_set(key, value):
     from voiceguide import settings
 
     path = settings.set_value(key, value)
-    click.echo(f"{key} = {value} in {path}")
+    click.echo(safe_line(f"{key} = {value} in {path}"))
 
 
 @config.command("unset")

@@ -16,11 +16,10 @@ import os
 import re
 import stat
 import sys
-import unicodedata
 from pathlib import Path
 
 from voiceguide import StrEnum
-from voiceguide.errors import BIDI_CONTROLS, FileError, InputError, Problem
+from voiceguide.errors import FileError, InputError, Problem, plain
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -186,12 +185,7 @@ def _plain(text: str) -> str:
     """``text`` if it has no control character (NUL, escape sequences...) and no
     bidirectional control (which can make a line read differently from what it
     holds); tabs and line breaks are fine (they are spoken as spaces)."""
-    for number, char in enumerate(text):
-        if (unicodedata.category(char) == "Cc" and char not in "\t\n\r") or \
-                char in BIDI_CONTROLS:
-            raise ValueError(f"control character U+{ord(char):04X} at character "
-                             f"{number + 1}; remove it")
-    return text
+    return plain(text, allowed="\t\n\r")
 
 
 def _show(raw) -> str:
