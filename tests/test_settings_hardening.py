@@ -206,3 +206,41 @@ def test_a_control_in_a_command_line_setting_is_refused_naming_the_option():
     assert result.returncode == 2
     assert one_line(result) == ("voiceguide: --voice: control character U+001B at "
                                 "character 3; remove it")
+
+
+# ---------------------------------------------------- 4. huge values, echoed shortened
+
+HUGE_NUMBER, HUGE_WORD = "9" * 20_000, "x" * 20_000
+
+
+@pytest.mark.parametrize("words", [
+    ["show", "quick", "--voice", HUGE_WORD],
+    ["show", "quick", "--rate", HUGE_NUMBER],
+    ["show", "quick", "--hold", HUGE_NUMBER],
+    ["show", "quick", "--reps", HUGE_WORD],
+    ["show", "quick", "--pace", HUGE_NUMBER],
+    ["show", "quick", "--breath", HUGE_NUMBER],
+    ["play", "quick", "--checkin-timeout", HUGE_WORD],
+    ["voices", "--say", "Hello", "--rate", HUGE_NUMBER],
+    ["history", "--limit", HUGE_NUMBER],
+    ["config", "set", "voice", HUGE_WORD],
+    ["config", "set", "rate", HUGE_NUMBER],
+    ["config", "set", HUGE_WORD, "1"],
+    ["show", HUGE_WORD],
+    ["new", HUGE_WORD],
+], ids=lambda words: " ".join(w if len(w) < 50 else "HUGE" for w in words))
+def test_a_huge_value_is_echoed_shortened_on_one_line(user_dirs, words):
+    result = run_voiceguide(*words)
+    assert result.returncode == 2
+    line = one_line(result)
+    huge = next(w for w in words if len(w) == 20_000)
+    assert f"'{huge[:60]}…' (20,000 characters)" in line and len(line) < 400, line
+
+
+def test_a_huge_value_in_the_settings_file_is_echoed_shortened(user_dirs):
+    path = settings_file(user_dirs, f'voice = "{HUGE_WORD}"\nrate = "{HUGE_NUMBER}"\n')
+    line = one_line(run_voiceguide("show", "quick"))
+    assert line.startswith(f"voiceguide: {path}:1: voice: expected a voice id, name or "
+                           f"file of at most 4096 characters, not '{HUGE_WORD[:60]}…' "
+                           "(20,000 characters)")
+    assert line.endswith("(and 1 more problem(s))") and len(line) < 400

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from voiceguide import paths
-from voiceguide.errors import FileError, InputError, Problem
+from voiceguide.errors import FileError, InputError, Problem, shown
 from voiceguide.routine.loader import (load_phrases_file, load_positions_file,
                                        load_technique_file, parse_routine, parse_technique)
 from voiceguide.routine.model import Phrases, Positions, Routine, Technique
@@ -57,14 +57,22 @@ class Library:
     def routine(self, name_or_path: str) -> Routine:
         """Load a routine by name, or from a path to a ``.toml`` file."""
         path = Path(name_or_path)
-        if name_or_path.endswith(".toml") or "/" in name_or_path or path.is_file():
+        if name_or_path.endswith(".toml") or "/" in name_or_path or _is_file(path):
             return load_routine_file(paths.expand_home(path), self)
         if name_or_path not in self.routines:
             close = difflib.get_close_matches(name_or_path, list(self.routines), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise InputError(f"unknown routine {name_or_path!r}{hint} "
+            raise InputError(f"unknown routine {shown(name_or_path)}{hint} "
                              f"(see 'voiceguide list')")
         return load_routine_file(self.routines[name_or_path], self)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False for what cannot be one (a name too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def load_library(user_dir: Path | None = None) -> Library:

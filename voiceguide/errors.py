@@ -63,6 +63,25 @@ def plain(text: str, allowed: str = "") -> str:
     return text
 
 
+#: The most characters of a value an error message echoes.
+SHOWN_CHARACTERS = 60
+
+
+def shown(value) -> str:
+    """``value`` as an error message echoes it: its ``repr``, or for a long one its
+    first :data:`SHOWN_CHARACTERS` characters, "…" and its length in characters
+    (a 20,000-character value stays one short line)."""
+    if isinstance(value, str):
+        if len(value) <= SHOWN_CHARACTERS:
+            return repr(value)
+        start = repr(value[:SHOWN_CHARACTERS])
+        return f"{start[:-1]}…{start[-1]} ({len(value):,} characters)"
+    text = repr(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters)"
+
+
 class StorageError(VoiceguideError):
     """A file or folder could not be read or written (disk full, permission denied,
     read-only, locked...): the message names the path and the cause."""

@@ -24,7 +24,7 @@ from typing import Callable, Iterator, Literal, Mapping
 from voiceguide import paths
 from voiceguide.atomic import write_text
 from voiceguide.errors import (FileError, InputError, Problem, StorageError,
-                               os_error_message, plain)
+                               os_error_message, plain, shown)
 from voiceguide.routine.model import Routine
 from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LIMITS,
                                        REPS_LIMITS, REST_LIMITS, BreathPattern, Pacing, Raw,
@@ -33,6 +33,7 @@ from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LI
 SETTINGS_FILE = "settings.toml"
 VOLUME_LIMITS = (0, 1)             # volume and cue_volume, a fraction
 CHECKIN_TIMEOUT_LIMITS = (1, 120)  # seconds
+MAX_VOICE_CHARACTERS = 4096        # a voice id, a name, or a Piper model's path
 
 #: A checked setting's value (``None``: not set, the technique's or engine's own).
 Value = float | int | str | bool | BreathPattern | None
@@ -41,16 +42,19 @@ _NORMAL = Pacing()   # the pacing defaults, which are the settings' defaults too
 
 
 def _fraction(raw: Raw) -> float:
-    return within(number(raw), VOLUME_LIMITS, shown=repr(raw))
+    return within(number(raw), VOLUME_LIMITS, given=shown(raw))
 
 
 def _timeout(raw: Raw) -> float:
-    return within(number(raw), CHECKIN_TIMEOUT_LIMITS, unit=" seconds", shown=repr(raw))
+    return within(number(raw), CHECKIN_TIMEOUT_LIMITS, unit=" seconds", given=shown(raw))
 
 
 def _voice(raw: Raw) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"expected a voice id or name, not {raw!r}")
+        raise ValueError(f"expected a voice id or name, not {shown(raw)}")
+    if len(raw.strip()) > MAX_VOICE_CHARACTERS:
+        raise ValueError(f"expected a voice id, name or file of at most "
+                         f"{MAX_VOICE_CHARACTERS} characters, not {shown(raw)}")
     return raw.strip()
 
 
@@ -64,7 +68,7 @@ def _listen(raw: Raw) -> str:
 def _intro(raw: Raw) -> str:
     text = str(raw).strip().lower()
     if text not in ("first", "always", "never"):
-        raise ValueError(f"must be first, always or never, not {raw!r}")
+        raise ValueError(f"must be first, always or never, not {shown(raw)}")
     return text
 
 
@@ -221,7 +225,7 @@ def resolve(line: Mapping[str, Raw | None] | None = None, routine: Routine | Non
                 values[key], sources[key] = value, name
     for key, raw in (line or {}).items():
         if key not in KEYS:
-            raise KeyError(f"not a setting: {key!r}")
+            raise KeyError(f"not a setting: {shown(key)}")
         if raw is not None:
             values[key], sources[key] = _from_line(key, raw), "command line"
     return Settings(**values, sources=MappingProxyType(sources))
@@ -310,7 +314,7 @@ def unset_value(key: str, path: Path | None = None) -> bool:
 
 def _known(key: str) -> None:
     if key not in KEYS:
-        raise InputError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+        raise InputError(f"unknown setting {shown(key)}; known: {', '.join(KEYS)}")
 
 
 @contextlib.contextmanager
