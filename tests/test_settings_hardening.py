@@ -244,3 +244,50 @@ def test_a_huge_value_in_the_settings_file_is_echoed_shortened(user_dirs):
                            f"file of at most 4096 characters, not '{HUGE_WORD[:60]}…' "
                            "(20,000 characters)")
     assert line.endswith("(and 1 more problem(s))") and len(line) < 400
+
+
+# ------------------------------------------------------ 5. an unreadable routines folder
+
+def unreadable_folder(user_dirs, tmp_path, name: str, files: dict[str, str]) -> Path:
+    """``name`` in the user's config folder, holding ``files``, made unreadable (0000)."""
+    skip_unless_permissions_bind(tmp_path)
+    folder = user_dirs["config"] / name
+    folder.mkdir(parents=True)
+    for file, text in files.items():
+        (folder / file).write_text(text)
+    folder.chmod(0)
+    return folder
+
+
+def test_an_unreadable_routines_folder_is_said_by_list_show_and_play(user_dirs, tmp_path,
+                                                                     two):
+    folder = unreadable_folder(user_dirs, tmp_path, "routines", {"mine.toml": two.read_text()})
+    try:
+        listed = run_voiceguide("list")
+        assert listed.returncode == 0
+        assert one_line(listed) == (f"voiceguide: your routines folder {folder} cannot be "
+                                    "read: Permission denied; only the built-in routines "
+                                    "are used")
+        assert "morning" in listed.stdout and "quick" in listed.stdout
+        for command in ("show", "play"):
+            result = run_voiceguide(command, "mine")
+            assert result.returncode == 1, command
+            assert one_line(result) == (f"voiceguide: no built-in routine 'mine', and your "
+                                        f"routines folder {folder} cannot be read: "
+                                        "Permission denied")
+        assert run_voiceguide("show", "quick").returncode == 0
+    finally:
+        folder.chmod(0o700)
+    assert "mine" in run_voiceguide("list").stdout
+
+
+def test_an_unreadable_techniques_folder_is_a_warning_of_list(user_dirs, tmp_path):
+    folder = unreadable_folder(user_dirs, tmp_path, "techniques", {})
+    try:
+        listed = run_voiceguide("list")
+    finally:
+        folder.chmod(0o700)
+    assert listed.returncode == 0 and "knee-to-chest" in listed.stdout
+    assert one_line(listed) == (f"voiceguide: your techniques folder {folder} cannot be "
+                                "read: Permission denied; only the built-in techniques "
+                                "are used")
