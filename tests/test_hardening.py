@@ -611,11 +611,14 @@ def test_a_bidirectional_control_in_a_routine_file_is_refused_with_its_line(tmp_
 
 def test_config_show_prints_no_escape_sequence_from_a_settings_value(user_dirs):
     user_dirs["config"].mkdir(parents=True, exist_ok=True)
-    (user_dirs["config"] / "settings.toml").write_text('voice = "\\u001b]0;owned\\u0007x"\n')
+    path = user_dirs["config"] / "settings.toml"
+    path.write_text('voice = "\\u001b]0;owned\\u0007x"\n')
     result = run_voiceguide("config", "show")
-    assert result.returncode == 0
-    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
-    assert " ]0;owned x" in result.stdout   # shown, as spaces where the controls were
+    assert result.returncode == 2   # refused, with where it is (test_settings_hardening)
+    assert "\x1b" not in result.stdout + result.stderr
+    assert "\x07" not in result.stdout + result.stderr
+    assert result.stderr == (f"voiceguide: {path}:1: voice: control character U+001B at "
+                             "character 1; remove it\n")
 
 
 def test_history_prints_no_escape_sequence_from_a_routine_name(user_dirs):

@@ -2,7 +2,9 @@
 
 Data goes to a temporary file beside the target (``.NAME.XXXX.part``), is flushed to
 disk, and only then renamed over the target; on any failure (an error, Ctrl-C,
-SIGTERM) the temporary file is removed and the target is untouched.
+SIGTERM) the temporary file is removed and the target is untouched. A target that is
+a symbolic link (a settings file kept in a dotfiles repository) is written through:
+the file it names is replaced, beside itself, and the link stays.
 
 What voiceguide creates is private whatever the umask (pain scores are health data):
 new files are 0600 and new folders 0700; a file that is replaced keeps its mode.
@@ -11,6 +13,7 @@ new files are 0600 and new folders 0700; a file that is replaced keeps its mode.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -57,6 +60,27 @@ def _final_mode(target: Path) -> int:
         return FILE_MODE
 
 
+def real_target(path: Path) -> Path:
+    """The file a write to ``path`` replaces: ``path`` itself, or, when it is a symbolic
+    link, the file it names through every link (which need not exist yet).
+
+    A loop of links raises ``OSError`` (ELOOP); a link naming a file in a folder that
+    does not exist raises ``FileNotFoundError`` naming the link and saying so.
+    """
+    path = Path(path)
+    if not path.is_symlink():
+        return path
+    real = Path(os.path.realpath(path))
+    if real.is_symlink():
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+    try:
+        os.stat(real.parent)
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, f"it links to {real}, in a folder that does "
+                                "not exist", str(path)) from None
+    return real
+
+
 def temporary_path(target: Path) -> str:
     """A new, empty, private temporary file beside ``target``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=PART_SUFFIX,
@@ -94,8 +118,10 @@ def atomic_path(target: Path, replace: bool = True) -> Iterator[str]:
     """A temporary path beside ``target``, renamed onto it only if the block succeeds.
 
     The result is 0600 if new, or keeps the mode of the file it replaces; with
-    ``replace=False`` an existing target raises FileExistsError and is left alone.
+    ``replace=False`` an existing target raises FileExistsError and is left alone. A
+    ``target`` that is a symbolic link is written through (:func:`real_target`).
     """
+    target = real_target(target)
     private_dir(target.parent)
     tmp = temporary_path(target)
     try:

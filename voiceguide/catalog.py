@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from voiceguide import paths
-from voiceguide.errors import FileError, InputError, Problem
+from voiceguide.errors import FileError, InputError, Problem, StorageError, shown
 from voiceguide.routine.loader import (load_phrases_file, load_positions_file,
                                        load_technique_file, parse_routine, parse_technique)
 from voiceguide.routine.model import Phrases, Positions, Routine, Technique
@@ -53,18 +54,35 @@ class Library:
     positions: Positions
     broken: dict[str, FileError] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Why the user's routines folder could not be read (None: it could, or is absent).
+    unreadable_routines: str | None = None
 
     def routine(self, name_or_path: str) -> Routine:
-        """Load a routine by name, or from a path to a ``.toml`` file."""
+        """Load a routine by name, or from a path to a ``.toml`` file.
+
+        An unknown name is an :class:`InputError`, or a :class:`StorageError` saying
+        why when the user's routines folder, where it might be, cannot be read.
+        """
         path = Path(name_or_path)
-        if name_or_path.endswith(".toml") or "/" in name_or_path or path.is_file():
+        if name_or_path.endswith(".toml") or "/" in name_or_path or _is_file(path):
             return load_routine_file(paths.expand_home(path), self)
+        if name_or_path not in self.routines and self.unreadable_routines:
+            raise StorageError(f"no built-in routine {shown(name_or_path)}, and "
+                               f"{self.unreadable_routines}")
         if name_or_path not in self.routines:
             close = difflib.get_close_matches(name_or_path, list(self.routines), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise InputError(f"unknown routine {name_or_path!r}{hint} "
+            raise InputError(f"unknown routine {shown(name_or_path)}{hint} "
                              f"(see 'voiceguide list')")
         return load_routine_file(self.routines[name_or_path], self)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False for what cannot be one (a name too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def load_library(user_dir: Path | None = None) -> Library:
@@ -72,20 +90,40 @@ def load_library(user_dir: Path | None = None) -> Library:
 
     ``user_dir`` defaults to the per-user config folder; it holds ``routines/`` and
     ``techniques/``. A user file that takes a built-in's name is refused with a
-    warning instead of silently replacing the built-in.
+    warning instead of silently replacing the built-in; a user folder that cannot be
+    read is a warning naming it and the cause.
     """
     user_dir = paths.config_dir() if user_dir is None else user_dir
     warnings: list[str] = []
     techniques, broken = _techniques(user_dir / "techniques", warnings)
     routines = {p.stem: p for p in _toml_files(BUILTIN_DIR / "routines")}
     builtin = frozenset(routines)
-    routines.update(_user_routines(user_dir / "routines", builtin, warnings))
+    found, unreadable = _user_files(user_dir / "routines", "routines", warnings)
+    routines.update(_user_routines(found, builtin, warnings))
     return Library(techniques, routines, builtin, load_phrases(), load_positions(), broken,
-                   warnings)
+                   warnings, unreadable)
 
 
 def _toml_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    """The ``.toml`` files in ``folder``, sorted; none when there is no such folder,
+    ``OSError`` when it cannot be read (permission denied, not a folder)."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    return sorted(folder / name for name in names if name.endswith(".toml"))
+
+
+def _user_files(folder: Path, what: str, warnings: list[str]
+                ) -> tuple[list[Path], str | None]:
+    """The user's ``.toml`` files in ``folder``, and why it cannot be read (also added
+    to ``warnings``), if it cannot."""
+    try:
+        return _toml_files(folder), None
+    except OSError as err:
+        why = f"your {what} folder {folder} cannot be read: {err.strerror or err}"
+        warnings.append(f"{why}; only the built-in {what} are used")
+        return [], why
 
 
 def _techniques(user_folder: Path, warnings: list[str]
@@ -95,7 +133,7 @@ def _techniques(user_folder: Path, warnings: list[str]
     broken: dict[str, FileError] = {}
     for path in _toml_files(BUILTIN_DIR / "techniques"):
         techniques[path.stem] = load_technique_file(path)
-    for path in _toml_files(user_folder):
+    for path in _user_files(user_folder, "techniques", warnings)[0]:
         if path.stem in techniques:
             warnings.append(f"{path}: ignored, a built-in technique is already named "
                             f"{path.stem!r}; rename the file")
@@ -108,11 +146,11 @@ def _techniques(user_folder: Path, warnings: list[str]
     return techniques, broken
 
 
-def _user_routines(folder: Path, builtin: frozenset[str], warnings: list[str]
+def _user_routines(files: list[Path], builtin: frozenset[str], warnings: list[str]
                    ) -> dict[str, Path]:
-    """The user's routine files that can be listed and do not take a built-in name."""
+    """The user's routine ``files`` that can be listed and do not take a built-in name."""
     routines = {}
-    for path in _toml_files(folder):
+    for path in files:
         if not path.is_file():  # a dangling link, a folder, a FIFO: nothing to list
             warnings.append(f"{path}: ignored, not a readable file")
             continue
@@ -122,7 +160,6 @@ def _user_routines(folder: Path, builtin: frozenset[str], warnings: list[str]
             continue
         routines[path.stem] = path
     return routines
-
 
 
 def load_routine_file(path: Path, library: Library) -> Routine:

@@ -39,6 +39,39 @@ def safe_line(text: str) -> str:
                    for c in str(text))
 
 
+def plain(text: str, allowed: str = "") -> str:
+    """``text`` if it holds no control character (escape sequences, NUL, line breaks;
+    those in ``allowed`` excepted) and no bidirectional control, else ``ValueError``
+    naming the first one and where it is."""
+    import unicodedata
+
+    for number, char in enumerate(text):
+        if (unicodedata.category(char) == "Cc" and char not in allowed) or \
+                char in BIDI_CONTROLS:
+            raise ValueError(f"control character U+{ord(char):04X} at character "
+                             f"{number + 1}; remove it")
+    return text
+
+
+#: The most characters of a value an error message echoes.
+SHOWN_CHARACTERS = 60
+
+
+def shown(value) -> str:
+    """``value`` as an error message echoes it: its ``repr``, or for a long one its
+    first :data:`SHOWN_CHARACTERS` characters, "…" and its length in characters
+    (a 20,000-character value stays one short line)."""
+    if isinstance(value, str):
+        if len(value) <= SHOWN_CHARACTERS:
+            return repr(value)
+        start = repr(value[:SHOWN_CHARACTERS])
+        return f"{start[:-1]}…{start[-1]} ({len(value):,} characters)"
+    text = repr(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters)"
+
+
 class StorageError(VoiceguideError):
     """A file or folder could not be read or written (disk full, permission denied,
     read-only, locked...): the message names the path and the cause."""

@@ -13,14 +13,18 @@ range-checked by :mod:`voiceguide.routine.pacing`'s parser, like every pacing va
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Literal, Mapping
+from typing import Callable, Iterator, Literal, Mapping
 
 from voiceguide import paths
 from voiceguide.atomic import write_text
-from voiceguide.errors import FileError, InputError, Problem
+from voiceguide.errors import (FileError, InputError, Problem, StorageError,
+                               os_error_message, plain, shown)
 from voiceguide.routine.model import Routine
 from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LIMITS,
                                        REPS_LIMITS, REST_LIMITS, BreathPattern, Pacing, Raw,
@@ -29,6 +33,7 @@ from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LI
 SETTINGS_FILE = "settings.toml"
 VOLUME_LIMITS = (0, 1)             # volume and cue_volume, a fraction
 CHECKIN_TIMEOUT_LIMITS = (1, 120)  # seconds
+MAX_VOICE_CHARACTERS = 4096        # a voice id, a name, or a Piper model's path
 
 #: A checked setting's value (``None``: not set, the technique's or engine's own).
 Value = float | int | str | bool | BreathPattern | None
@@ -37,16 +42,19 @@ _NORMAL = Pacing()   # the pacing defaults, which are the settings' defaults too
 
 
 def _fraction(raw: Raw) -> float:
-    return within(number(raw), VOLUME_LIMITS, shown=repr(raw))
+    return within(number(raw), VOLUME_LIMITS, given=shown(raw))
 
 
 def _timeout(raw: Raw) -> float:
-    return within(number(raw), CHECKIN_TIMEOUT_LIMITS, unit=" seconds", shown=repr(raw))
+    return within(number(raw), CHECKIN_TIMEOUT_LIMITS, unit=" seconds", given=shown(raw))
 
 
 def _voice(raw: Raw) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"expected a voice id or name, not {raw!r}")
+        raise ValueError(f"expected a voice id or name, not {shown(raw)}")
+    if len(raw.strip()) > MAX_VOICE_CHARACTERS:
+        raise ValueError(f"expected a voice id, name or file of at most "
+                         f"{MAX_VOICE_CHARACTERS} characters, not {shown(raw)}")
     return raw.strip()
 
 
@@ -60,7 +68,7 @@ def _listen(raw: Raw) -> str:
 def _intro(raw: Raw) -> str:
     text = str(raw).strip().lower()
     if text not in ("first", "always", "never"):
-        raise ValueError(f"must be first, always or never, not {raw!r}")
+        raise ValueError(f"must be first, always or never, not {shown(raw)}")
     return text
 
 
@@ -157,8 +165,12 @@ def settings_path() -> Path:
 
 
 def parse(key: str, raw: Raw) -> Value:
-    """Check one raw value; ``ValueError`` naming the allowed values if bad."""
+    """Check one raw value; ``ValueError`` naming the allowed values if bad, or the
+    first control character or bidirectional control it holds (text that could
+    rewrite the terminal, or read differently from what it is)."""
     spec = KEYS[key]
+    if isinstance(raw, str):
+        plain(raw)
     try:
         return spec.parse(raw)
     except ValueError as err:
@@ -213,7 +225,7 @@ def resolve(line: Mapping[str, Raw | None] | None = None, routine: Routine | Non
                 values[key], sources[key] = value, name
     for key, raw in (line or {}).items():
         if key not in KEYS:
-            raise KeyError(f"not a setting: {key!r}")
+            raise KeyError(f"not a setting: {shown(key)}")
         if raw is not None:
             values[key], sources[key] = _from_line(key, raw), "command line"
     return Settings(**values, sources=MappingProxyType(sources))
@@ -267,48 +279,75 @@ def _toml_value(key: str, raw: str) -> bool | int | float | str:
 
 
 def set_value(key: str, raw: str, path: Path | None = None) -> Path:
-    """Set ``key`` in the settings file, keeping its comments and layout."""
-    import tomlkit
-
-    if key not in KEYS:
-        raise InputError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+    """Set ``key`` in the settings file, keeping its comments and layout; a settings
+    file that is a symbolic link is written through, and stays a link. A file that
+    cannot be written (any ``OSError``) is a :class:`StorageError` naming it and the
+    cause; one that cannot be parsed a :class:`FileError`, as for :func:`read_file`."""
+    _known(key)
     try:
         value = _toml_value(key, raw)
     except ValueError as err:
         raise InputError(f"{key}: {err}") from None
     path = path or settings_path()
-    document = _load_document(path)
-    document[key] = value
-    write_text(path, tomlkit.dumps(document).rstrip("\n") + "\n")
+    with _editing(path):
+        document = _load_document(path)
+        document[key] = value
+        _save(path, document)
     return path
 
 
 def unset_value(key: str, path: Path | None = None) -> bool:
-    """Remove ``key`` from the settings file; False if it was not set."""
-    import tomlkit
-
-    if key not in KEYS:
-        raise InputError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+    """Remove ``key`` from the settings file; False if it was not set. Errors as
+    :func:`set_value`'s."""
+    _known(key)
     path = path or settings_path()
-    if not path.exists():
-        return False
-    document = _load_document(path)
-    if key not in document:
-        return False
-    del document[key]
-    write_text(path, tomlkit.dumps(document).rstrip("\n") + "\n")
+    with _editing(path):
+        if not path.exists():
+            return False
+        document = _load_document(path)
+        if key not in document:
+            return False
+        del document[key]
+        _save(path, document)
     return True
 
 
+def _known(key: str) -> None:
+    if key not in KEYS:
+        raise InputError(f"unknown setting {shown(key)}; known: {', '.join(KEYS)}")
+
+
+@contextlib.contextmanager
+def _editing(path: Path) -> Iterator[None]:
+    """Any ``OSError`` in the block (disk full, permission denied, read-only, a folder
+    in the file's place) becomes one :class:`StorageError` naming ``path``."""
+    try:
+        yield
+    except OSError as err:
+        raise StorageError(os_error_message(err, f"cannot write the settings file {path}")
+                           ) from None
+
+
 def _load_document(path: Path):
+    """The settings file as a tomlkit document (a new one when there is none); a TOML
+    syntax error is a :class:`FileError` with its line, never edited over, and a
+    folder in the file's place an ``IsADirectoryError``."""
     import tomlkit
+
+    from voiceguide.routine.tomlfile import read_toml
 
     if not path.exists():
         document = tomlkit.document()
         document.add(tomlkit.comment("voiceguide settings: see 'voiceguide config show' "
                                      "and docs/settings.md"))
         return document
-    from voiceguide.routine.tomlfile import read_toml
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    _, text = read_toml(path)
+    return tomlkit.parse(text)
 
-    read_toml(path)  # a TOML syntax error is reported with its line, not edited over
-    return tomlkit.parse(path.read_text(encoding="utf-8"))
+
+def _save(path: Path, document) -> None:
+    import tomlkit
+
+    write_text(path, tomlkit.dumps(document).rstrip("\n") + "\n")

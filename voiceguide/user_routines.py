@@ -14,7 +14,7 @@ from pathlib import Path
 
 from voiceguide import catalog, paths
 from voiceguide.atomic import write_text
-from voiceguide.errors import InputError, Problem
+from voiceguide.errors import InputError, Problem, shown
 from voiceguide.routine.loader import NAME_PATTERN, load_technique_file
 from voiceguide.routine.model import Breath, Exercise, Flow, Hold, Routine
 from voiceguide.routine.tomlfile import read_toml
@@ -22,13 +22,17 @@ from voiceguide.timing.fitting import routine_minutes
 
 #: A new routine without --from: a gentle floor start.
 STARTER = ("pelvic-tilt", "knee-to-chest", "childs-pose")
+#: The longest routine name (a file name has room for 255 bytes).
+MAX_NAME_CHARACTERS = 64
 
 
 def check_name(name: str) -> str:
-    """A routine name is a plain identifier: no path separator, no ``..``."""
-    if not NAME_PATTERN.match(name) or ".." in name:
-        raise InputError(f"{name!r} is not a plain name: use lowercase letters, digits, "
-                         f"'-' and '_' (like 'mine' or 'slow-evening')")
+    """A routine name is a plain identifier of at most :data:`MAX_NAME_CHARACTERS`:
+    no path separator, no ``..``."""
+    if not NAME_PATTERN.match(name) or ".." in name or len(name) > MAX_NAME_CHARACTERS:
+        raise InputError(f"{shown(name)} is not a plain name: use at most "
+                         f"{MAX_NAME_CHARACTERS} lowercase letters, digits, '-' and '_' "
+                         f"(like 'mine' or 'slow-evening')")
     return name
 
 
@@ -129,7 +133,7 @@ def open_in_editor(path: Path) -> bool:
     try:
         subprocess.call(shlex.split(editor) + [str(path)])
     except OSError as err:
-        raise InputError(f"cannot start the editor {editor!r}: {err.strerror}") from None
+        raise InputError(f"cannot start the editor {shown(editor)}: {err.strerror}") from None
     return True
 
 

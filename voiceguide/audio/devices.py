@@ -13,7 +13,7 @@ import sys
 import threading
 from dataclasses import dataclass
 
-from voiceguide.errors import DeviceError, InputError
+from voiceguide.errors import DeviceError, InputError, shown
 
 NO_DEVICE = ("no usable audio output device; make a file instead with "
              "'voiceguide export ROUTINE -o routine.mp3'")
@@ -144,6 +144,6 @@ def resolve_output(spec: str | None) -> int | None:
                          f"(see 'voiceguide devices')")
     matches = [d for d in devices if spec.lower() in d.name.lower()]
     if not matches:
-        raise InputError(f"--device: no output device matches {spec!r} "
+        raise InputError(f"--device: no output device matches {shown(spec)} "
                          f"(see 'voiceguide devices')")
     return matches[0].index

@@ -17,8 +17,8 @@ import click
 
 from voiceguide import __version__
 from voiceguide.cli.group import Group
-from voiceguide.cli.options import (CHECKIN_TIMEOUT, RATE, VOICE_HELP, SettingsHelp,
-                                    complete_routine, timeline_options)
+from voiceguide.cli.options import (CHECKIN_TIMEOUT, RATE, VOICE_HELP, FloatRange, IntRange,
+                                    SettingsHelp, complete_routine, timeline_options)
 from voiceguide.errors import safe_line
 from voiceguide.routine.pacing import RATE_LIMITS, span
 from voiceguide.settings import DEFAULTS, Settings
@@ -269,7 +269,7 @@ def check(file):
 @click.option("--file", "wavs", multiple=True, type=click.Path(dir_okay=False),
               help="Recognize a WAV file (any sample rate) instead of the microphone; "
                    "repeat for several (one answer per line).")
-@click.option("--seconds", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
+@click.option("--seconds", type=FloatRange(0.5, 60), default=5.0, show_default=True,
               help="How long to listen on the microphone.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def hear(wavs, seconds, as_json):
@@ -300,7 +300,7 @@ def hear(wavs, seconds, as_json):
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV, to share with a clinician.")
-@click.option("--limit", type=click.IntRange(1, 10000), default=30, show_default=True,
+@click.option("--limit", type=IntRange(1, 10000), default=30, show_default=True,
               help="How many recent sessions.")
 def history(as_json, as_csv, limit):
     """Recent sessions and your pain before and after, day by day.
@@ -380,7 +380,7 @@ def config_set(key, value):
     from voiceguide import settings
 
     path = settings.set_value(key, value)
-    click.echo(f"{key} = {value} in {path}")
+    click.echo(safe_line(f"{key} = {value} in {path}"))
 
 
 @config.command("unset")

@@ -4,7 +4,8 @@ settings named in ``config set --help``.
 
 click checks the numeric options itself (its messages name the option); the limits
 come from :mod:`voiceguide.routine.pacing` and :mod:`voiceguide.settings`, the same
-constants their parser holds the settings file to.
+constants their parser holds the settings file to. A long bad value is echoed as
+:func:`voiceguide.errors.shown` echoes it, never whole.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 
 import click
 
+from voiceguide.errors import SHOWN_CHARACTERS, shown
 from voiceguide.routine.pacing import (HOLD_LIMITS, LENGTH_LIMITS, RATE_LIMITS, REPS_LIMITS,
                                        REST_LIMITS, span)
 from voiceguide.settings import CHECKIN_TIMEOUT_LIMITS
@@ -20,20 +22,44 @@ from voiceguide.settings import CHECKIN_TIMEOUT_LIMITS
 VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
 
 
-class FloatRange(click.FloatRange):
-    """click's FloatRange, refusing NaN too (which compares false with both ends)."""
+class _Shortened:
+    """A click number range whose error for a value longer than
+    :data:`~voiceguide.errors.SHOWN_CHARACTERS` echoes it as
+    :func:`~voiceguide.errors.shown` does (click's own message echoes all of it)."""
+
+    kind = "a number"
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            if not isinstance(value, str) or len(value) <= SHOWN_CHARACTERS:
+                raise
+        self.fail(f"{shown(value)} is not {self.kind} in the range "
+                  f"{self.min}<=x<={self.max}.", param, ctx)
+
+
+class IntRange(_Shortened, click.IntRange):
+    """click's IntRange, echoing a long bad value shortened."""
+
+    kind = "a whole number"
+
+
+class FloatRange(_Shortened, click.FloatRange):
+    """click's FloatRange, refusing NaN too (which compares false with both ends), and
+    echoing a long bad value shortened."""
 
     def convert(self, value, param, ctx):
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):
-            self.fail(f"{value!r} is not a number.", param, ctx)
+            self.fail(f"{shown(value)} is not a number.", param, ctx)
         return number
 
 
 # Typed ranges for the numeric options: the same limits the settings file is held to
 HOLD = FloatRange(*HOLD_LIMITS)
-REPS = click.IntRange(*REPS_LIMITS)
-RATE = click.IntRange(*RATE_LIMITS)
+REPS = IntRange(*REPS_LIMITS)
+RATE = IntRange(*RATE_LIMITS)
 REST = FloatRange(*REST_LIMITS)
 LENGTH = FloatRange(*LENGTH_LIMITS)
 CHECKIN_TIMEOUT = FloatRange(*CHECKIN_TIMEOUT_LIMITS)

@@ -28,7 +28,7 @@ import numpy as np
 
 from voiceguide.audio import devices
 from voiceguide.audio.clock import StreamClock
-from voiceguide.errors import DeviceError
+from voiceguide.errors import DeviceError, shown
 from voiceguide.hearing.bargein import BargeIn, block_size, can_cancel_echo
 from voiceguide.hearing.endpointer import Endpointer
 from voiceguide.hearing.process import RecognizerProcess
@@ -59,7 +59,7 @@ def _open_stream(device, callback):
     device and ALSA plugin supports without conversion.
     """
     sd = devices.sounddevice()
-    name = "default input device" if device is None else f"input device {device!r}"
+    name = "default input device" if device is None else f"input device {shown(device)}"
     try:
         info = sd.query_devices(device, "input")
         if info["max_input_channels"] < 1:

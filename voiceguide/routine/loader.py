@@ -18,7 +18,7 @@ import string
 import zlib
 from pathlib import Path
 
-from voiceguide.errors import FileError, InputError, Problem
+from voiceguide.errors import FileError, InputError, Problem, shown
 from voiceguide.routine.model import (DEFAULT_PRIORITY, EQUIPMENT, POSITIONS, Breath, Cycle,
                                       Exercise, Flow, Hold, Move, Phrases, Position, Positions,
                                       Routine, Step, Technique)
@@ -85,14 +85,14 @@ def _needs(check: Checker, data: dict) -> tuple[str, ...]:
     needs = check.value(data, "needs", Kind.LINES, default=())
     for thing in needs:
         if thing not in EQUIPMENT:
-            check.problem(f"unknown need {thing!r}; one of: {', '.join(EQUIPMENT)}", "needs")
+            check.problem(f"unknown need {shown(thing)}; one of: {', '.join(EQUIPMENT)}", "needs")
     return needs
 
 
 def _position(check: Checker, data: dict) -> str:
     position = check.value(data, "position", Kind.NAME, default="back")
     if position not in POSITIONS:
-        check.problem(f"unknown position {position!r}; one of: {', '.join(POSITIONS)}",
+        check.problem(f"unknown position {shown(position)}; one of: {', '.join(POSITIONS)}",
                       "position")
     return position
 
@@ -311,12 +311,12 @@ def _technique(check: Checker, technique_id: str, index: int,
         return technique
     key = f"exercise[{index + 1}].technique"
     if technique_id in broken:
-        check.problem(f"technique {technique_id!r} has problems: {broken[technique_id]}",
+        check.problem(f"technique {shown(technique_id)} has problems: {broken[technique_id]}",
                       key, "exercise", index)
         return None
     close = difflib.get_close_matches(technique_id, list(techniques), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    check.problem(f"unknown technique {technique_id!r}{hint}", key, "exercise", index)
+    check.problem(f"unknown technique {shown(technique_id)}{hint}", key, "exercise", index)
     return None
 
 
@@ -351,7 +351,7 @@ def session_day() -> datetime.date:
         try:
             return datetime.date.fromisoformat(raw)
         except ValueError:
-            raise InputError(f"VOICEGUIDE_DATE: expected YYYY-MM-DD, not {raw!r}") from None
+            raise InputError(f"VOICEGUIDE_DATE: expected YYYY-MM-DD, not {shown(raw)}") from None
     return datetime.date.today()
 
 

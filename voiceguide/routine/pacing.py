@@ -15,6 +15,8 @@ import math
 import re
 from dataclasses import dataclass, field, fields
 
+from voiceguide.errors import shown
+
 #: A value as it arrives: text from the command line, or a TOML value.
 Raw = str | int | float | bool
 
@@ -84,7 +86,7 @@ def parse_breath(raw: Raw) -> BreathPattern:
     """``4-6`` (inhale 4 s, exhale 6 s) or ``4-2-6-0`` (with holds)."""
     text = str(raw).strip()
     if not re.fullmatch(r"\d+(\.\d+)?(-\d+(\.\d+)?){1,3}", text) or text.count("-") == 2:
-        raise ValueError(f"breath pattern must look like 4-6 or 4-2-6-0, not {raw!r}")
+        raise ValueError(f"breath pattern must look like 4-6 or 4-2-6-0, not {shown(raw)}")
     parts = [float(p) for p in text.split("-")]
     if len(parts) == 2:
         parts = [parts[0], 0, parts[1], 0]
@@ -104,7 +106,7 @@ def parse_reps(raw: Raw) -> int:
     """A count of rounds or repetitions, 1 to 30."""
     value = finite(raw, "a whole number")
     if not float(value).is_integer():
-        raise ValueError(f"reps must be a whole number, not {raw!r}")
+        raise ValueError(f"reps must be a whole number, not {shown(raw)}")
     return int(within(value, REPS_LIMITS, "reps"))
 
 
@@ -122,7 +124,7 @@ def parse_rest(raw: Raw) -> float:
 def parse_length(raw: Raw) -> float:
     """``--length``: minutes to fit a routine to, within :data:`LENGTH_LIMITS`."""
     return within(number(raw, "a number of minutes"), LENGTH_LIMITS, unit=" minutes",
-                  shown=str(raw))
+                  given=shown(raw))
 
 
 def parse_bool(raw: Raw) -> bool:
@@ -134,14 +136,14 @@ def parse_bool(raw: Raw) -> bool:
         return True
     if text in ("false", "off", "no", "0"):
         return False
-    raise ValueError(f"must be on or off (true or false), not {raw!r}")
+    raise ValueError(f"must be on or off (true or false), not {shown(raw)}")
 
 
 def parse_voice_guidance(raw: Raw) -> str:
     """``full`` or ``cues-only``."""
     text = str(raw).strip().lower()
     if text not in ("full", "cues-only"):
-        raise ValueError(f"must be full or cues-only, not {raw!r}")
+        raise ValueError(f"must be full or cues-only, not {shown(raw)}")
     return text
 
 
@@ -166,39 +168,40 @@ def parse_value(key: str, raw: Raw):
 def number(raw: Raw, what: str = "a number") -> float:
     """``raw`` (text or a TOML number) as a float; a boolean is not a number.
 
-    Raises ``ValueError("expected {what}, not {raw!r}")``. NaN and infinity pass, for
+    Raises ``ValueError("expected {what}, not {shown(raw)}")``. NaN and infinity pass, for
     the range check after it to refuse (:func:`finite` refuses them here instead).
     """
     if isinstance(raw, bool):
-        raise ValueError(f"expected {what}, not {raw!r}")
+        raise ValueError(f"expected {what}, not {shown(raw)}")
     try:
         return float(raw)
     except (TypeError, ValueError):
-        raise ValueError(f"expected {what}, not {raw!r}") from None
+        raise ValueError(f"expected {what}, not {shown(raw)}") from None
 
 
 def finite(raw: Raw, what: str) -> float:
     """:func:`number`, refusing NaN and infinity with the same message."""
     value = number(raw, what)
     if not math.isfinite(value):
-        raise ValueError(f"expected {what}, not {raw!r}")
+        raise ValueError(f"expected {what}, not {shown(raw)}")
     return value
 
 
 def within(value: float, limits: tuple[float, float], what: str = "", *, unit: str = "",
-           shown: str | None = None) -> float:
+           given: str | None = None) -> float:
     """``value`` when ``low <= value <= high`` (NaN never is), else ``ValueError``.
 
-    The message is "{what} must be between {low} and {high}{unit}, not {shown}": ``what``
+    The message is "{what} must be between {low} and {high}{unit}, not {given}": ``what``
     names the value (or is left out), ``unit`` follows the limits (`` seconds``), and
-    ``shown`` is how the value was given (default: the value as :func:`span` writes it).
+    ``given`` is how the value was given, as :func:`~voiceguide.errors.shown` echoes it
+    (default: the value as :func:`span` writes it).
     """
     low, high = limits
     if not low <= value <= high:
         name = f"{what} " if what else ""
-        shown = _num(value) if shown is None else shown
+        given = _num(value) if given is None else given
         raise ValueError(f"{name}must be between {_num(low)} and {_num(high)}{unit}, "
-                         f"not {shown}")
+                         f"not {given}")
     return value
 
 

@@ -16,12 +16,11 @@ import os
 import re
 import stat
 import sys
-import unicodedata
 from pathlib import Path
 
 from voiceguide import StrEnum
-from voiceguide.errors import (BIDI_CONTROLS, FileError, InputError, Problem, StorageError,
-                               os_error_message)
+from voiceguide.errors import (FileError, InputError, Problem, StorageError, os_error_message,
+                               plain, shown)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -136,7 +135,7 @@ def convert(raw, kind: Kind):
 
 def _text(raw, kind: Kind) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"expected a non-empty string, not {_show(raw)}")
+        raise ValueError(f"expected a non-empty string, not {shown(raw)}")
     return _plain(raw).strip()
 
 
@@ -153,19 +152,19 @@ def _lines(raw, kind: Kind) -> tuple[str, ...]:
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
-        raise ValueError(f"expected a list of non-empty strings, not {_show(raw)}")
+        raise ValueError(f"expected a list of non-empty strings, not {shown(raw)}")
     return tuple(_plain(x).strip() for x in raw)
 
 
 def _bool(raw, kind: Kind) -> bool:
     if not isinstance(raw, bool):
-        raise ValueError(f"expected true or false, not {_show(raw)}")
+        raise ValueError(f"expected true or false, not {shown(raw)}")
     return raw
 
 
 def _number(raw, kind: Kind) -> int | float:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise ValueError(f"expected a number, not {_show(raw)}")
+        raise ValueError(f"expected a number, not {shown(raw)}")
     if not math.isfinite(raw):
         raise ValueError(f"expected a finite number, not {raw}")
     if raw <= 0:
@@ -181,7 +180,7 @@ def _number(raw, kind: Kind) -> int | float:
 def _range(raw, kind: Kind) -> tuple:
     item = Kind.SECONDS if kind == Kind.SECONDS_RANGE else Kind.COUNT
     if not isinstance(raw, list) or len(raw) != 2:
-        raise ValueError(f"expected [low, high], not {_show(raw)}")
+        raise ValueError(f"expected [low, high], not {shown(raw)}")
     low, high = (convert(x, item) for x in raw)
     if low > high:
         raise ValueError(f"low end {low} is above high end {high}")
@@ -197,17 +196,7 @@ def _plain(text: str) -> str:
     """``text`` if it has no control character (NUL, escape sequences...) and no
     bidirectional control (which can make a line read differently from what it
     holds); tabs and line breaks are fine (they are spoken as spaces)."""
-    for number, char in enumerate(text):
-        if (unicodedata.category(char) == "Cc" and char not in "\t\n\r") or \
-                char in BIDI_CONTROLS:
-            raise ValueError(f"control character U+{ord(char):04X} at character "
-                             f"{number + 1}; remove it")
-    return text
-
-
-def _show(raw) -> str:
-    text = repr(raw)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return plain(text, allowed="\t\n\r")
 
 
 # -------------------------------------------------------------------------- files

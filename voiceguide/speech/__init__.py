@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from voiceguide.speech.clipcache import ClipCache, canonical_text, clip_key
-from voiceguide.errors import InputError, StorageError, VoiceguideError
+from voiceguide.errors import InputError, StorageError, VoiceguideError, shown
 from voiceguide.audio.loudness import VERSION as LEVEL_VERSION
 from voiceguide.audio.loudness import level
 from voiceguide.speech import piper
@@ -53,8 +53,8 @@ def engine_for(voice: str | None, driver: str | None = None) -> Engine:
         info = piper.voice_for(voice)
         if info is None:
             if not piper.installed():
-                raise piper.missing_extra(f"voice {voice!r}")
-            raise InputError(f"unknown voice {voice!r}; see 'voiceguide voices'")
+                raise piper.missing_extra(f"voice {shown(voice)}")
+            raise InputError(f"unknown voice {shown(voice)}; see 'voiceguide voices'")
         return piper.PiperEngine(info)
     return Pyttsx3Engine(driver)
 
@@ -322,7 +322,7 @@ def _unknown_voice(query: str, folded_query: str, names: list[str]) -> Voiceguid
         close = [folded[c] for c in
                  difflib.get_close_matches(folded_query, list(folded), n=4, cutoff=0.3)]
     if not close and not piper.installed():
-        return piper.missing_extra(f"voice {query!r} is not installed; a Piper voice")
+        return piper.missing_extra(f"voice {shown(query)} is not installed; a Piper voice")
     hint = f"; close matches: {', '.join(close)}" if close else (
         f"; for example: {', '.join(names[:4])}" if names else "")
-    return InputError(f"unknown voice {query!r}{hint}")
+    return InputError(f"unknown voice {shown(query)}{hint}")
