@@ -680,3 +680,14 @@ def test_a_broken_audio_configuration_is_one_line_and_status_3(tmp_path, user_di
         assert "Traceback" not in result.stderr
         line = result.stderr.splitlines()[-1]   # after "Preparing voice" or "Listening"
         assert line.startswith("voiceguide: the audio system ") and "ALSA" in line, line
+
+
+def test_the_wrote_line_of_an_export_prints_no_escape_sequence(tmp_path, two):
+    """A file name may hold any byte but '/': the line naming what was written shows
+    its controls as spaces."""
+    out = tmp_path / "a\x1b]0;owned\x07b.wav"
+    result = run_voiceguide("export", two, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert out.exists()
+    assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
+    assert "a ]0;owned b.wav" in result.stdout
