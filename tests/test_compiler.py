@@ -143,13 +143,16 @@ def test_hold_and_reps_are_clamped_to_the_dose_unless_beyond_doses():
     assert dose_notes(routine, Pacing(hold=120, reps=1, beyond_doses=True)) == []
 
 
-def test_cues_only_speaks_only_safety_and_check_ins():
+def test_cues_only_speaks_only_safety_moves_and_check_ins():
+    """Cues-only leaves out the instructions, never a move: no position changes blind."""
     routine = routine_of(Exercise(T["knee-to-chest"]), Exercise(T["cat-cow"]))
     timeline = compile_with(routine, Pacing(voice_guidance="cues-only"))
     spoken = {e.text for e in timeline.events if e.kind == "speech"}
+    moves = {text for move in LIBRARY.positions.moves for text in move.say}
     allowed = (set(LIBRARY.phrases.opening) | set(LIBRARY.phrases.closing)
                | set(LIBRARY.phrases.notice) | set(LIBRARY.positions.positions["all-fours"].finish)
-               | {LIBRARY.phrases.routine_title.format(title="Test")})
+               | {LIBRARY.phrases.routine_title.format(title="Test")} | moves)
     assert spoken <= allowed
+    assert spoken & moves   # standing -> back -> all fours, every move said
     assert any(e.kind == "checkin" for e in timeline.events)
     assert len(timeline.holds) == 2

@@ -22,7 +22,7 @@ from tests.support.cli import FIXED_DAY, TWO
 from voiceguide.history import History
 from voiceguide.session import prepare as preparing
 from voiceguide.session.checkin import Answer, Inbox
-from voiceguide.session.dialogue import Dialogue, Questions, Stage, stop_lines
+from voiceguide.session.dialogue import Dialogue, Questions, Stage, stop_path_at
 from voiceguide.session.player import Player
 from voiceguide.timing.timeline import EventKind, Gate, Timeline
 from voiceguide.vocabulary import NUMBERS
@@ -138,10 +138,15 @@ def rows(history):
     return [(c["answer"], c["source"], c["section"]) for c in history.sessions()[0].checkins]
 
 
-def rest_lines(prepared, position: str) -> list[str]:
-    """The stop message around how to rest in ``position``."""
-    message = prepared.library.phrases.stop_message
-    return list(message[:1] + prepared.library.positions.positions[position].rest + message[1:])
+def rest_lines(prepared, position: str, moving: bool = False) -> list[str]:
+    """The stop path from ``position``: stop, ease out (or stop moving), rest there,
+    the stop signs and how to get help, then up from there step by step."""
+    phrases = prepared.library.phrases
+    place = prepared.library.positions.positions[position]
+    ease = phrases.stop_still if moving else phrases.stop_ease
+    up = [phrases.stop_get_up] if "mat" in place.needs else []   # from the floor
+    return [phrases.stop_message[0], ease, *place.rest, phrases.stop_rest,
+            *phrases.stop_message[1:], *phrases.stop_help, *up, *place.finish]
 
 
 def spoken(timeline: Timeline) -> list[str]:
@@ -200,19 +205,17 @@ def test_after_the_acknowledgement_the_routine_goes_on_after_the_question(prepar
     assert dialogue.at_gate(stage, then) == (prepared.timeline, event.end)
 
 
-@pytest.mark.parametrize("which, position", [(Gate.BASELINE, "back"), (Gate.FINAL, None)])
+@pytest.mark.parametrize("which, position", [(Gate.BASELINE, "standing"),
+                                             (Gate.FINAL, "back")])
 def test_stop_at_a_pain_question_takes_the_stop_path(prepared, dialogue, history, which,
                                                      position):
     event = gate(prepared, which)
     (timeline, start), stage = answer_at(dialogue, event, say=[("stop", True)])
     assert timeline.routine == "stop" and start == 0 and stage.ending == "stopped"
-    lines = spoken(timeline)
-    if position is not None:      # before the routine: lying on the back, as it begins
-        assert lines == rest_lines(prepared, position)
-    # at any question: the stop message around the rest lines of the position there
-    message = prepared.library.phrases.stop_message
-    assert lines[0] == message[0] and lines[len(lines) - len(message) + 1:] == list(message[1:])
-    assert lines == list(stop_lines(prepared, event.start))
+    # before the routine: still standing, not yet led down; at the last question: in
+    # the last exercise's position (on the back), not the one before it (kneeling)
+    assert spoken(timeline) == rest_lines(prepared, position)
+    assert spoken(timeline) == list(stop_path_at(prepared, event.start).said)
     section = prepared.timeline.sections[event.section].title
     assert rows(history) == [("stop", "voice", section)]
     assert history.sessions()[0].baseline is None and history.sessions()[0].final is None
@@ -378,12 +381,24 @@ def test_a_sure_stop_hushes_then_plays_the_stop_path_for_where_play_is(prepared,
     assert rows(history) == [("stop", "voice", "stop")]
 
 
+def test_a_stop_during_a_move_says_stop_moving_and_rests_where_it_started(prepared,
+                                                                        dialogue):
+    """In the middle of a spoken move the body is still where it comes from."""
+    moving = [e for e in prepared.timeline.events if e.move is not None]
+    assert moving
+    for event in (moving[0], moving[-1]):
+        stage = FakeStage(prepared.timeline, event.start + event.length // 2,
+                          dialogue.inbox)
+        dialogue.key(stage, "s", None, None)
+        assert spoken(stage.timeline) == rest_lines(prepared, event.move[0], moving=True)
+
+
 def test_the_s_key_stops_at_any_moment(prepared, dialogue, history):
     stage = FakeStage(prepared.timeline, 0, dialogue.inbox)
     assert dialogue.key(stage, "s", None, None) is None
     assert stage.asked == ["hush", "seek stop 0", "resume"]
     assert rows(history) == [("stop", "key", "stop")]
-    assert spoken(stage.timeline) == rest_lines(prepared, "back")
+    assert spoken(stage.timeline) == rest_lines(prepared, "standing")   # not yet down
 
 
 def test_after_the_stop_path_no_word_counts(prepared, dialogue, history):

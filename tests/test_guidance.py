@@ -233,6 +233,8 @@ def _spoken_lines() -> list[str]:
     for name in ("intro", "daily_limit", "notice", "release"):
         lines += list(getattr(PHRASES, name))
     lines += [PHRASES.pain_question, PHRASES.daily_limit_question, PHRASES.form_breath]
+    lines += [PHRASES.stop_ease, PHRASES.stop_still, PHRASES.stop_rest, PHRASES.stop_get_up,
+              PHRASES.eyes_open, *PHRASES.stop_help]
     lines += list(PHRASES.acknowledge.values())
     for position in POSITIONS.positions.values():
         lines += list(position.settle + position.rest + position.finish)

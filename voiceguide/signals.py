@@ -8,9 +8,11 @@ voiceguide's and nothing slow.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+from typing import Iterator
 
 #: The exit status after Ctrl-C: 128 + SIGINT.
 EXIT_INTERRUPTED = 130
@@ -37,12 +39,43 @@ class Terminated(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
-def _on_stopping_signal(signum, frame) -> None:
-    """Raise :class:`Terminated`; a second stopping signal during the clean-up is
-    ignored, so the clean-up finishes."""
+_deferring = 0
+_pending: int | None = None
+
+
+def _on_signal(signum, frame) -> None:
+    """Ctrl-C raises KeyboardInterrupt, a stopping signal :class:`Terminated` (a
+    second stopping signal during the clean-up is then ignored, so the clean-up
+    finishes); inside :func:`deferred`, only once it ends."""
+    global _pending
+    if _deferring:
+        _pending = _pending or signum
+        return
+    _raise(signum)
+
+
+def _raise(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     for other in STOPPING:
         signal.signal(other, signal.SIG_IGN)
     raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold Ctrl-C and the stopping signals back for a few quick steps that must not
+    be cut in two (making a file and noting that it was made); one that came
+    meanwhile is raised as the block ends. Only with :func:`install`'s handlers."""
+    global _deferring, _pending
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending is not None:
+            signum, _pending = _pending, None
+            _raise(signum)
 
 
 def stop_in(error: BaseException | None) -> KeyboardInterrupt | None:
@@ -100,12 +133,9 @@ def install() -> None:
     A signal the parent set to be ignored stays ignored: under ``nohup`` a hang-up
     does not stop the program, nor Ctrl-C a background job."""
     sys.excepthook = _uncaught
-    for signum in STOPPING:
+    for signum in (signal.SIGINT, *STOPPING):
         if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _on_stopping_signal)
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signum, _on_signal)
 
 
 def for_worker() -> None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from voiceguide.atomic import (PART_SUFFIX, move_into_place, private_dir, remove_stale_parts,
                                sync, temporary_path)
+from voiceguide import signals
 from voiceguide.audio import pcm
 from voiceguide.errors import InputError, StorageError, safe_line
 from voiceguide.timing.timeline import SAMPLE_RATE, Timeline, seconds
@@ -243,7 +244,10 @@ def _commit(moves: list[tuple[str, Path]], replace: bool) -> None:
 @contextlib.contextmanager
 def export_lock(path: Path) -> Iterator[None]:
     """Hold ``.FILE.lock`` beside ``path`` for the block; a second export to the same
-    file meanwhile is refused. (Without ``fcntl``, on Windows, no lock is taken.)"""
+    file meanwhile is refused. (Without ``fcntl``, on Windows, no lock is taken.)
+
+    The lock is taken with Ctrl-C and the stopping signals held back, so one that
+    comes while it is being taken still finds it removed as the export ends."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
@@ -251,6 +255,20 @@ def export_lock(path: Path) -> Iterator[None]:
         return
     lock = path.with_name(f".{path.name}.lock")
     private_dir(lock.parent)
+    fd = None
+    try:
+        with signals.deferred():   # a Ctrl-C now comes once fd says the lock is ours
+            fd = _take_lock(lock, path, fcntl)
+        yield
+    finally:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
+            os.close(fd)
+
+
+def _take_lock(lock: Path, path: Path, fcntl) -> int:
+    """Open and lock ``lock``; :class:`StorageError` if another export holds it."""
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -261,15 +279,9 @@ def export_lock(path: Path) -> Iterator[None]:
                                f"try again when it is done") from None
         try:
             if os.path.samestat(os.fstat(fd), os.stat(lock)):
-                break  # still the lock file: not removed by the export that just ended
+                return fd  # still the lock file: not removed by the export that just ended
         except FileNotFoundError:
             pass
-        os.close(fd)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(lock)
         os.close(fd)
 
 

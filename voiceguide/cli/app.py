@@ -17,7 +17,7 @@ import click
 
 from voiceguide import __version__
 from voiceguide.cli.group import Group
-from voiceguide.cli.options import (CHECKIN_TIMEOUT, RATE, VOICE_HELP, FloatRange, IntRange,
+from voiceguide.cli.options import (CHECKIN_TIMEOUT, RATE, VOICE_HELP, FloatRange, IntRange, Moment,
                                     SettingsHelp, complete_routine, timeline_options)
 from voiceguide.errors import safe_line
 from voiceguide.routine.pacing import RATE_LIMITS, span
@@ -82,20 +82,33 @@ def list_command(as_json):
 @click.argument("routine", shell_complete=complete_routine)
 @timeline_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
-def show(routine, as_json, length, beyond_doses, **line):
+@click.option("--stop-at", "stop_at", type=Moment(), multiple=True,
+              help="Print what the guide says if stopped at this moment (MM:SS) instead; "
+                   "may be given more than once.")
+def show(routine, as_json, length, beyond_doses, stop_at, **line):
     """Show a routine's timeline. ROUTINE is a name or a path to a .toml file.
 
     Lengths are those of the real synthesized speech, so they match play and
-    export to the sample.
+    export to the sample. With --stop-at, the stop path at that moment: the
+    position the body is in, and every line the guide says from there.
 
     Example: voiceguide show morning --pace slow
     """
+    from voiceguide import catalog
     from voiceguide.cli import commands
 
+    library = catalog.load_library()
     timeline, notes = commands.timeline_for(routine, line, length=length,
-                                            beyond_doses=beyond_doses)
+                                            beyond_doses=beyond_doses, library=library)
     _notes(notes)
-    if as_json:
+    if stop_at:
+        paths = commands.stop_paths(timeline, library, stop_at)
+        if as_json:
+            found = [p.to_json() for p in paths]
+            click.echo(json.dumps(found[0] if len(found) == 1 else found, indent=1))
+        else:
+            click.echo("\n\n".join(commands.format_stop_path(p) for p in paths))
+    elif as_json:
         click.echo(json.dumps(timeline.to_json(), indent=1))
     else:
         click.echo(commands.format_timeline(timeline))

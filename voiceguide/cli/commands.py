@@ -16,7 +16,8 @@ from voiceguide.session import prepare as preparing
 from voiceguide.settings import Settings, resolve
 from voiceguide.timing.compiler import SpeechLength, estimated_speech
 from voiceguide.timing.fitting import routine_minutes
-from voiceguide.timing.timeline import EventKind, Timeline, clock, seconds
+from voiceguide.session.stop_path import StopPath, stop_path
+from voiceguide.timing.timeline import SAMPLE_RATE, EventKind, Timeline, clock, samples, seconds
 
 
 def listing(library: catalog.Library | None = None) -> dict:
@@ -90,6 +91,19 @@ def timeline_for(name_or_path: str, line: Mapping[str, Raw | None], *,
         return compile(estimated_speech(pacing.rate)), [f"{err}; speech lengths are estimated"]
     prepared.speech.close()
     return prepared.timeline, prepared.notes
+
+
+def stop_paths(timeline: Timeline, library: catalog.Library, moments) -> list[StopPath]:
+    """The stop path at each of ``moments`` (seconds into ``timeline``), as play speaks it."""
+    return [stop_path(timeline, min(samples(m), timeline.total_samples), library.phrases,
+                      library.positions) for m in moments]
+
+
+def format_stop_path(path: StopPath) -> str:
+    """A stop path as text: the moment, the position (and move), then every line."""
+    move = f", moving to {path.moving[1]}" if path.moving else ""
+    head = f"Stopped at {clock(path.at / SAMPLE_RATE)}: {path.position}{move}"
+    return "\n".join([safe_line(head)] + [safe_line(f"  {line}") for line in path.said])
 
 
 def voices(lang: str | None = None) -> list:

@@ -116,3 +116,28 @@ class SettingsHelp(click.Command):
         formatter.write_text("Settings: " + ", ".join(settings.KEYS) +
                              " (see 'voiceguide config show').")
         super().format_epilog(ctx, formatter)
+
+
+class Moment(click.ParamType):
+    """A moment of a routine: ``MM:SS``, ``H:MM:SS`` or seconds, as seconds (a float)."""
+
+    name = "MM:SS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return float(value)
+        parts = str(value).strip().split(":")
+        try:
+            if not 1 <= len(parts) <= 3 or any(not p.strip() for p in parts):
+                raise ValueError
+            numbers = [float(p) for p in parts]
+            if any(not math.isfinite(n) or n < 0 for n in numbers) or \
+                    any(n >= 60 for n in numbers[1:]):
+                raise ValueError
+        except ValueError:
+            self.fail(f"{shown(value)} is not a moment like 02:30, 1:05:00 or 150",
+                      param, ctx)
+        total = 0.0
+        for number in numbers:
+            total = total * 60 + number
+        return total

@@ -179,6 +179,12 @@ class Phrases:
     next_exercise: str
     checkin_question: str
     stop_message: tuple[str, ...]
+    stop_ease: str
+    stop_still: str
+    stop_rest: str
+    stop_help: tuple[str, ...]
+    stop_get_up: str
+    eyes_open: str
     hold_start: str
     hold_start_short: str
     flow_start: str

@@ -29,7 +29,8 @@ from voiceguide.session.checkin import (KEEP, KEY_HELP, QUIT, Answer, Decision, 
                                         KeyRules, Policy, accepts, acknowledgement,
                                         gate_key)
 from voiceguide.session.prepare import Prepared
-from voiceguide.timing.timeline import Event, EventKind, Gate, Timeline
+from voiceguide.session.stop_path import REST_SECONDS, STEP_SECONDS, StopPath, stop_path
+from voiceguide.timing.timeline import Event, Gate, Timeline
 from voiceguide.trace import trace
 from voiceguide.vocabulary import COMMANDS, NO, NO_ANSWER, NUMBERS, STOP
 
@@ -290,36 +291,13 @@ class Dialogue(Questions):
         """The stop path: the safety message for the position at routine ``sample``,
         then nothing else."""
         stage.ending = STOPPED
-        lines = stop_lines(self.prepared, sample)
-        trace("stop-path", lines=list(lines))
-        return self.prepared.message("stop", "Stopping", lines), 0
+        path = stop_path_at(self.prepared, sample)
+        trace("stop-path", lines=list(path.said), position=path.position)
+        return self.prepared.message("stop", "Stopping", path.lines, rest=REST_SECONDS,
+                                     after=path.steps, step=STEP_SECONDS), 0
 
 
-def stop_lines(prepared: Prepared, sample: int) -> tuple[str, ...]:
-    """The stop message, with how to rest in the position of the routine at ``sample``."""
-    phrases = prepared.library.phrases
-    rest = prepared.library.positions.positions[position_at(prepared, sample)].rest
-    return phrases.stop_message[:1] + rest + phrases.stop_message[1:]
-
-
-def position_at(prepared: Prepared, sample: int) -> str:
-    """Where the body is at ``sample`` of the routine: the position of the exercise
-    playing (until its transition is spoken, that of the exercise before)."""
-    timeline, exercises = prepared.timeline, prepared.routine.active_exercises
-    if not exercises:
-        return "back"
-    section = timeline.section_at(sample)
-    index = min(max(section - 1, 0), len(exercises) - 1)   # section 0 is the welcome
-    if section >= 1 and index > 0 and sample < _moved_at(timeline, section):
-        index -= 1
-    return exercises[index].technique.position
-
-
-def _moved_at(timeline: Timeline, section: int) -> int:
-    """The first sample after an exercise's check-in and preview (its transition)."""
-    events = [e for e in timeline.events if e.section == section]
-    checkins = [e for e in events if e.kind == EventKind.CHECKIN]
-    if not checkins:
-        return timeline.sections[section].start
-    after = [e for e in events if e.start >= checkins[0].end and e.kind == EventKind.SPEECH]
-    return after[1].start if len(after) > 1 else checkins[0].end
+def stop_path_at(prepared: Prepared, sample: int) -> StopPath:
+    """The stop path for the routine stopped at ``sample`` (see :mod:`.stop_path`)."""
+    library = prepared.library
+    return stop_path(prepared.timeline, sample, library.phrases, library.positions)

@@ -67,13 +67,13 @@ class Prepared:
             self.speech.prepare(list(texts), levelled=True)
 
     def message(self, name: str, title: str, lines, question=None, rest=0.0,
-                after=(), then: str | None = None) -> Timeline:
+                after=(), then: str | None = None, step: float = 0.0) -> Timeline:
         """A spoken message in the same voice, as a timeline (see ``compile_message``)."""
         texts = (list(lines) + list(after) + ([question[0]] if question else [])
                  + ([then] if then else []))
         self.synthesize(texts)
         return compile_message(name, title, lines, self.speech.seconds, self.pacing.pace,
-                               question, rest, after, then)
+                               question, rest, after, then, step)
 
     def renderer(self, timeline: Timeline, preload: bool = False) -> Renderer:
         """The one renderer, for play (``preload``) and export alike.

@@ -80,6 +80,8 @@ class _Builder:
         self.holds: list[HoldSpan] = []
         self.cursor = 0
         self._lengths: dict[str, int] = {}
+        self.position: str | None = None   # where the body is (see Event.position)
+        self.moving: tuple[str, str] | None = None
 
     # -- primitives
     def _add(self, kind: EventKind, length: int, **fields) -> None:
@@ -87,10 +89,13 @@ class _Builder:
             return
         section = len(self.sections) - 1
         last = self.events[-1] if self.events else None
-        if kind == EventKind.SILENCE and last and last.kind == EventKind.SILENCE and last.section == section:
-            self.events[-1] = Event(EventKind.SILENCE, last.start, last.length + length, section)
+        where = {"position": self.position, "move": self.moving}
+        if kind == EventKind.SILENCE and last and last.kind == EventKind.SILENCE and \
+                last.section == section and (last.position, last.move) == tuple(where.values()):
+            self.events[-1] = Event(EventKind.SILENCE, last.start, last.length + length,
+                                    section, **where)
         else:
-            self.events.append(Event(kind, self.cursor, length, section, **fields))
+            self.events.append(Event(kind, self.cursor, length, section, **fields, **where))
         self.cursor += length
 
     def speech_samples(self, text: str) -> int:
@@ -156,6 +161,12 @@ class _Builder:
                         pacing.as_dict())
 
 
+#: Quiet after each step of getting up at the end (seconds, times pace).
+GET_UP_PAUSE = 3.0
+
+#: Where every routine starts: where a person at the computer is.
+START_POSITION = "standing"
+
 #: How the opening names each thing to have ready.
 THINGS = {"mat": "a mat", "pillow": "a pillow", "towel": "a folded towel",
           "wall": "a clear wall", "chair": "a sturdy chair"}
@@ -191,11 +202,13 @@ def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLengt
     the moves of :meth:`Positions.path` are spoken, with quiet to do them.
     """
     b = _Builder(speech_length, pacing)
+    b.position = START_POSITION
     here = _opening(b, routine, pacing, phrases, positions, notice)
     said: set[str] = set()
     for index, exercise in enumerate(routine.active_exercises):
         there = exercise.technique.position
         _arrive(b, index, exercise, here, pacing, phrases, positions)
+        b.position = there
         if there != here or index == 0:
             said = {_norm(line) for line in positions.positions[there].settle}
         here = there
@@ -238,7 +251,9 @@ def _arrive(b: _Builder, index: int, exercise: Exercise, here: str, pacing: Paci
     if index == 0:
         b.say(phrases.first_exercise.format(title=technique.title),
               gap=LINE_GAP * pacing.pace)
-        b.lines(positions.positions[there].settle)
+        if there != START_POSITION:
+            b.say(phrases.eyes_open, gap=LINE_GAP * pacing.pace)
+        _transition(b, positions, START_POSITION, there, pacing)
         return
     b.checkin(phrases.checkin_question, Gate.BETWEEN)
     b.quiet(LINE_GAP)
@@ -255,17 +270,22 @@ def _closing(b: _Builder, here: str, phrases: Phrases, positions: Positions) -> 
     b.checkin(phrases.pain_question, Gate.FINAL)
     b.quiet(LINE_GAP)
     b.lines(phrases.closing, essential=True)
-    b.lines(positions.positions[here].finish, essential=True)
+    for step in positions.positions[here].finish:   # a pause to do each step of getting up
+        b.say(step, essential=True, gap=GET_UP_PAUSE * b.pacing.pace)
     b.cue("end")
 
 
 def _transition(b: _Builder, positions: Positions, start: str, end: str,
                 pacing: Pacing) -> None:
-    """Spoken moves from ``start`` to ``end``, each followed by time to do it."""
+    """Spoken moves from ``start`` to ``end``, each followed by time to do it; the
+    body is in a move's start position until its time is over. Moves are spoken in
+    every guidance: no position changes blind."""
     for move in positions.path(start, end):
+        b.moving = (move.start, move.end)
         for text in move.say:
-            b.say(text, gap=LINE_GAP * pacing.pace)
+            b.say(text, essential=True, gap=LINE_GAP * pacing.pace)
         b.quiet(move.seconds * pacing.pace)
+        b.position, b.moving = move.end, None
     b.lines(positions.positions[end].settle)
 
 
@@ -445,11 +465,14 @@ def _cycle(b: _Builder, movement: Cycle, count: int, pacing: Pacing,
 
 def compile_message(name: str, title: str, lines, speech_length: SpeechLength,
                     pace: float = 1.0, question: tuple[str, Gate] | None = None,
-                    rest: float = 0.0, after=(), then: str | None = None) -> Timeline:
+                    rest: float = 0.0, after=(), then: str | None = None,
+                    step: float = 0.0) -> Timeline:
     """A short spoken message (stop, intro, an acknowledgement...) as a timeline.
 
     ``question`` is ``(text, gate)`` for a question asked at its end; ``rest``
-    seconds of quiet and then the ``after`` lines may follow the lines. ``then``
+    seconds of quiet and then the ``after`` lines may follow the lines, each of
+    those followed by ``step`` seconds of quiet if given (all times scaled by
+    ``pace``). ``then``
     is a few words said last, as a ``continue`` gate with no pause: the player
     goes back to the routine there (an acknowledgement of an answer).
     """
@@ -459,8 +482,12 @@ def compile_message(name: str, title: str, lines, speech_length: SpeechLength,
         b.cue("checkin")
     b.lines(lines, essential=True)
     if rest:
-        b.quiet(rest)
-        b.lines(after, essential=True)
+        b.quiet(rest * pace if step else rest)
+        if step:
+            for text in after:
+                b.say(text, essential=True, gap=step * pace)
+        else:
+            b.lines(after, essential=True)
     if question is not None:
         b.checkin(*question)
     elif then is not None:

@@ -87,6 +87,10 @@ class Event:
     to 10), ``between`` (good, same, worse or stop), ``continue`` (the end of an
     acknowledgement: back to the routine, no pause), ``daily-limit`` or
     ``confirm-stop`` (yes or no).
+
+    ``position`` is the id of the body position the person is in when the event
+    starts (during a spoken move, the one they come from), and ``move`` the
+    ``(from, to)`` of the move an event belongs to; both None in a message.
     """
 
     kind: EventKind
@@ -97,6 +101,8 @@ class Event:
     cue: str | None = None
     pause: int = 0
     gate: Gate | None = None
+    position: str | None = None
+    move: tuple[str, str] | None = None
 
     def __post_init__(self):
         # typed once, here: a kind or gate given as its string becomes the enum
@@ -119,6 +125,10 @@ class Event:
         if self.kind == EventKind.CHECKIN:
             out["pause"] = round(seconds(self.pause), 6)
             out["gate"] = self.gate
+        if self.position is not None:
+            out["position"] = self.position
+        if self.move is not None:
+            out["move"] = list(self.move)
         return out
 
 
@@ -200,6 +210,13 @@ class Timeline:
         keeps its exact time)."""
         event = self.events[self.event_index_at(sample)] if self.events else None
         return event.start if event is not None and event.kind == EventKind.SPEECH else sample
+
+    def event_at(self, sample: int) -> Event | None:
+        """The event playing at ``sample`` (the last one at or past the end)."""
+        if not self.events:
+            return None
+        starts = [e.start for e in self.events]
+        return self.events[max(0, bisect.bisect_right(starts, sample) - 1)]
 
     def section_at(self, sample: int) -> int:
         """Index of the section playing at ``sample``."""
