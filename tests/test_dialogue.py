@@ -95,6 +95,33 @@ def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
     assert [(c["answer"], c["source"]) for c in record.checkins] == [("stop", "voice")]
 
 
+def test_a_first_pain_of_9_leads_into_no_exercise(tmp_path, three, user_dirs):
+    """Severe pain is for a professional first: after a 9, the guide says why and
+    what to do, no exercise follows, and the session is kept as not started today
+    with its score. (Keys and sound as in the test below.)"""
+    quiet_settings(user_dirs, intro="never", listen="off")
+    assert run_voiceguide("show", three, *SOONER).returncode == 0
+    t = Terminal(["play", three, "--checkin-timeout", "30", *SOONER],
+                 alsa_file_env(tmp_path / "home", tmp_path / "played.wav"),
+                 tmp_path / "trace.jsonl")
+    try:
+        t.wait_for("gate", gate="baseline")
+        t.press("9")
+        assert t.wait_for("answer", gate="baseline")["decision"] == "not-today"
+        said = t.wait_for("not-today")
+        assert t.finish(60) == 0
+        assert "Not started: with pain this strong" in t.read()
+    finally:
+        if t.process.poll() is None:
+            t.process.kill()
+        t.close()
+    assert said["lines"] == list(catalog.load_phrases().not_today)
+    assert not any(e["event"] == "gate" and e["gate"] != "baseline" for e in t.events())
+    with log.History() as db:
+        [record] = db.sessions()
+    assert (record.ending, record.baseline, record.final) == ("not-today", 9, None)
+
+
 def test_worse_at_the_first_check_in_takes_the_stop_path(tmp_path, three, user_dirs):
     """Increased pain is a stop sign (FACTS): "worse" stops, with no gentler path.
 
@@ -122,11 +149,9 @@ def test_worse_at_the_first_check_in_takes_the_stop_path(tmp_path, three, user_d
         if t.process.poll() is None:
             t.process.kill()
         t.close()
-    phrases = catalog.load_phrases()
-    positions = catalog.load_positions()
     # stopped at the check-in before child's pose: still lying on the back
-    assert stop["lines"] == list(phrases.stop_message[:1] + positions.positions["back"].rest +
-                                 phrases.stop_message[1:])
+    assert stop["position"] == "back"
+    assert catalog.load_positions().positions["back"].rest[0] in stop["lines"]
     assert not any(e["event"] == "gate" and e["gate"] == "between"
                    for e in t.events() if e["t"] > stop["t"])
     with log.History() as db:

@@ -21,7 +21,7 @@ import pytest
 from tests.support.cli import FIXED_DAY, TWO
 from voiceguide.history import History
 from voiceguide.session import prepare as preparing
-from voiceguide.session.checkin import Answer, Inbox
+from voiceguide.session.checkin import SEVERE_PAIN, Answer, Inbox
 from voiceguide.session.dialogue import Dialogue, Questions, Stage, stop_path_at
 from voiceguide.session.player import Player
 from voiceguide.timing.timeline import EventKind, Gate, Timeline
@@ -179,8 +179,11 @@ def test_a_pain_number_is_recorded_and_acknowledged(prepared, dialogue, history,
                                                     number):
     event = gate(prepared, which)
     result, stage = answer_at(dialogue, event, say=[(number, True)])
-    assert acknowledged(result, prepared) == prepared.library.phrases.acknowledge["pain"]
-    assert dialogue.resume_at == event.end and stage.ending == "completed"
+    if which == Gate.BASELINE and int(number) >= SEVERE_PAIN:   # see the test below
+        assert stage.ending == "not-today"
+    else:
+        assert acknowledged(result, prepared) == prepared.library.phrases.acknowledge["pain"]
+        assert dialogue.resume_at == event.end and stage.ending == "completed"
     assert stage.notes == [f"{event.text} {number} (voice)"]
     section = prepared.timeline.sections[event.section].title
     assert rows(history) == [(number, "voice", section)]
@@ -192,9 +195,29 @@ def test_a_pain_number_is_recorded_and_acknowledged(prepared, dialogue, history,
 @pytest.mark.parametrize("key, number", [("0", "0"), ("7", "7"), ("t", "10"), ("T", "10")])
 def test_a_pain_number_by_key(prepared, dialogue, history, key, number):
     result, stage = answer_at(dialogue, gate(prepared, Gate.BASELINE), keys=key)
-    assert acknowledged(result, prepared) == prepared.library.phrases.acknowledge["pain"]
+    if int(number) < SEVERE_PAIN:
+        assert acknowledged(result, prepared) == prepared.library.phrases.acknowledge["pain"]
     assert rows(history)[0][:2] == (number, "key")
     assert history.sessions()[0].baseline == int(number)
+
+
+@pytest.mark.parametrize("number", ["7", "8", "9", "10"])
+def test_a_first_pain_of_7_or_more_leads_into_no_exercise(prepared, dialogue, history,
+                                                          number):
+    """Severe pain is for a professional first: the guide says why, calmly, and what
+    to do; nothing of the routine follows, and the score is kept."""
+    (timeline, start), stage = answer_at(dialogue, gate(prepared, Gate.BASELINE),
+                                         say=[(number, True)])
+    assert timeline.routine == "not-today" and start == 0
+    assert spoken(timeline) == list(prepared.library.phrases.not_today)
+    assert stage.ending == "not-today" and dialogue.resume_at is None
+    assert history.sessions()[0].baseline == int(number)
+
+
+def test_a_first_pain_of_6_goes_on(prepared, dialogue):
+    result, stage = answer_at(dialogue, gate(prepared, Gate.BASELINE), say=[("6", True)])
+    assert acknowledged(result, prepared) == prepared.library.phrases.acknowledge["pain"]
+    assert stage.ending == "completed"
 
 
 def test_after_the_acknowledgement_the_routine_goes_on_after_the_question(prepared,

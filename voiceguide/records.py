@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-ENDINGS = ("completed", "stopped", "interrupted", "quit")
+ENDINGS = ("completed", "stopped", "interrupted", "quit", "not-today")
 #: What a column's reader returns for a value voiceguide would not have written.
 DAMAGED = object()
 

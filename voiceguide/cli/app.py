@@ -31,6 +31,8 @@ ENDINGS = {
                "physical therapist.",
     "quit": "Stopped.",
     "not-started": "Not started: once or twice a day is enough.",
+    "not-today": "Not started: with pain this strong, see a doctor or physical therapist "
+                 "first.",
 }
 
 

@@ -198,6 +198,7 @@ class Phrases:
     last_round: str
     release: tuple[str, ...]
     pain_question: str
+    not_today: tuple[str, ...]
     intro: tuple[str, ...]
     daily_limit: tuple[str, ...]
     daily_limit_question: str

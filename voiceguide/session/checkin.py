@@ -66,6 +66,7 @@ class Decision(StrEnum):
 
     STOP = "stop"           # the stop path
     CONTINUE = "continue"   # acknowledged, then on with the routine
+    NOT_TODAY = "not-today"   # pain too strong to start: no exercise today
 
 
 @dataclass(frozen=True)
@@ -175,14 +176,22 @@ def accepts(gate: Gate, word: str) -> bool:
     return word in ACCEPTED[gate]
 
 
+#: A first pain score from which no exercise is done that day (severe pain is for a
+#: professional first: FACTS, When to seek professional help).
+SEVERE_PAIN = 7
+
+
 class Policy:
     """Decides what follows each answer: the sources' stop rule."""
 
     def after(self, gate: Gate, word: str) -> Decision:
-        """``stop`` for stop and for worse (increased pain is a stop sign); else
+        """``stop`` for stop and for worse (increased pain is a stop sign);
+        ``not-today`` for a first pain score of :data:`SEVERE_PAIN` or more; else
         ``continue``."""
         if word == STOP or (gate == Gate.BETWEEN and word == WORSE):
             return Decision.STOP
+        if gate == Gate.BASELINE and word in NUMBERS and int(word) >= SEVERE_PAIN:
+            return Decision.NOT_TODAY
         return Decision.CONTINUE
 
 

@@ -39,6 +39,8 @@ CONFIRM_STOP_QUESTION = "Did you say stop? Say yes to stop, or no to go on."
 
 #: How play ends after the stop path (an ending of :data:`voiceguide.history.ENDINGS`).
 STOPPED = "stopped"
+#: How play ends when the first pain score is too strong to start.
+NOT_TODAY = "not-today"
 
 
 class Stage(Protocol):
@@ -220,6 +222,8 @@ class Dialogue(Questions):
               decision=decision)
         if decision == Decision.STOP:
             return self.stop(stage, event.start)
+        if decision == Decision.NOT_TODAY:
+            return self.not_today(stage)
         words = acknowledgement(event.gate, answer.word, self.prepared.library.phrases)
         if words is None:
             return None
@@ -246,6 +250,14 @@ class Dialogue(Questions):
             stage.control(answer.word)
 
     # ------------------------------------------------------------ decisions
+    def not_today(self, stage: Stage) -> tuple[Timeline, int]:
+        """A first pain score too strong to start: why there is no exercise today and
+        what to do instead, then nothing else (the body has not been led down)."""
+        stage.ending = NOT_TODAY
+        lines = self.prepared.library.phrases.not_today
+        trace("not-today", lines=list(lines))
+        return self.prepared.message("not-today", "Not today", lines), 0
+
     def ask_confirm_stop(self, timeline: Timeline, position: int) -> tuple[Timeline, int]:
         """Pause where play is (``position`` of ``timeline``) and ask "Did you say
         stop?" (silence is safe)."""
