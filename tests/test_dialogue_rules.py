@@ -508,3 +508,30 @@ def test_s_while_the_daily_limit_is_asked_answers_it():
     stage = FakeStage(None)
     assert questions.key(stage, "s", Gate.DAILY_LIMIT, None) is None
     assert stage.kept == ["s"] and stage.asked == []
+
+
+def test_silences_in_a_row_ask_are_you_all_right_then_pause_and_wait(prepared, dialogue):
+    """No answer once goes on; twice in a row asks whether the person is all right; a
+    third time says it will wait, and pauses at the end of those words."""
+    words = prepared.library.phrases
+    said, paused = [], []
+    for event in (gate(prepared, Gate.BASELINE), gate(prepared, Gate.BETWEEN, 0),
+                  gate(prepared, Gate.BETWEEN, 1)):
+        result, stage = answer_at(dialogue, event)                 # nothing said
+        said.append(acknowledged(result, prepared))
+        [then] = [e for e in result[0].events if e.gate == Gate.CONTINUE]
+        assert dialogue.at_gate(stage, then) == (prepared.timeline, event.end)
+        paused.append("control pause" in stage.asked)
+    assert said == [words.acknowledge["none"], words.are_you_ok, words.waiting]
+    assert paused == [False, False, True]
+    result, stage = answer_at(dialogue, gate(prepared, Gate.FINAL), say=[("4", True)])
+    assert acknowledged(result, prepared) == words.acknowledge["pain"]
+    assert dialogue.silences == 0                                  # an answer counts again
+
+
+def test_an_answer_between_two_silences_starts_the_count_again(prepared, dialogue):
+    words = prepared.library.phrases
+    answer_at(dialogue, gate(prepared, Gate.BASELINE))
+    answer_at(dialogue, gate(prepared, Gate.BETWEEN, 0), say=[("good", True)])
+    result, _ = answer_at(dialogue, gate(prepared, Gate.BETWEEN, 1))
+    assert acknowledged(result, prepared) == words.acknowledge["none"]

@@ -199,6 +199,8 @@ class Phrases:
     release: tuple[str, ...]
     pain_question: str
     not_today: tuple[str, ...]
+    are_you_ok: str
+    waiting: str
     intro: tuple[str, ...]
     daily_limit: tuple[str, ...]
     daily_limit_question: str

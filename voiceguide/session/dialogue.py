@@ -178,11 +178,10 @@ class Dialogue(Questions):
         self.session = session
         self.policy = Policy()
         self.resume_at: int | None = None
-        phrases = prepared.library.phrases
         if prepared.pending is not None:  # made in the background, after the routine
-            prepared.pending.also(tuple(phrases.acknowledge.values()) + phrases.stop_message +
-                                  tuple(line for p in prepared.library.positions.positions.values()
-                                        for line in p.rest) + (CONFIRM_STOP_QUESTION,))
+            prepared.pending.also(_said_off_the_routine(prepared))
+        self.silences = 0            # check-ins in a row that got no answer
+        self.wait_after_words = False   # pause once the acknowledgement is said
         self.paused_at: tuple[Timeline, int] | None = None   # where "Did you say stop?" came
 
     @functools.cached_property
@@ -207,6 +206,9 @@ class Dialogue(Questions):
         next (an acknowledgement, "Did you say stop?", the stop path, or back to
         the routine), ``None`` to go on after it."""
         if event.gate == Gate.CONTINUE:   # the end of an acknowledgement: go on
+            if self.wait_after_words:     # a third silence: wait for the person
+                self.wait_after_words = False
+                stage.control("pause")
             return self.prepared.timeline, self.resume_at
         answer = self.wait_for_answer(stage, event.gate)
         if answer is None:
@@ -224,7 +226,7 @@ class Dialogue(Questions):
             return self.stop(stage, event.start)
         if decision == Decision.NOT_TODAY:
             return self.not_today(stage)
-        words = acknowledgement(event.gate, answer.word, self.prepared.library.phrases)
+        words = self.words_after(event.gate, answer.word)
         if words is None:
             return None
         self.resume_at = event.end
@@ -250,6 +252,20 @@ class Dialogue(Questions):
             stage.control(answer.word)
 
     # ------------------------------------------------------------ decisions
+    def words_after(self, gate: Gate, word: str) -> str | None:
+        """The acknowledgement of an answer that goes on. No answer twice in a row
+        asks whether the person is all right; a third time the guide says it will
+        wait, and pauses (:meth:`at_gate`, at the acknowledgement's end)."""
+        phrases = self.prepared.library.phrases
+        if gate.in_routine:
+            self.silences = self.silences + 1 if word == NO_ANSWER else 0
+        if word == NO_ANSWER and self.silences == 2:
+            return phrases.are_you_ok
+        if word == NO_ANSWER and self.silences >= 3:
+            self.wait_after_words = True
+            return phrases.waiting
+        return acknowledgement(gate, word, phrases)
+
     def not_today(self, stage: Stage) -> tuple[Timeline, int]:
         """A first pain score too strong to start: why there is no exercise today and
         what to do instead, then nothing else (the body has not been led down)."""
@@ -307,6 +323,17 @@ class Dialogue(Questions):
         trace("stop-path", lines=list(path.said), position=path.position)
         return self.prepared.message("stop", "Stopping", path.lines, rest=REST_SECONDS,
                                      after=path.steps, step=STEP_SECONDS), 0
+
+
+def _said_off_the_routine(prepared: Prepared) -> tuple[str, ...]:
+    """What the dialogue may say besides the routine: acknowledgements, the stop path
+    from any position, the not-today lines and "Did you say stop?"."""
+    phrases = prepared.library.phrases
+    places = prepared.library.positions.positions.values()
+    return (tuple(phrases.acknowledge.values()) + phrases.stop_message
+            + (phrases.stop_ease, phrases.stop_still, phrases.stop_rest, phrases.stop_get_up)
+            + phrases.stop_help + tuple(line for p in places for line in p.rest + p.finish)
+            + phrases.not_today + (phrases.are_you_ok, phrases.waiting, CONFIRM_STOP_QUESTION))
 
 
 def stop_path_at(prepared: Prepared, sample: int) -> StopPath:
