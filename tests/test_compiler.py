@@ -80,12 +80,30 @@ def test_reps_sets_the_number_of_breath_rounds(reps, breath, pace):
                                             beyond_doses=True))
     assert sum(e.cue == "inhale" for e in timeline.events) == reps
     assert sum(e.cue == "exhale" for e in timeline.events) == reps
-    pattern = breath_phases(Pacing(pace=pace, breath=breath))
+    pattern = breath_phases(Pacing(pace=pace, breath=breath, beyond_doses=True))
     assert pattern[1:4:2] == [samples(breath.hold_in * pace), samples(breath.hold_out * pace)]
     assert pattern[0] == max(samples(1), samples(breath.inhale * pace))
     inhales = [e.start for e in timeline.events if e.cue == "inhale"]
     for a, b in zip(inhales, inhales[1:]):
         assert b - a == sum(pattern)  # every breath lasts exactly the pattern
+
+
+@settings(max_examples=40, deadline=None)
+@given(breath=breaths, pace=paces)
+def test_breath_phases_stay_within_the_safe_limits_unless_beyond_doses(breath, pace):
+    pattern = breath_phases(Pacing(pace=pace, breath=breath))
+    assert min(pattern[0], pattern[2]) >= samples(2)      # no breath in or out under 2 s
+    assert max(pattern[1], pattern[3]) <= samples(4)      # no breath hold over 4 s
+
+
+def test_a_breath_hold_is_spoken_as_a_hold():
+    timeline = compile_with(routine_of(Exercise(T["cat-cow"], reps=10)),
+                            Pacing(breath=BreathPattern(4, 4, 4, 4)))
+    holds = [e for e in timeline.events if e.text == LIBRARY.phrases.breath_hold]
+    assert LIBRARY.phrases.breath_hold == "Hold." and len(holds) == 2 * 10
+    cues_only = compile_with(routine_of(Exercise(T["cat-cow"], reps=10)),
+                             Pacing(breath=BreathPattern(4, 4, 4, 4), voice_guidance="cues-only"))
+    assert sum(e.cue == "tick" for e in cues_only.events) >= 2 * 10
 
 
 def test_breath_rounds_are_counted_aloud():

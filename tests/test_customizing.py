@@ -35,9 +35,11 @@ def test_length_leaves_out_or_repeats_exercises_and_stays_safe():
     for hold in timeline["holds"]:
         low, high = library.techniques[hold["technique"]].movement.range
         assert max(low, 10) <= hold["duration"] <= high
-    result = run_voiceguide("show", "quick", "--json", "--length", "90")
-    assert result.returncode == 0 and "done" in result.stderr and "times" in result.stderr
-    assert abs(json.loads(result.stdout)["total_seconds"] - 5400) <= 270
+    result = run_voiceguide("show", "quick", "--json", "--length", "18")
+    assert result.returncode == 0 and "done twice" in result.stderr
+    assert abs(json.loads(result.stdout)["total_seconds"] - 1080) <= 54
+    result = run_voiceguide("show", "quick", "--length", "90")   # 90 would repeat past the doses
+    assert result.returncode == 2 and "the longest safe version of quick" in result.stderr
     result = run_voiceguide("show", "quick", "--length", "2")
     assert result.returncode == 2
     assert "the shortest safe version of quick" in result.stderr

@@ -26,9 +26,10 @@ from voiceguide.atomic import write_text
 from voiceguide.errors import (FileError, InputError, Problem, StorageError,
                                os_error_message, plain, shown)
 from voiceguide.routine.model import Routine
-from voiceguide.routine.pacing import (HOLD_LIMITS, PACE_NAMES, PARSERS, RATE_LIMITS,
-                                       REPS_LIMITS, REST_LIMITS, BreathPattern, Pacing, Raw,
-                                       number, parse_bool, span, within)
+from voiceguide.routine.pacing import (BREATH_SAFE_HOLD, BREATH_SAFE_PHASE, HOLD_LIMITS,
+                                       PACE_NAMES, PARSERS, RATE_LIMITS, REPS_LIMITS,
+                                       REST_LIMITS, BreathPattern, Pacing, Raw, number,
+                                       parse_any_breath, parse_bool, span, within)
 
 SETTINGS_FILE = "settings.toml"
 VOLUME_LIMITS = (0, 1)             # volume and cue_volume, a fraction
@@ -120,6 +121,9 @@ class Key:
     parse: Callable[[Raw], Value]
     allowed: str
     help: str
+    #: The command line's check when it is wider: the value may go beyond the safe
+    #: limits, for :mod:`voiceguide.session.prepare` to allow with --beyond-doses.
+    on_line: Callable[[Raw], Value] | None = None
 
 
 KEYS: dict[str, Key] = {k.name: k for k in [
@@ -129,8 +133,9 @@ KEYS: dict[str, Key] = {k.name: k for k in [
         "Seconds for every timed hold."),
     Key("reps", PARSERS["reps"], span(REPS_LIMITS),
         "Rounds of breath-paced and repeated exercises."),
-    Key("breath", PARSERS["breath"], "4-6 or 4-2-6-0 style, 0-12 s a phase",
-        "Breath pattern: inhale, (hold,) exhale, (hold)."),
+    Key("breath", PARSERS["breath"], f"4-6, 4-2-6 or 4-2-6-0 style: in and out "
+        f"{BREATH_SAFE_PHASE}-12 s, holds 0-{BREATH_SAFE_HOLD} s",
+        "Breath pattern: inhale, (hold,) exhale, (hold).", on_line=parse_any_breath),
     Key("rate", PARSERS["rate"], f"{span(RATE_LIMITS)} (words per minute)", "Speech rate."),
     Key("rest", PARSERS["rest"], f"{span(REST_LIMITS)} (seconds)",
         "Quiet between exercises (default: 5 s scaled by pace)."),
@@ -164,15 +169,17 @@ def settings_path() -> Path:
     return paths.config_dir() / SETTINGS_FILE
 
 
-def parse(key: str, raw: Raw) -> Value:
+def parse(key: str, raw: Raw, on_line: bool = False) -> Value:
     """Check one raw value; ``ValueError`` naming the allowed values if bad, or the
     first control character or bidirectional control it holds (text that could
-    rewrite the terminal, or read differently from what it is)."""
+    rewrite the terminal, or read differently from what it is). ``on_line``: as the
+    command line checks it (:attr:`Key.on_line`)."""
     spec = KEYS[key]
     if isinstance(raw, str):
         plain(raw)
+    check = spec.on_line if on_line and spec.on_line else spec.parse
     try:
-        return spec.parse(raw)
+        return check(raw)
     except ValueError as err:
         raise ValueError(f"{err} (allowed: {spec.allowed})") from None
 
@@ -233,7 +240,7 @@ def resolve(line: Mapping[str, Raw | None] | None = None, routine: Routine | Non
 
 def _from_line(key: str, raw: Raw) -> Value:
     try:
-        return parse(key, raw)
+        return parse(key, raw, on_line=True)
     except ValueError as err:
         raise InputError(f"--{key.replace('_', '-')}: {err}") from None
 

@@ -15,8 +15,9 @@ import math
 import click
 
 from voiceguide.errors import SHOWN_CHARACTERS, shown
-from voiceguide.routine.pacing import (HOLD_LIMITS, LENGTH_LIMITS, RATE_LIMITS, REPS_LIMITS,
-                                       REST_LIMITS, span)
+from voiceguide.routine.pacing import (BREATH_SAFE_HOLD, BREATH_SAFE_PHASE, HOLD_LIMITS,
+                                       LENGTH_LIMITS, RATE_LIMITS, REPS_LIMITS, REST_LIMITS,
+                                       span)
 from voiceguide.settings import CHECKIN_TIMEOUT_LIMITS
 
 VOICE_HELP = "Voice id or part of its name (see 'voiceguide voices')."
@@ -73,17 +74,21 @@ def timeline_options(func):
                      help=f"Seconds for every timed hold ({span(HOLD_LIMITS)})."),
         click.option("--reps", type=REPS, help="Rounds of breath-paced and repeated exercises "
                                                f"({span(REPS_LIMITS)})."),
-        click.option("--breath", help="Breath pattern: 4-6 (in 4 s, out 6 s) or 4-2-6-0 (with holds)."),
+        click.option("--breath",
+                     help="Breath pattern: 4-6 (in 4 s, out 6 s), 4-2-6 or 4-2-6-0 (with "
+                          f"holds); in and out at least {BREATH_SAFE_PHASE} s, holds at "
+                          f"most {BREATH_SAFE_HOLD} s."),
         click.option("--rate", type=RATE,
                      help=f"Speech rate in words per minute ({span(RATE_LIMITS)})."),
         click.option("--rest", type=REST,
                      help=f"Seconds of quiet between exercises ({span(REST_LIMITS)})."),
         click.option("--length", type=LENGTH,
                      help="Fit the routine to about this many minutes, within safe doses "
-                          "(leaving out or repeating whole exercises if need be)."),
+                          "(leaving out whole exercises, or doing them a second time, if need be)."),
         click.option("--beyond-doses", is_flag=True,
                      help="Let --hold and --reps go outside each technique's dose range "
-                          "(outside the sources' doses; by default they are clamped)."),
+                          "(outside the sources' doses; by default they are clamped), "
+                          "and --breath past its limits, with a warning."),
         click.option("--voice", help=VOICE_HELP),
     ]
     for option in reversed(options):

@@ -34,7 +34,7 @@ FORMAT_FIELDS = {"on_side": ("side",)}
 # ---------------------------------------------------------------------- techniques
 
 TECHNIQUE_KEYS = ("title", "position", "setup", "release", "safety", "source", "settle",
-                  "form", "needs", "movement")
+                  "form", "needs", "protects", "movement")
 MOVEMENT_KEYS = {
     "hold": ("kind", "seconds", "range", "sides", "on_side", "reps", "reps_range",
              "reminders"),
@@ -71,6 +71,7 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
     settle = check.value(data, "settle", Kind.SECONDS, default=3.0)
     form = check.value(data, "form", Kind.NAME, default=None)
     needs = _needs(check, data)
+    protects = _protects(check, data, technique_id)
     position = _position(check, data)
     movement = _movement_table(check, data)
     problems.extend(check.problems)
@@ -78,7 +79,7 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
         return None
     return Technique(id=technique_id, title=title, setup=setup, movement=movement,
                      position=position, release=release, safety=safety, settle=settle,
-                     source=source, path=path, form=form, needs=needs)
+                     source=source, path=path, form=form, needs=needs, protects=protects)
 
 
 def _needs(check: Checker, data: dict) -> tuple[str, ...]:
@@ -87,6 +88,16 @@ def _needs(check: Checker, data: dict) -> tuple[str, ...]:
         if thing not in EQUIPMENT:
             check.problem(f"unknown need {shown(thing)}; one of: {', '.join(EQUIPMENT)}", "needs")
     return needs
+
+
+def _protects(check: Checker, data: dict, technique_id: str) -> tuple[str, ...]:
+    """The technique ids ``protects`` names: each an id, never the technique's own."""
+    protects = check.value(data, "protects", Kind.LINES, default=())
+    for other in protects:
+        if not NAME_PATTERN.match(other) or other == technique_id:
+            check.problem(f"protects names other techniques by id, not {shown(other)}",
+                          "protects")
+    return protects
 
 
 def _position(check: Checker, data: dict) -> str:
@@ -271,7 +282,21 @@ def _parse_exercises(check: Checker, data: dict, techniques: dict[str, Technique
             exercises.append(exercise)
     if raw_exercises and exercises and not any(not e.skip for e in exercises):
         check.problem("every exercise is skipped; leave at least one", "exercise")
+    _check_protection(check, exercises)
     return exercises
+
+
+def _check_protection(check: Checker, exercises: list[Exercise]) -> None:
+    """A technique that protects another comes before it when a routine has both."""
+    for index, exercise in enumerate(exercises):
+        protects = exercise.technique.protects
+        earlier = {e.technique.id for e in exercises[:index]}
+        for other in exercises[:index]:
+            if other.technique.id in protects and exercise.technique.id not in earlier:
+                check.problem(f"{exercise.technique.id} protects {other.technique.id}, so it "
+                              "comes before it", f"exercise[{index + 1}].technique",
+                              "exercise", index)
+                break
 
 
 def _parse_exercise(check: Checker, item, index: int, techniques: dict[str, Technique],

@@ -86,6 +86,7 @@ class Technique:
     path: Path | None = None
     form: str | None = None            # the key form cue, spoken in every hold
     needs: tuple[str, ...] = ()        # things to have ready (see EQUIPMENT)
+    protects: tuple[str, ...] = ()     # technique ids this one makes safe: done before them
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ class Phrases:
     round_of: str
     breath_count: str
     last_round: str
+    breath_hold: str
     release: tuple[str, ...]
     pain_question: str
     not_today: tuple[str, ...]

@@ -29,6 +29,8 @@ RATE_LIMITS = (80, 300)       # words per minute
 REST_LIMITS = (0, 120)        # seconds between exercises
 LENGTH_LIMITS = (1, 120)      # minutes, for --length
 BREATH_PHASE_LIMITS = (0, 12)  # seconds per phase; inhale and exhale need >= 1
+BREATH_SAFE_PHASE = 2         # seconds: the shortest breath in or out within the limits
+BREATH_SAFE_HOLD = 4          # seconds: the longest breath hold within the limits
 CHECKIN_PAUSE = 5.0           # seconds of quiet after a check-in question in an export
 
 
@@ -83,13 +85,39 @@ def parse_pace(raw: Raw) -> float:
 
 
 def parse_breath(raw: Raw) -> BreathPattern:
-    """``4-6`` (inhale 4 s, exhale 6 s) or ``4-2-6-0`` (with holds)."""
+    """``4-6`` (inhale 4 s, exhale 6 s), ``4-2-6`` (a hold after the inhale) or
+    ``4-2-6-0`` (a hold after each), within the safe limits: ``ValueError`` naming
+    the limit otherwise (see :func:`breath_beyond`)."""
+    pattern = parse_any_breath(raw)
+    beyond = breath_beyond(pattern)
+    if beyond:
+        raise ValueError(f"{beyond}, not {shown(raw)}")
+    return pattern
+
+
+def breath_beyond(pattern: BreathPattern) -> str | None:
+    """The safe limit ``pattern`` goes beyond, as a phrase, or None: each breath in
+    and out lasts at least :data:`BREATH_SAFE_PHASE` seconds (not rushed) and each
+    hold at most :data:`BREATH_SAFE_HOLD` (never holding the breath long)."""
+    if min(pattern.inhale, pattern.exhale) < BREATH_SAFE_PHASE:
+        return f"each breath in and out lasts at least {BREATH_SAFE_PHASE} seconds"
+    if max(pattern.hold_in, pattern.hold_out) > BREATH_SAFE_HOLD:
+        return f"each breath hold lasts at most {BREATH_SAFE_HOLD} seconds"
+    return None
+
+
+def parse_any_breath(raw: Raw) -> BreathPattern:
+    """A breath pattern as :func:`parse_breath` reads it, beyond the safe limits too
+    (``--breath`` with ``--beyond-doses``): 0-12 s a phase, in and out at least 1 s."""
     text = str(raw).strip()
-    if not re.fullmatch(r"\d+(\.\d+)?(-\d+(\.\d+)?){1,3}", text) or text.count("-") == 2:
-        raise ValueError(f"breath pattern must look like 4-6 or 4-2-6-0, not {shown(raw)}")
+    if not re.fullmatch(r"\d+(\.\d+)?(-\d+(\.\d+)?){1,3}", text):
+        raise ValueError(f"breath pattern must look like 4-6, 4-2-6 or 4-2-6-0, "
+                         f"not {shown(raw)}")
     parts = [float(p) for p in text.split("-")]
     if len(parts) == 2:
         parts = [parts[0], 0, parts[1], 0]
+    if len(parts) == 3:
+        parts.append(0)
     for value in parts:
         within(value, BREATH_PHASE_LIMITS, "each breath phase")
     if parts[0] < 1 or parts[2] < 1:

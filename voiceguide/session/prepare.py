@@ -22,7 +22,7 @@ from voiceguide.audio.renderer import Renderer
 from voiceguide import catalog
 from voiceguide.errors import InputError
 from voiceguide.routine.model import Routine
-from voiceguide.routine.pacing import Pacing, Raw, parse_length
+from voiceguide.routine.pacing import Pacing, Raw, breath_beyond, parse_length
 from voiceguide.session.synthesis import Compile, Synthesis
 from voiceguide.settings import Settings, resolve
 from voiceguide.timing.compiler import (SpeechLength, compile_message, compile_routine,
@@ -156,11 +156,13 @@ def prepare(routine: Routine, chosen: Settings, library: catalog.Library, *,
     unless ``beyond_doses``. ``notice`` starts the routine with the spoken
     not-medical-advice notice (export, and play without check-ins). With
     ``background``, speech not in the cache yet is synthesized in the background,
-    ahead of the playhead, and ``prepared.pending`` tracks it (for play).
+    ahead of the playhead, and ``prepared.pending`` tracks it (for play). A breath
+    pattern beyond the safe limits is an :class:`InputError` unless ``beyond_doses``.
     """
+    notes = breath_notes(chosen, beyond_doses)
     speech = open_speech(chosen)
     pacing = replace(chosen.pacing, beyond_doses=beyond_doses)
-    notes = dose_notes(routine, pacing)
+    notes += dose_notes(routine, pacing)
     estimate = estimated_speech(pacing.rate)
     if length is not None:
         length = _checked_length(length)
@@ -178,6 +180,20 @@ def prepare(routine: Routine, chosen: Settings, library: catalog.Library, *,
     if length is not None:
         notes += length_report(prepared.timeline.total_seconds, length)
     return prepared
+
+
+def breath_notes(chosen: Settings, beyond_doses: bool) -> list[str]:
+    """Nothing for a breath pattern within the safe limits; beyond them (only the
+    command line's can be: the files' are refused where they are read) an
+    :class:`InputError` naming the limit, or with ``beyond_doses`` a one-line warning."""
+    beyond = breath_beyond(chosen.breath)
+    if beyond is None:
+        return []
+    if not beyond_doses:
+        raise InputError(f"--breath {chosen.breath}: {beyond} (--beyond-doses to go "
+                         "beyond it)")
+    return [f"warning: --breath {chosen.breath} is beyond the safe limits ({beyond}): "
+            "on your own judgement"]
 
 
 def resolved(name_or_path: str, line: Mapping[str, Raw | None] | None = None,
@@ -211,9 +227,13 @@ def _fit(routine: Routine, pacing: Pacing, lengths: SpeechLength, library: catal
         return fit_length(routine, pacing, lengths, library.phrases, minutes, library.positions,
                           notice=notice)
     except LengthError as err:
+        if err.longest:
+            raise InputError(f"--length {minutes:g}: the longest safe version of "
+                             f"{routine.name} (each exercise at most twice, within the "
+                             f"sources' doses) is {err.seconds / 60:.1f} minutes") from None
         raise InputError(f"--length {minutes:g}: the shortest safe version of "
                          f"{routine.name} (its warm-up and last exercise) is "
-                         f"{err.shortest_seconds / 60:.1f} minutes") from None
+                         f"{err.seconds / 60:.1f} minutes") from None
 
 
 def export(prepared: Prepared, output: Path, force: bool = False,

@@ -13,7 +13,8 @@ The rules people feel:
 * between exercises in different positions, the fewest spoken moves from one to
   the other, each followed by quiet to do it; setup lines of a position already
   taken are not repeated;
-* each breath phase lasts exactly its seconds, marked by a rising or falling tone;
+* each breath phase lasts exactly its seconds, marked by a rising or falling tone,
+  and a breath hold by a short spoken word (a tick in cues-only guidance);
 * a check-in gate sits between consecutive exercises, at the start of the next one.
 """
 
@@ -440,6 +441,7 @@ def _breath(b: _Builder, movement: Breath, count: int, pacing: Pacing,
             phrases: Phrases) -> None:
     phase = breath_phases(pacing)
     tone = samples(CUE_SECONDS["inhale"])
+    hold = _Item(0, phrases.breath_hold) if b.full else _Item(0, cue="tick")
     for number in range(1, count + 1):
         if number <= 2:
             inhale, exhale = movement.inhale, movement.exhale
@@ -448,9 +450,9 @@ def _breath(b: _Builder, movement: Breath, count: int, pacing: Pacing,
                 phrases.breath_count.format(n=number)
             exhale = None
         b.window(phase[0], [_Item(0, cue="inhale"), _Item(tone, inhale)])
-        b.window(phase[1], [])
+        b.window(phase[1], [hold])
         b.window(phase[2], [_Item(0, cue="exhale")] + ([_Item(tone, exhale)] if exhale else []))
-        b.window(phase[3], [])
+        b.window(phase[3], [hold])
 
 
 def _cycle(b: _Builder, movement: Cycle, count: int, pacing: Pacing,

@@ -4,20 +4,26 @@ A hold or flow lasts :func:`hold_seconds` (a multiple of :data:`HOLD_STEP`, with
 the technique's dose range unless ``beyond_doses``, never scaled below
 :data:`MIN_SCALED_HOLD`); a breath or cycle has :func:`rounds` rounds (a repeated
 hold that many repetitions); exercises are :func:`rest_seconds` apart; a breath's
-phases last :func:`breath_phases`. :func:`dose_notes` says what asked for was
-outside a dose and what was used instead.
+phases last :func:`breath_phases` (in and out at least 2 s, holds at most 4 s,
+unless ``beyond_doses``). :func:`shared` narrows the doses of a technique done more
+than once in a session, so that their total stays within its range.
+:func:`dose_notes` says what asked for was outside a dose and what was used instead.
 """
 
 from __future__ import annotations
 
 import math
 
+from collections import Counter
+from dataclasses import replace
+
 from voiceguide.routine.model import Exercise, Flow, Hold, Routine
-from voiceguide.routine.pacing import HOLD_LIMITS, Pacing
+from voiceguide.routine.pacing import BREATH_SAFE_HOLD, BREATH_SAFE_PHASE, HOLD_LIMITS, Pacing
 from voiceguide.timing.timeline import samples
 
 DEFAULT_REST = 5.0      # seconds between exercises at normal pace
-MIN_BREATH_PHASE = 1.0  # seconds; room for the inhale or exhale tone
+FITTED_REST = 60.0      # seconds: the longest quiet rest --length makes between exercises
+MIN_BREATH_PHASE = 1.0  # seconds; room for the inhale or exhale tone (--beyond-doses)
 MIN_SCALED_HOLD = 10    # seconds: a hold scaled by pace or --length never goes below
 HOLD_STEP = 5           # seconds: every hold and flow is a multiple of this
 
@@ -54,9 +60,12 @@ def hold_seconds(exercise: Exercise, pacing: Pacing) -> int:
 
 
 def rest_seconds(pacing: Pacing) -> float:
-    """Quiet between exercises: as given, or 5 s scaled by pace; then by --length."""
+    """Quiet between exercises: as given, or 5 s scaled by pace; then by --length,
+    which makes it at most :data:`FITTED_REST` (a longer rest given stays as given)."""
     base = pacing.rest if pacing.rest is not None else DEFAULT_REST * pacing.pace
-    return min(120.0, base * pacing.dose)
+    if pacing.dose > 1:
+        return min(base * pacing.dose, max(base, FITTED_REST))
+    return base * pacing.dose
 
 
 def _counted(movement) -> bool:
@@ -81,19 +90,53 @@ def rounds(exercise: Exercise, pacing: Pacing) -> int:
             return pacing.reps
         return min(high, max(low, pacing.reps))
     value = exercise.reps if exercise.reps is not None else default
-    if _counted(movement) and pacing.dose != 1.0:
+    if _counted(movement):
         value = min(high, max(low, int(round(value * pacing.dose))))
     return value
 
 
+def _narrowed(movement, times: int):
+    """``movement`` with the top of its session dose divided among ``times``
+    occurrences; None when each could not keep its lowest dose."""
+    if isinstance(movement, Hold):
+        low, high = movement.reps_range
+        share = high // times
+        return replace(movement, reps_range=(low, share)) if share >= low else None
+    low, high = movement.range
+    share = high / times if isinstance(movement, Flow) else high // times
+    return replace(movement, range=(low, share)) if share >= low else None
+
+
+def shared(exercises) -> tuple[Exercise, ...] | None:
+    """The exercises with each technique done ``n`` times narrowed to a share of its
+    dose range (``high // n``), so that the session's total stays within it; None
+    when a technique's share would fall below its lowest dose."""
+    times = Counter(e.technique.id for e in exercises)
+    narrowed = {}
+    for exercise in exercises:
+        technique = exercise.technique
+        if times[technique.id] > 1 and technique.id not in narrowed:
+            movement = _narrowed(technique.movement, times[technique.id])
+            if movement is None:
+                return None
+            narrowed[technique.id] = replace(technique, movement=movement)
+    return tuple(replace(e, technique=narrowed.get(e.technique.id, e.technique))
+                 for e in exercises)
+
+
 def breath_phases(pacing: Pacing) -> list[int]:
-    """Samples of inhale, hold, exhale, hold; an inhale or exhale is at least 1 s."""
+    """Samples of inhale, hold, exhale, hold, after pace: an inhale or exhale at least
+    2 s and a hold at most 4 s (unless ``beyond_doses``: an inhale or exhale at
+    least 1 s)."""
     pattern = pacing.breath
-    phases = [samples(s * pacing.pace) for s in
-              (pattern.inhale, pattern.hold_in, pattern.exhale, pattern.hold_out)]
+    paced = [s * pacing.pace for s in
+             (pattern.inhale, pattern.hold_in, pattern.exhale, pattern.hold_out)]
+    floor = MIN_BREATH_PHASE if pacing.beyond_doses else BREATH_SAFE_PHASE
     for i in (0, 2):
-        phases[i] = max(phases[i], samples(MIN_BREATH_PHASE))
-    return phases
+        paced[i] = max(paced[i], floor)
+    if not pacing.beyond_doses:
+        paced[1], paced[3] = min(paced[1], BREATH_SAFE_HOLD), min(paced[3], BREATH_SAFE_HOLD)
+    return [samples(s) for s in paced]
 
 
 def dose_notes(routine: Routine, pacing: Pacing) -> list[str]:
