@@ -338,3 +338,32 @@ def test_show_play_and_export_of_one_day_say_the_same(tmp_path):
     notice = [e for e in first["events"] if e.get("text") in PHRASES.notice]
     assert len(notice) == len(PHRASES.notice) and notice[-1]["start"] + notice[-1]["duration"] <= 15
     assert np.abs(audio[:samples(notice[0]["duration"])]).max() > 1000   # it is heard
+
+
+def _day_of_each_variant(key: str) -> list[str]:
+    """A date for each variant of ``key``, so the installed command says each once."""
+    count, days = len(PHRASES.variants[key]), {}
+    day = datetime.date(2026, 1, 1)
+    while len(days) < count:
+        days.setdefault(loader.choose_variant(tuple(range(count)), key, day), day.isoformat())
+        day += datetime.timedelta(days=1)
+    return sorted(days.values())
+
+
+REASONS_THE_SOURCES_GIVE_ONLY_FOR_POPPING = re.compile(
+    r"weak(en|er)\b|ligament|instab|less stable|loosen", re.IGNORECASE)
+
+
+def test_the_closing_and_daily_limit_keep_the_limit_without_popping_reasons():
+    """FACTS: once or twice a day; weakened muscles and ligaments is said of popping."""
+    for day in _day_of_each_variant("closing"):
+        shown = run_voiceguide("show", "quick", "--json",
+                               env=dict(os.environ, VOICEGUIDE_DATE=day))
+        timeline = json.loads(shown.stdout)
+        closing = next(s for s in timeline["sections"] if s["title"] == "Closing")
+        said = " ".join(e["text"] for e in timeline["events"]
+                        if e.get("text") and e["start"] >= closing["start"])
+        assert "twice a day" in said.lower(), day
+        assert not REASONS_THE_SOURCES_GIVE_ONLY_FOR_POPPING.search(said), (day, said)
+    limit = " ".join(PHRASES.daily_limit)
+    assert "twice a day" in limit and not REASONS_THE_SOURCES_GIVE_ONLY_FOR_POPPING.search(limit)
