@@ -23,6 +23,7 @@ from scripts.source_ngrams import ngram_hashes
 from tests.support.cli import run_voiceguide
 from voiceguide import catalog
 from voiceguide.routine import loader, tomlfile
+from voiceguide.session.dialogue import CONFIRM_STOP_QUESTION
 from voiceguide.timing.compiler import _is_breathing, compile_routine, estimated_speech
 from voiceguide.timing.fitting import LengthError, drop_order, fit_length
 from voiceguide.routine.model import FLOORLESS_POSITIONS, Hold
@@ -36,6 +37,9 @@ POSITIONS = LIBRARY.positions
 ROUTINES = sorted(LIBRARY.builtin_routines)
 LIBRARY_DIR = Path(catalog.BUILTIN_DIR)
 NGRAMS = Path(__file__).parent / "data" / "source-6grams.txt"
+SOURCES = Path(__file__).resolve().parents[2] / "shared" / "sources"
+SOURCE_TEXTS = ("source-a-self-relief-techniques.txt", "source-b-lower-back-safety.txt",
+                "source-b-english.txt")
 
 
 def pacing_of(name: str, pace: str = "normal") -> Pacing:
@@ -249,11 +253,36 @@ def _spoken_lines() -> list[str]:
     return lines
 
 
-def test_no_spoken_line_shares_six_words_with_the_source_articles():
+def _copied(lines) -> list[str]:
+    """The lines that share a run of six words with the source texts."""
     source = set(NGRAMS.read_text().split())
     assert len(source) > 1000
-    copied = [line for line in _spoken_lines() if ngram_hashes(line) & source]
-    assert copied == []
+    return [line for line in lines if ngram_hashes(line) & source]
+
+
+def test_no_spoken_line_shares_six_words_with_the_source_texts():
+    assert _copied(_spoken_lines() + [CONFIRM_STOP_QUESTION]) == []
+
+
+def test_the_stored_hashes_cover_both_articles_and_the_restored_english():
+    """Source B's garbled wording hides copies of its real wording: the hashes are
+    made from its restored English too (scripts/source_ngrams.py)."""
+    stored = set(NGRAMS.read_text().split())
+    for run in ("draw your belly button in toward your spine",      # restored English only
+                "numbness, tingling, or weakness in your legs or feet"):
+        assert ngram_hashes(run) <= stored, run
+    texts = [SOURCES / name for name in SOURCE_TEXTS]
+    if not all(path.exists() for path in texts):
+        pytest.skip(f"the source texts are not in {SOURCES}")
+    assert set().union(*(ngram_hashes(p.read_text(encoding="utf-8")) for p in texts)) == stored
+
+
+@pytest.mark.parametrize("name", ROUTINES)
+def test_no_line_the_installed_command_shows_shares_six_words_with_the_sources(name):
+    shown = run_voiceguide("show", name, "--json")
+    assert shown.returncode == 0, shown.stderr
+    lines = [e["text"] for e in json.loads(shown.stdout)["events"] if e.get("text")]
+    assert lines and _copied(lines) == []
 
 
 def test_every_spoken_line_in_the_library_cites_its_facts_item():
