@@ -234,7 +234,7 @@ def _spoken_lines() -> list[str]:
     for value in PHRASES.variants.values():
         for variant in value:
             lines += [variant] if isinstance(variant, str) else list(variant)
-    for name in ("intro", "daily_limit", "notice", "release"):
+    for name in ("intro", "daily_limit", "notice", "release", "pain_rose"):
         lines += list(getattr(PHRASES, name))
     lines += [PHRASES.pain_question, PHRASES.daily_limit_question, PHRASES.form_breath]
     lines += list(PHRASES.acknowledge.values())

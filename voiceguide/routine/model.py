@@ -192,6 +192,7 @@ class Phrases:
     last_round: str
     release: tuple[str, ...]
     pain_question: str
+    pain_rose: tuple[str, ...]          # in play, the closing when the pain went up
     intro: tuple[str, ...]
     daily_limit: tuple[str, ...]
     daily_limit_question: str

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from voiceguide.session.checkin import (KEEP, KEY_HELP, QUIT, Answer, Decision, Inbox,
                                         KeyRules, Policy, accepts, acknowledgement,
-                                        gate_key)
+                                        gate_key, pain_rose)
 from voiceguide.session.prepare import Prepared
 from voiceguide.timing.timeline import Event, EventKind, Gate, Timeline
 from voiceguide.trace import trace
@@ -162,7 +162,9 @@ class Dialogue(Questions):
     timeout; records it in the history at once; and follows the
     :class:`~voiceguide.session.checkin.Policy`: stop (for stop and for worse) takes the
     stop path; any other answer is acknowledged in a few words, and the routine
-    goes on with the preview of the next exercise. Between gates, ``s`` and a
+    goes on with the preview of the next exercise (a last pain score above the
+    first is answered with what the sources advise, in place of the closing's own
+    lines). Between gates, ``s`` and a
     spoken stop take the stop path, a stop the recognizer is not sure of asks
     "Did you say stop?", and the spoken commands steer play.
     """
@@ -178,6 +180,7 @@ class Dialogue(Questions):
         phrases = prepared.library.phrases
         if prepared.pending is not None:  # made in the background, after the routine
             prepared.pending.also(tuple(phrases.acknowledge.values()) + phrases.stop_message +
+                                  phrases.pain_rose +
                                   tuple(line for p in prepared.library.positions.positions.values()
                                         for line in p.rest) + (CONFIRM_STOP_QUESTION,))
         self.paused_at: tuple[Timeline, int] | None = None   # where "Did you say stop?" came
@@ -219,6 +222,8 @@ class Dialogue(Questions):
               decision=decision)
         if decision == Decision.STOP:
             return self.stop(stage, event.start)
+        if pain_rose(self.first_pain(), event.gate, answer.word):
+            return self.pain_rose_closing(event)
         words = acknowledgement(event.gate, answer.word, self.prepared.library.phrases)
         if words is None:
             return None
@@ -274,6 +279,23 @@ class Dialogue(Questions):
         self.history.checkin(self.session, event.text, answer.word, answer.source, section)
         if event.gate.asks_pain and answer.word in NUMBERS:
             self.history.pain(self.session, event.gate, int(answer.word))
+
+    def first_pain(self) -> str | None:
+        """The first pain score answered (at the baseline question), if any."""
+        return next((answer.word for gate, answer in self.answers
+                     if gate == Gate.BASELINE and answer.word in NUMBERS), None)
+
+    def pain_rose_closing(self, event: Event) -> tuple[Timeline, int]:
+        """After the final question of ``event``, answered higher than the first: the
+        pain went up and what to do, in place of the closing's own lines (never
+        "Well done."); then the routine goes on with the finish after them."""
+        phrases = self.prepared.library.phrases
+        timeline = self.prepared.timeline
+        own = [e for e in timeline.events
+               if e.section == event.section and e.start >= event.end and e.text in phrases.closing]
+        self.resume_at = own[-1].end if own else event.end
+        return self.prepared.message("ack", "Check-in", phrases.pain_rose[:-1],
+                                     then=phrases.pain_rose[-1]), 0
 
     def routine_sample(self, stage: Stage) -> int:
         """Where in the routine the body is: where play is going while the routine
