@@ -250,6 +250,7 @@ def _spoken_lines() -> list[str]:
         lines += [getattr(movement, k) for k in ("on_side", "inhale", "exhale")
                   if getattr(movement, k, None)]
         lines += [step.say for step in getattr(movement, "steps", ())]
+        lines += list(technique.kept.say + technique.kept.release) if technique.kept else []
     return lines
 
 
@@ -396,3 +397,50 @@ def test_the_closing_and_daily_limit_keep_the_limit_without_popping_reasons():
         assert not REASONS_THE_SOURCES_GIVE_ONLY_FOR_POPPING.search(said), (day, said)
     limit = " ".join(PHRASES.daily_limit)
     assert "twice a day" in limit and not REASONS_THE_SOURCES_GIVE_ONLY_FOR_POPPING.search(limit)
+
+
+CORE_THEN_PRESSURE = ('title = "Core then pressure"\n[[exercise]]\ntechnique = "marching"\n'
+                       'hold = 30\n[[exercise]]\ntechnique = "core-engage-wall"\nreps = 2\n'
+                       '[[exercise]]\ntechnique = "gentle-pressure-standing"\nreps = 3\n')
+
+
+def _kept_engagements(shown: dict) -> list[tuple]:
+    """(engagement, the technique it protects, the engagement section's lines, the
+    protected section's lines) for each engagement followed by what it protects."""
+    texts = [[e["text"] for e in shown["events"] if e["section"] == i and e.get("text")]
+             for i in range(len(shown["sections"]))]
+    ids = [section["technique"] for section in shown["sections"]] + [None]
+    found = []
+    for i, technique_id in enumerate(ids[:-1]):
+        technique = LIBRARY.techniques.get(technique_id or "")
+        if technique is not None and technique.kept and ids[i + 1] in technique.kept.into:
+            found.append((technique, LIBRARY.techniques[ids[i + 1]], texts[i], texts[i + 1]))
+    return found
+
+
+@pytest.mark.parametrize("routine", ["lower-back", "core-then-pressure"])
+def test_the_core_stays_engaged_into_the_pressure_and_is_released_after_it(routine,
+                                                                          tmp_path):
+    """FACTS: source B point 4, keep the engagement going through the pressure."""
+    if routine == "core-then-pressure":
+        routine = tmp_path / "core-then-pressure.toml"
+        routine.write_text(CORE_THEN_PRESSURE)
+    shown = run_voiceguide("show", routine, "--json")
+    assert shown.returncode == 0, shown.stderr
+    [(core, pressure, here, there)] = _kept_engagements(json.loads(shown.stdout))
+    assert here[-len(core.kept.say):] == list(core.kept.say)     # not "Let the muscles soften."
+    assert not set(core.release) & set(there)
+    pressed = max(there.index(step.say) for step in pressure.movement.steps)
+    released = there.index(pressure.release[-1])
+    assert pressed < released
+    assert there[released + 1:released + 1 + len(core.kept.release)] == list(core.kept.release)
+
+
+def test_without_the_pressure_next_the_core_is_released_as_usual():
+    """quick ends with the core hold against the wall (its pressure is skipped)."""
+    timeline = json.loads(run_voiceguide("show", "quick", "--json").stdout)
+    assert _kept_engagements(timeline) == []
+    core = LIBRARY.techniques["core-engage-wall"]
+    section = next(i for i, s in enumerate(timeline["sections"]) if s["technique"] == core.id)
+    said = [e["text"] for e in timeline["events"] if e["section"] == section and e.get("text")]
+    assert said[-len(core.release):] == list(core.release) and core.kept.say[0] not in said

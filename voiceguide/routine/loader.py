@@ -21,7 +21,7 @@ from pathlib import Path
 from voiceguide.errors import FileError, InputError, Problem, shown
 from voiceguide.routine.model import (DEFAULT_PRIORITY, EQUIPMENT, POSITIONS, Breath, Cycle,
                                       Exercise, Flow, Hold, Move, Phrases, Position, Positions,
-                                      Routine, Step, Technique)
+                                      Kept, Routine, Step, Technique)
 from voiceguide.routine.pacing import PARSERS
 from voiceguide.routine.tomlfile import Checker, Kind, convert, read_toml
 
@@ -34,7 +34,7 @@ FORMAT_FIELDS = {"on_side": ("side",)}
 # ---------------------------------------------------------------------- techniques
 
 TECHNIQUE_KEYS = ("title", "position", "setup", "release", "safety", "source", "settle",
-                  "form", "needs", "movement")
+                  "form", "needs", "kept", "movement")
 MOVEMENT_KEYS = {
     "hold": ("kind", "seconds", "range", "sides", "on_side", "reps", "reps_range",
              "reminders"),
@@ -71,6 +71,7 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
     settle = check.value(data, "settle", Kind.SECONDS, default=3.0)
     form = check.value(data, "form", Kind.NAME, default=None)
     needs = _needs(check, data)
+    kept = _kept(check, data)
     position = _position(check, data)
     movement = _movement_table(check, data)
     problems.extend(check.problems)
@@ -78,7 +79,7 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
         return None
     return Technique(id=technique_id, title=title, setup=setup, movement=movement,
                      position=position, release=release, safety=safety, settle=settle,
-                     source=source, path=path, form=form, needs=needs)
+                     source=source, path=path, form=form, needs=needs, kept=kept)
 
 
 def _needs(check: Checker, data: dict) -> tuple[str, ...]:
@@ -87,6 +88,21 @@ def _needs(check: Checker, data: dict) -> tuple[str, ...]:
         if thing not in EQUIPMENT:
             check.problem(f"unknown need {shown(thing)}; one of: {', '.join(EQUIPMENT)}", "needs")
     return needs
+
+
+def _kept(check: Checker, data: dict) -> Kept | None:
+    """The ``[kept]`` table: into (technique ids), say and release (lines), all required."""
+    if "kept" not in data:
+        return None
+    raw = data["kept"]
+    if not isinstance(raw, dict):
+        check.problem("expected a table [kept]", "kept")
+        return None
+    check.unknown_keys(raw, ("into", "say", "release"), "kept", prefix="kept.")
+    opts = {"table": "kept", "prefix": "kept.", "required": True}
+    return Kept(check.value(raw, "into", Kind.LINES, **opts),
+                check.value(raw, "say", Kind.LINES, **opts),
+                check.value(raw, "release", Kind.LINES, **opts))
 
 
 def _position(check: Checker, data: dict) -> str:

@@ -71,6 +71,19 @@ Movement = Union[Hold, Breath, Flow, Cycle]
 
 
 @dataclass(frozen=True)
+class Kept:
+    """An engagement kept going into the exercise it protects (a technique's ``[kept]``).
+
+    When the next exercise is one of ``into``, the last hold ends with ``say``
+    in place of the release, and ``release`` is said after that exercise's own.
+    """
+
+    into: tuple[str, ...]
+    say: tuple[str, ...]
+    release: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Technique:
     """One exercise: how to get into position, the movement, how to come out."""
 
@@ -86,6 +99,7 @@ class Technique:
     path: Path | None = None
     form: str | None = None            # the key form cue, spoken in every hold
     needs: tuple[str, ...] = ()        # things to have ready (see EQUIPMENT)
+    kept: Kept | None = None           # kept going into the exercise it protects
 
 
 @dataclass(frozen=True)
