@@ -23,13 +23,15 @@ from scripts.source_ngrams import ngram_hashes
 from tests.support.cli import run_voiceguide
 from voiceguide import catalog
 from voiceguide.routine import loader, tomlfile
+from voiceguide.session.checkin import KEYS
 from voiceguide.session.dialogue import CONFIRM_STOP_QUESTION
 from voiceguide.timing.compiler import _is_breathing, compile_routine, estimated_speech
 from voiceguide.timing.fitting import LengthError, drop_order, fit_length
 from voiceguide.routine.model import FLOORLESS_POSITIONS, Hold
 from voiceguide.routine.pacing import PACE_NAMES, Pacing
 from voiceguide.settings import resolve
-from voiceguide.timing.timeline import SAMPLE_RATE, samples, seconds
+from voiceguide.timing.timeline import SAMPLE_RATE, Gate, samples, seconds
+from voiceguide.vocabulary import COMMANDS, STOP, STOP_WORDS
 
 LIBRARY = catalog.load_library()
 PHRASES = LIBRARY.phrases
@@ -236,7 +238,8 @@ def _spoken_lines() -> list[str]:
             lines += [variant] if isinstance(variant, str) else list(variant)
     for name in ("intro", "daily_limit", "notice", "release", "pain_rose"):
         lines += list(getattr(PHRASES, name))
-    lines += [PHRASES.pain_question, PHRASES.daily_limit_question, PHRASES.form_breath]
+    lines += [PHRASES.pain_question, PHRASES.daily_limit_question, PHRASES.form_breath,
+              PHRASES.stop_any_time]
     lines += list(PHRASES.acknowledge.values())
     for position in POSITIONS.positions.values():
         lines += list(position.settle + position.rest + position.finish)
@@ -444,3 +447,19 @@ def test_without_the_pressure_next_the_core_is_released_as_usual():
     section = next(i for i, s in enumerate(timeline["sections"]) if s["technique"] == core.id)
     said = [e["text"] for e in timeline["events"] if e["section"] == section and e.get("text")]
     assert said[-len(core.release):] == list(core.release) and core.kept.say[0] not in said
+
+
+@pytest.mark.parametrize("name", ROUTINES)
+def test_the_opening_of_play_says_stop_works_at_any_moment_and_it_does(name):
+    """Said where keys and voice are heard: the s key and the word stop, which stop
+    at every check-in and between them (the dialogue's stop_key)."""
+    line = PHRASES.stop_any_time
+    played = [e.text for e in compiled(LIBRARY.routine(name), pacing_of(name), notice=False)
+              .events if e.text]
+    assert played.index(line) == played.index(PHRASES.opening[-1]) + 1
+    assert played.index(line) < played.index(PHRASES.pain_question)
+    assert "any moment" in line and "press the s key" in line and "say stop" in line
+    assert all(KEYS[gate]["s"] == STOP for gate in (Gate.BASELINE, Gate.BETWEEN, Gate.FINAL))
+    assert STOP in COMMANDS and STOP in STOP_WORDS
+    shown = json.loads(run_voiceguide("show", name, "--json").stdout)   # an export: no keys
+    assert line not in [e.get("text") for e in shown["events"]]

@@ -188,6 +188,7 @@ class Phrases:
 
     opening: tuple[str, ...]
     closing: tuple[str, ...]
+    stop_any_time: str                  # in play with check-ins, after the opening
     routine_title: str
     first_exercise: str
     next_exercise: str

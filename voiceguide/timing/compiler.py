@@ -190,7 +190,8 @@ def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLengt
     """Compile a routine into a timeline.
 
     ``notice`` starts it with the short spoken not-medical-advice notice (every
-    export, and play without check-ins). Between exercises in different positions
+    export, and play without check-ins); without it (play with check-ins, where
+    keys and voice are heard) the opening says that stop works at any moment. Between exercises in different positions
     the moves of :meth:`Positions.path` are spoken, with quiet to do them.
     """
     b = _Builder(speech_length, pacing)
@@ -239,6 +240,8 @@ def _opening(b: _Builder, routine: Routine, pacing: Pacing, phrases: Phrases,
     b.say(phrases.routine_title.format(title=routine.title), essential=True,
           gap=LINE_GAP * pacing.pace)
     b.lines(phrases.opening, essential=True)
+    if not notice:
+        b.say(phrases.stop_any_time, essential=True, gap=LINE_GAP * pacing.pace)
     here = exercises[0].technique.position if exercises else "back"
     b.say(phrases.start_position.format(position=positions.positions[here].name),
           gap=LINE_GAP * pacing.pace)
