@@ -1,8 +1,13 @@
-"""Write tests/data/source-6grams.txt: hashes of every run of six words in the two
-source articles, so a test can check that no spoken line copies them (the
-articles themselves are not part of the repository).
+"""Write tests/data/source-6grams.txt: hashes of every run of six words in the
+source texts, so a test can check that no spoken line copies them (the texts
+themselves are not part of the repository).
 
-Usage: python scripts/source_ngrams.py ARTICLE.txt [ARTICLE.txt ...]
+The texts are the two articles and the restored English of the second, whose
+original went through a garbling rewording (a copy of its real wording would
+not match the garbled text):
+
+    python scripts/source_ngrams.py ../shared/sources/source-a-self-relief-techniques.txt \
+        ../shared/sources/source-b-lower-back-safety.txt ../shared/sources/source-b-english.txt
 """
 
 from __future__ import annotations

@@ -228,6 +228,43 @@ def test_after_the_acknowledgement_the_routine_goes_on_after_the_question(prepar
     assert dialogue.at_gate(stage, then) == (prepared.timeline, event.end)
 
 
+def closing_heard_after(prepared, sample: int) -> list[str]:
+    """The lines the routine says from ``sample`` to its end."""
+    return [e.text for e in prepared.timeline.events if e.start >= sample and e.text]
+
+
+@pytest.mark.parametrize("first, last", [("3", "5"), ("0", "1"), ("9", "10")])
+def test_a_last_pain_score_above_the_first_says_so_and_what_to_do(prepared, dialogue,
+                                                                 history, first, last):
+    """Increased pain is a stop sign (FACTS): never "Well done." after it."""
+    phrases = prepared.library.phrases
+    answer_at(dialogue, gate(prepared, Gate.BASELINE), say=[(first, True)])
+    result, stage = answer_at(dialogue, gate(prepared, Gate.FINAL), say=[(last, True)])
+    said = spoken(result[0]) + [acknowledged(result, prepared)]
+    assert said == list(phrases.pain_rose)
+    text = " ".join(said).lower()
+    assert "higher" in text and "stop these exercises" in text and "doctor" in text
+    after = closing_heard_after(prepared, dialogue.resume_at)
+    position = prepared.routine.active_exercises[-1].technique.position
+    assert after == list(prepared.library.positions.positions[position].finish)
+    assert not any("well done" in line.lower() for line in said + after)
+    assert stage.ending == "completed"
+    record = history.sessions()[0]
+    assert (record.baseline, record.final) == (int(first), int(last))
+
+
+@pytest.mark.parametrize("first, last", [("5", "5"), ("5", "2"), (None, "8")])
+def test_a_last_pain_score_not_above_the_first_hears_the_closing(prepared, dialogue, first,
+                                                                 last):
+    if first is not None:
+        answer_at(dialogue, gate(prepared, Gate.BASELINE), say=[(first, True)])
+    event = gate(prepared, Gate.FINAL)
+    result, _ = answer_at(dialogue, event, say=[(last, True)])
+    assert acknowledged(result, prepared) == prepared.library.phrases.acknowledge["pain"]
+    after = closing_heard_after(prepared, dialogue.resume_at)
+    assert after[:len(prepared.library.phrases.closing)] == list(prepared.library.phrases.closing)
+
+
 @pytest.mark.parametrize("which, position", [(Gate.BASELINE, "standing"),
                                              (Gate.FINAL, "back")])
 def test_stop_at_a_pain_question_takes_the_stop_path(prepared, dialogue, history, which,

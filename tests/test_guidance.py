@@ -23,12 +23,15 @@ from scripts.source_ngrams import ngram_hashes
 from tests.support.cli import run_voiceguide
 from voiceguide import catalog
 from voiceguide.routine import loader, tomlfile
+from voiceguide.session.checkin import KEYS
+from voiceguide.session.dialogue import CONFIRM_STOP_QUESTION
 from voiceguide.timing.compiler import _is_breathing, compile_routine, estimated_speech
 from voiceguide.timing.fitting import LengthError, drop_order, fit_length
 from voiceguide.routine.model import FLOORLESS_POSITIONS, Hold
 from voiceguide.routine.pacing import PACE_NAMES, Pacing
 from voiceguide.settings import resolve
-from voiceguide.timing.timeline import SAMPLE_RATE, samples, seconds
+from voiceguide.timing.timeline import SAMPLE_RATE, Gate, samples, seconds
+from voiceguide.vocabulary import COMMANDS, STOP, STOP_WORDS
 
 LIBRARY = catalog.load_library()
 PHRASES = LIBRARY.phrases
@@ -36,6 +39,9 @@ POSITIONS = LIBRARY.positions
 ROUTINES = sorted(LIBRARY.builtin_routines)
 LIBRARY_DIR = Path(catalog.BUILTIN_DIR)
 NGRAMS = Path(__file__).parent / "data" / "source-6grams.txt"
+SOURCES = Path(__file__).resolve().parents[2] / "shared" / "sources"
+SOURCE_TEXTS = ("source-a-self-relief-techniques.txt", "source-b-lower-back-safety.txt",
+                "source-b-english.txt")
 
 
 def pacing_of(name: str, pace: str = "normal") -> Pacing:
@@ -239,9 +245,10 @@ def _spoken_lines() -> list[str]:
     for value in PHRASES.variants.values():
         for variant in value:
             lines += [variant] if isinstance(variant, str) else list(variant)
-    for name in ("intro", "daily_limit", "notice", "release"):
+    for name in ("intro", "daily_limit", "notice", "release", "pain_rose"):
         lines += list(getattr(PHRASES, name))
-    lines += [PHRASES.pain_question, PHRASES.daily_limit_question, PHRASES.form_breath]
+    lines += [PHRASES.pain_question, PHRASES.daily_limit_question, PHRASES.form_breath,
+              PHRASES.stop_any_time]
     lines += [PHRASES.stop_ease, PHRASES.stop_still, PHRASES.stop_rest, PHRASES.stop_get_up,
               PHRASES.eyes_open, *PHRASES.stop_help]
     lines += list(PHRASES.acknowledge.values())
@@ -257,14 +264,40 @@ def _spoken_lines() -> list[str]:
         lines += [getattr(movement, k) for k in ("on_side", "inhale", "exhale")
                   if getattr(movement, k, None)]
         lines += [step.say for step in getattr(movement, "steps", ())]
+        lines += list(technique.kept.say + technique.kept.release) if technique.kept else []
     return lines
 
 
-def test_no_spoken_line_shares_six_words_with_the_source_articles():
+def _copied(lines) -> list[str]:
+    """The lines that share a run of six words with the source texts."""
     source = set(NGRAMS.read_text().split())
     assert len(source) > 1000
-    copied = [line for line in _spoken_lines() if ngram_hashes(line) & source]
-    assert copied == []
+    return [line for line in lines if ngram_hashes(line) & source]
+
+
+def test_no_spoken_line_shares_six_words_with_the_source_texts():
+    assert _copied(_spoken_lines() + [CONFIRM_STOP_QUESTION]) == []
+
+
+def test_the_stored_hashes_cover_both_articles_and_the_restored_english():
+    """Source B's garbled wording hides copies of its real wording: the hashes are
+    made from its restored English too (scripts/source_ngrams.py)."""
+    stored = set(NGRAMS.read_text().split())
+    for run in ("draw your belly button in toward your spine",      # restored English only
+                "numbness, tingling, or weakness in your legs or feet"):
+        assert ngram_hashes(run) <= stored, run
+    texts = [SOURCES / name for name in SOURCE_TEXTS]
+    if not all(path.exists() for path in texts):
+        pytest.skip(f"the source texts are not in {SOURCES}")
+    assert set().union(*(ngram_hashes(p.read_text(encoding="utf-8")) for p in texts)) == stored
+
+
+@pytest.mark.parametrize("name", ROUTINES)
+def test_no_line_the_installed_command_shows_shares_six_words_with_the_sources(name):
+    shown = run_voiceguide("show", name, "--json")
+    assert shown.returncode == 0, shown.stderr
+    lines = [e["text"] for e in json.loads(shown.stdout)["events"] if e.get("text")]
+    assert lines and _copied(lines) == []
 
 
 def test_every_spoken_line_in_the_library_cites_its_facts_item():
@@ -349,3 +382,95 @@ def test_show_play_and_export_of_one_day_say_the_same(tmp_path):
     notice = [e for e in first["events"] if e.get("text") in PHRASES.notice]
     assert len(notice) == len(PHRASES.notice) and notice[-1]["start"] + notice[-1]["duration"] <= 15
     assert np.abs(audio[:samples(notice[0]["duration"])]).max() > 1000   # it is heard
+
+
+def _day_of_each_variant(key: str) -> list[str]:
+    """A date for each variant of ``key``, so the installed command says each once."""
+    count, days = len(PHRASES.variants[key]), {}
+    day = datetime.date(2026, 1, 1)
+    while len(days) < count:
+        days.setdefault(loader.choose_variant(tuple(range(count)), key, day), day.isoformat())
+        day += datetime.timedelta(days=1)
+    return sorted(days.values())
+
+
+REASONS_THE_SOURCES_GIVE_ONLY_FOR_POPPING = re.compile(
+    r"weak(en|er)\b|ligament|instab|less stable|loosen", re.IGNORECASE)
+
+
+def test_the_closing_and_daily_limit_keep_the_limit_without_popping_reasons():
+    """FACTS: once or twice a day; weakened muscles and ligaments is said of popping."""
+    for day in _day_of_each_variant("closing"):
+        shown = run_voiceguide("show", "quick", "--json",
+                               env=dict(os.environ, VOICEGUIDE_DATE=day))
+        timeline = json.loads(shown.stdout)
+        closing = next(s for s in timeline["sections"] if s["title"] == "Closing")
+        said = " ".join(e["text"] for e in timeline["events"]
+                        if e.get("text") and e["start"] >= closing["start"])
+        assert "twice a day" in said.lower(), day
+        assert not REASONS_THE_SOURCES_GIVE_ONLY_FOR_POPPING.search(said), (day, said)
+    limit = " ".join(PHRASES.daily_limit)
+    assert "twice a day" in limit and not REASONS_THE_SOURCES_GIVE_ONLY_FOR_POPPING.search(limit)
+
+
+CORE_THEN_PRESSURE = ('title = "Core then pressure"\n[[exercise]]\ntechnique = "marching"\n'
+                       'hold = 30\n[[exercise]]\ntechnique = "core-engage-wall"\nreps = 2\n'
+                       '[[exercise]]\ntechnique = "gentle-pressure-standing"\nreps = 3\n')
+
+
+def _kept_engagements(shown: dict) -> list[tuple]:
+    """(engagement, the technique it protects, the engagement section's lines, the
+    protected section's lines) for each engagement followed by what it protects."""
+    texts = [[e["text"] for e in shown["events"] if e["section"] == i and e.get("text")]
+             for i in range(len(shown["sections"]))]
+    ids = [section["technique"] for section in shown["sections"]] + [None]
+    found = []
+    for i, technique_id in enumerate(ids[:-1]):
+        technique = LIBRARY.techniques.get(technique_id or "")
+        if technique is not None and technique.kept and ids[i + 1] in technique.kept.into:
+            found.append((technique, LIBRARY.techniques[ids[i + 1]], texts[i], texts[i + 1]))
+    return found
+
+
+@pytest.mark.parametrize("routine", ["lower-back", "core-then-pressure"])
+def test_the_core_stays_engaged_into_the_pressure_and_is_released_after_it(routine,
+                                                                          tmp_path):
+    """FACTS: source B point 4, keep the engagement going through the pressure."""
+    if routine == "core-then-pressure":
+        routine = tmp_path / "core-then-pressure.toml"
+        routine.write_text(CORE_THEN_PRESSURE)
+    shown = run_voiceguide("show", routine, "--json")
+    assert shown.returncode == 0, shown.stderr
+    [(core, pressure, here, there)] = _kept_engagements(json.loads(shown.stdout))
+    assert here[-len(core.kept.say):] == list(core.kept.say)     # not "Let the muscles soften."
+    assert not set(core.release) & set(there)
+    pressed = max(there.index(step.say) for step in pressure.movement.steps)
+    released = there.index(pressure.release[-1])
+    assert pressed < released
+    assert there[released + 1:released + 1 + len(core.kept.release)] == list(core.kept.release)
+
+
+def test_without_the_pressure_next_the_core_is_released_as_usual():
+    """quick ends with the core hold against the wall (its pressure is skipped)."""
+    timeline = json.loads(run_voiceguide("show", "quick", "--json").stdout)
+    assert _kept_engagements(timeline) == []
+    core = LIBRARY.techniques["core-engage-wall"]
+    section = next(i for i, s in enumerate(timeline["sections"]) if s["technique"] == core.id)
+    said = [e["text"] for e in timeline["events"] if e["section"] == section and e.get("text")]
+    assert said[-len(core.release):] == list(core.release) and core.kept.say[0] not in said
+
+
+@pytest.mark.parametrize("name", ROUTINES)
+def test_the_opening_of_play_says_stop_works_at_any_moment_and_it_does(name):
+    """Said where keys and voice are heard: the s key and the word stop, which stop
+    at every check-in and between them (the dialogue's stop_key)."""
+    line = PHRASES.stop_any_time
+    played = [e.text for e in compiled(LIBRARY.routine(name), pacing_of(name), notice=False)
+              .events if e.text]
+    assert played.index(line) == played.index(PHRASES.opening[-1]) + 1
+    assert played.index(line) < played.index(PHRASES.pain_question)
+    assert "any moment" in line and "press the s key" in line and "say stop" in line
+    assert all(KEYS[gate]["s"] == STOP for gate in (Gate.BASELINE, Gate.BETWEEN, Gate.FINAL))
+    assert STOP in COMMANDS and STOP in STOP_WORDS
+    shown = json.loads(run_voiceguide("show", name, "--json").stdout)   # an export: no keys
+    assert line not in [e.get("text") for e in shown["events"]]

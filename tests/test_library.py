@@ -68,7 +68,6 @@ def test_stop_signs_and_seeking_help_are_spoken():
     for closing in variants["closing"]:
         text = " ".join(closing).lower()
         assert "twice a day" in text and ("professional" in text or "doctor" in text)
-        assert "ligaments" in text or "support around your spine" in text
     assert "at once" in " ".join(LIBRARY.phrases.intro)
 
 

@@ -114,10 +114,11 @@ def test_a_protecting_step_must_come_before_what_it_protects(tmp_path):
     assert result.returncode == 2
     assert "core-engage protects gentle-pressure, so it comes before it" in result.stderr
     technique = tmp_path / "self-care.toml"
-    technique.write_text('title = "S"\nsetup = ["Rest."]\nprotects = ["self-care"]\n'
-                         '[movement]\nkind = "hold"\n')
+    technique.write_text('title = "S"\nsetup = ["Rest."]\n[movement]\nkind = "hold"\n'
+                         '[kept]\ninto = ["self-care"]\nsay = ["Keep it."]\n'
+                         'release = ["Let go."]\n')
     result = run_voiceguide("check", technique)
-    assert result.returncode == 2 and "protects names other techniques" in result.stderr
+    assert result.returncode == 2 and "into names other techniques" in result.stderr
 
 
 @pytest.mark.parametrize("breath, limit", [

@@ -21,7 +21,7 @@ from pathlib import Path
 from voiceguide.errors import FileError, InputError, Problem, shown
 from voiceguide.routine.model import (DEFAULT_PRIORITY, EQUIPMENT, POSITIONS, Breath, Cycle,
                                       Exercise, Flow, Hold, Move, Phrases, Position, Positions,
-                                      Routine, Step, Technique)
+                                      Kept, Routine, Step, Technique)
 from voiceguide.routine.pacing import PARSERS
 from voiceguide.routine.tomlfile import Checker, Kind, convert, read_toml
 
@@ -34,7 +34,7 @@ FORMAT_FIELDS = {"on_side": ("side",)}
 # ---------------------------------------------------------------------- techniques
 
 TECHNIQUE_KEYS = ("title", "position", "setup", "release", "safety", "source", "settle",
-                  "form", "needs", "protects", "movement")
+                  "form", "needs", "kept", "movement")
 MOVEMENT_KEYS = {
     "hold": ("kind", "seconds", "range", "sides", "on_side", "reps", "reps_range",
              "reminders"),
@@ -71,7 +71,7 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
     settle = check.value(data, "settle", Kind.SECONDS, default=3.0)
     form = check.value(data, "form", Kind.NAME, default=None)
     needs = _needs(check, data)
-    protects = _protects(check, data, technique_id)
+    kept = _kept(check, data, technique_id)
     position = _position(check, data)
     movement = _movement_table(check, data)
     problems.extend(check.problems)
@@ -79,7 +79,7 @@ def parse_technique(path: Path, data: dict, text: str, problems: list[Problem]) 
         return None
     return Technique(id=technique_id, title=title, setup=setup, movement=movement,
                      position=position, release=release, safety=safety, settle=settle,
-                     source=source, path=path, form=form, needs=needs, protects=protects)
+                     source=source, path=path, form=form, needs=needs, kept=kept)
 
 
 def _needs(check: Checker, data: dict) -> tuple[str, ...]:
@@ -90,14 +90,23 @@ def _needs(check: Checker, data: dict) -> tuple[str, ...]:
     return needs
 
 
-def _protects(check: Checker, data: dict, technique_id: str) -> tuple[str, ...]:
-    """The technique ids ``protects`` names: each an id, never the technique's own."""
-    protects = check.value(data, "protects", Kind.LINES, default=())
-    for other in protects:
+def _kept(check: Checker, data: dict, technique_id: str) -> Kept | None:
+    """The ``[kept]`` table: into (technique ids), say and release (lines), all required."""
+    if "kept" not in data:
+        return None
+    raw = data["kept"]
+    if not isinstance(raw, dict):
+        check.problem("expected a table [kept]", "kept")
+        return None
+    check.unknown_keys(raw, ("into", "say", "release"), "kept", prefix="kept.")
+    opts = {"table": "kept", "prefix": "kept.", "required": True}
+    into = check.value(raw, "into", Kind.LINES, **opts)
+    for other in into:
         if not NAME_PATTERN.match(other) or other == technique_id:
-            check.problem(f"protects names other techniques by id, not {shown(other)}",
-                          "protects")
-    return protects
+            check.problem(f"into names other techniques by id, not {shown(other)}",
+                          "kept.into", "kept")
+    return Kept(into, check.value(raw, "say", Kind.LINES, **opts),
+                check.value(raw, "release", Kind.LINES, **opts))
 
 
 def _position(check: Checker, data: dict) -> str:

@@ -71,6 +71,19 @@ Movement = Union[Hold, Breath, Flow, Cycle]
 
 
 @dataclass(frozen=True)
+class Kept:
+    """An engagement kept going into the exercise it protects (a technique's ``[kept]``).
+
+    When the next exercise is one of ``into``, the last hold ends with ``say``
+    in place of the release, and ``release`` is said after that exercise's own.
+    """
+
+    into: tuple[str, ...]
+    say: tuple[str, ...]
+    release: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Technique:
     """One exercise: how to get into position, the movement, how to come out."""
 
@@ -86,7 +99,13 @@ class Technique:
     path: Path | None = None
     form: str | None = None            # the key form cue, spoken in every hold
     needs: tuple[str, ...] = ()        # things to have ready (see EQUIPMENT)
-    protects: tuple[str, ...] = ()     # technique ids this one makes safe: done before them
+    kept: Kept | None = None           # kept going into the exercise it protects
+
+    @property
+    def protects(self) -> tuple[str, ...]:
+        """The ids of the techniques this one makes safe (its ``kept.into``): it comes
+        before them in a routine, and ``--length`` keeps it as long as them."""
+        return self.kept.into if self.kept is not None else ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +194,7 @@ class Phrases:
 
     opening: tuple[str, ...]
     closing: tuple[str, ...]
+    stop_any_time: str                  # in play with check-ins, after the opening
     routine_title: str
     first_exercise: str
     next_exercise: str
@@ -203,6 +223,7 @@ class Phrases:
     not_today: tuple[str, ...]
     are_you_ok: str
     waiting: str
+    pain_rose: tuple[str, ...]          # in play, the closing when the pain went up
     intro: tuple[str, ...]
     daily_limit: tuple[str, ...]
     daily_limit_question: str

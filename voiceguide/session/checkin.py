@@ -10,7 +10,10 @@ the safety logic of the dialogue:
 * ``stop`` (or a stop sign, which the recogniser reports as ``stop``) ends the
   routine at once with the safety message;
 * ``worse`` does too: increased pain is one of the sources' stop signs;
-* ``good``, ``same``, a pain number or no answer go on, acknowledged in a few words.
+* ``good``, ``same``, a pain number or no answer go on, acknowledged in a few words;
+* a last pain score higher than the first (:func:`pain_rose`) is answered in place of
+  the closing's own words: the pain went up, which is a sign to stop these exercises
+  for now and to see a professional if it does not settle.
 """
 
 from __future__ import annotations
@@ -205,3 +208,10 @@ def acknowledgement(gate: Gate, word: str, phrases) -> str | None:
     if Gate(gate).asks_pain and word in NUMBERS:
         return words["pain"]
     return None
+
+
+def pain_rose(first: str | None, gate: Gate, word: str) -> bool:
+    """True when ``word``, the answer at ``gate``, is a last pain score higher than
+    ``first``, the first score (``None`` when none was given)."""
+    return (gate == Gate.FINAL and first in NUMBERS and word in NUMBERS
+            and int(word) > int(first))

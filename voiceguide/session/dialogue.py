@@ -27,7 +27,7 @@ from typing import Protocol
 
 from voiceguide.session.checkin import (KEEP, KEY_HELP, QUIT, Answer, Decision, Inbox,
                                         KeyRules, Policy, accepts, acknowledgement,
-                                        gate_key)
+                                        gate_key, pain_rose)
 from voiceguide.session.prepare import Prepared
 from voiceguide.session.stop_path import REST_SECONDS, STEP_SECONDS, StopPath, stop_path
 from voiceguide.timing.timeline import Event, Gate, Timeline
@@ -165,7 +165,9 @@ class Dialogue(Questions):
     timeout; records it in the history at once; and follows the
     :class:`~voiceguide.session.checkin.Policy`: stop (for stop and for worse) takes the
     stop path; any other answer is acknowledged in a few words, and the routine
-    goes on with the preview of the next exercise. Between gates, ``s`` and a
+    goes on with the preview of the next exercise (a last pain score above the
+    first is answered with what the sources advise, in place of the closing's own
+    lines). Between gates, ``s`` and a
     spoken stop take the stop path, a stop the recognizer is not sure of asks
     "Did you say stop?", and the spoken commands steer play.
     """
@@ -226,6 +228,8 @@ class Dialogue(Questions):
             return self.stop(stage, event.start)
         if decision == Decision.NOT_TODAY:
             return self.not_today(stage)
+        if pain_rose(self.first_pain(), event.gate, answer.word):
+            return self.pain_rose_closing(event)
         words = self.words_after(event.gate, answer.word)
         if words is None:
             return None
@@ -303,6 +307,23 @@ class Dialogue(Questions):
         self.history.checkin(self.session, event.text, answer.word, answer.source, section)
         if event.gate.asks_pain and answer.word in NUMBERS:
             self.history.pain(self.session, event.gate, int(answer.word))
+
+    def first_pain(self) -> str | None:
+        """The first pain score answered (at the baseline question), if any."""
+        return next((answer.word for gate, answer in self.answers
+                     if gate == Gate.BASELINE and answer.word in NUMBERS), None)
+
+    def pain_rose_closing(self, event: Event) -> tuple[Timeline, int]:
+        """After the final question of ``event``, answered higher than the first: the
+        pain went up and what to do, in place of the closing's own lines (never
+        "Well done."); then the routine goes on with the finish after them."""
+        phrases = self.prepared.library.phrases
+        timeline = self.prepared.timeline
+        own = [e for e in timeline.events
+               if e.section == event.section and e.start >= event.end and e.text in phrases.closing]
+        self.resume_at = own[-1].end if own else event.end
+        return self.prepared.message("ack", "Check-in", phrases.pain_rose[:-1],
+                                     then=phrases.pain_rose[-1]), 0
 
     def routine_sample(self, stage: Stage) -> int:
         """Where in the routine the body is: where play is going while the routine

@@ -15,7 +15,10 @@ The rules people feel:
   taken are not repeated;
 * each breath phase lasts exactly its seconds, marked by a rising or falling tone,
   and a breath hold by a short spoken word (a tick in cues-only guidance);
-* a check-in gate sits between consecutive exercises, at the start of the next one.
+* a check-in gate sits between consecutive exercises, at the start of the next one;
+* an engagement kept into the exercise it protects (a technique's ``kept``, the core
+  before the pressure) is not released before it: its last hold ends with the
+  words to keep it, and its release comes after the protected exercise's own.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from voiceguide.routine.model import (EQUIPMENT, Breath, Cycle, Exercise, Flow, Hold, Phrases,
-                                      Positions, Routine)
+from voiceguide.routine.model import (EQUIPMENT, Breath, Cycle, Exercise, Flow, Hold, Kept,
+                                      Phrases, Positions, Routine)
 from voiceguide.routine.pacing import CHECKIN_PAUSE, Pacing
 from voiceguide.timing.dosing import breath_phases, hold_seconds, rest_seconds, rounds
 from voiceguide.timing.timeline import (CUE_SECONDS, Event, EventKind, Gate, HoldSpan, Section,
@@ -199,24 +202,45 @@ def compile_routine(routine: Routine, pacing: Pacing, speech_length: SpeechLengt
     """Compile a routine into a timeline.
 
     ``notice`` starts it with the short spoken not-medical-advice notice (every
-    export, and play without check-ins). Between exercises in different positions
+    export, and play without check-ins); without it (play with check-ins, where
+    keys and voice are heard) the opening says that stop works at any moment. Between exercises in different positions
     the moves of :meth:`Positions.path` are spoken, with quiet to do them.
     """
     b = _Builder(speech_length, pacing)
     b.position = START_POSITION
     here = _opening(b, routine, pacing, phrases, positions, notice)
     said: set[str] = set()
-    for index, exercise in enumerate(routine.active_exercises):
+    exercises = routine.active_exercises
+    holding: Kept | None = None
+    for index, exercise in enumerate(exercises):
         there = exercise.technique.position
         _arrive(b, index, exercise, here, pacing, phrases, positions)
         b.position = there
         if there != here or index == 0:
             said = {_norm(line) for line in positions.positions[there].settle}
         here = there
-        _exercise(b, exercise, pacing, phrases, said)
+        keep = _kept_into(exercise, exercises[index + 1:index + 2])
+        _exercise(b, exercise, pacing, phrases, said, keep)
+        if holding is not None:
+            b.lines(holding.release)
+        holding = keep
         b.quiet(rest_seconds(pacing))
     _closing(b, here, phrases, positions)
     return b.build(routine, pacing)
+
+
+def _kept_into(exercise: Exercise, following) -> Kept | None:
+    """The engagement ``exercise`` keeps going into the next (``following``: it,
+    or nothing), when that is one it protects; else ``None``."""
+    kept = exercise.technique.kept
+    if kept is None or not following or following[0].technique.id not in kept.into:
+        return None
+    return kept
+
+
+def _release(b: _Builder, technique, phrases: Phrases, keep: Kept | None = None) -> None:
+    """The way out of ``technique``, or the words that keep its engagement (``keep``)."""
+    b.lines(keep.say if keep is not None else technique.release or phrases.release)
 
 
 def _opening(b: _Builder, routine: Routine, pacing: Pacing, phrases: Phrases,
@@ -230,6 +254,8 @@ def _opening(b: _Builder, routine: Routine, pacing: Pacing, phrases: Phrases,
     b.say(phrases.routine_title.format(title=routine.title), essential=True,
           gap=LINE_GAP * pacing.pace)
     b.lines(phrases.opening, essential=True)
+    if not notice:
+        b.say(phrases.stop_any_time, essential=True, gap=LINE_GAP * pacing.pace)
     here = exercises[0].technique.position if exercises else "back"
     b.say(phrases.start_position.format(position=positions.positions[here].name),
           gap=LINE_GAP * pacing.pace)
@@ -291,9 +317,10 @@ def _transition(b: _Builder, positions: Positions, start: str, end: str,
 
 
 def _exercise(b: _Builder, exercise: Exercise, pacing: Pacing, phrases: Phrases,
-              said: set[str]) -> None:
+              said: set[str], keep: Kept | None = None) -> None:
     """One exercise; setup lines in ``said`` (said since arriving in this position)
-    are left out, and the ones spoken are added to it."""
+    are left out, and the ones spoken are added to it. With ``keep``, it ends with
+    the words that keep its engagement going, not its release."""
     technique = exercise.technique
     setup = [line for line in technique.setup if _norm(line) not in said]
     said.update(_norm(line) for line in setup)
@@ -304,18 +331,18 @@ def _exercise(b: _Builder, exercise: Exercise, pacing: Pacing, phrases: Phrases,
         b.lines(technique.safety)
     b.quiet(technique.settle * pacing.pace)
     if isinstance(movement, Hold):
-        _hold(b, exercise, movement, pacing, phrases)
+        _hold(b, exercise, movement, pacing, phrases, keep)
     elif isinstance(movement, Breath):
         _breath(b, movement, rounds(exercise, pacing), pacing, phrases)
-        b.lines(technique.release or phrases.release)
+        _release(b, technique, phrases, keep)
     elif isinstance(movement, Flow):
         total = hold_seconds(exercise, pacing)
         b.window(samples(total), _timed_items(b, technique, movement.reminders, total,
                                               phrases, phrases.flow_start))
-        b.lines(technique.release or phrases.release)
+        _release(b, technique, phrases, keep)
     elif isinstance(movement, Cycle):
         _cycle(b, movement, rounds(exercise, pacing), pacing, phrases)
-        b.lines(technique.release or phrases.release)
+        _release(b, technique, phrases, keep)
 
 
 def _is_breathing(text: str) -> bool:
@@ -408,12 +435,15 @@ def _reminders(slots: _Slots, form: str | None, reminders, total: int,
 
 
 def _hold(b: _Builder, exercise: Exercise, movement: Hold, pacing: Pacing,
-          phrases: Phrases) -> None:
+          phrases: Phrases, keep: Kept | None = None) -> None:
+    """Each side's holds, each ended by its release (the last, with ``keep``, by the
+    words that keep the engagement going)."""
     technique = exercise.technique
     total = hold_seconds(exercise, pacing)
     reps = rounds(exercise, pacing)
     both = movement.sides if exercise.sides is None else exercise.sides
-    for number, side in enumerate(("left", "right") if both else (None,)):
+    sides = ("left", "right") if both else (None,)
+    for number, side in enumerate(sides):
         if number:
             b.cue("switch")
             b.quiet(0.5)
@@ -432,7 +462,8 @@ def _hold(b: _Builder, exercise: Exercise, movement: Hold, pacing: Pacing,
             start = b.window(samples(total), _timed_items(b, technique, movement.reminders,
                                                           total, phrases, phrases.hold_start))
             b.holds.append(HoldSpan(technique.id, side, start, samples(total)))
-            b.lines(technique.release or phrases.release)
+            last = number == len(sides) - 1 and rep == reps - 1
+            _release(b, technique, phrases, keep if last else None)
             if rep < reps - 1:
                 b.quiet(REP_REST * pacing.pace)
 
