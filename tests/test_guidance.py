@@ -28,7 +28,7 @@ from voiceguide.timing.fitting import LengthError, drop_order, fit_length
 from voiceguide.routine.model import FLOORLESS_POSITIONS, Hold
 from voiceguide.routine.pacing import PACE_NAMES, Pacing
 from voiceguide.settings import resolve
-from voiceguide.timing.timeline import SAMPLE_RATE, samples, seconds
+from voiceguide.timing.timeline import SAMPLE_RATE, Audience, samples, seconds
 
 LIBRARY = catalog.load_library()
 PHRASES = LIBRARY.phrases
@@ -43,9 +43,9 @@ def pacing_of(name: str, pace: str = "normal") -> Pacing:
                    pace=PACE_NAMES[pace])
 
 
-def compiled(routine, pacing: Pacing, notice: bool = True):
+def compiled(routine, pacing: Pacing, audience: Audience = Audience.PLAY):
     return compile_routine(routine, pacing, estimated_speech(pacing.rate), PHRASES,
-                           POSITIONS, notice=notice)
+                           POSITIONS, audience)
 
 
 def variants_of(name: str, pace: str):
@@ -128,12 +128,12 @@ def test_every_hold_says_its_form_cue_and_one_breathing_reminder(name, pace):
 @pytest.mark.parametrize("name", ROUTINES)
 def test_the_notice_starts_every_export_within_15_seconds(name):
     for routine, pacing in variants_of(name, "normal"):
-        timeline = compiled(routine, pacing)
+        timeline = compiled(routine, pacing, Audience.EXPORT)
         spoken = [e for e in timeline.events if e.kind == "speech"]
         assert [e.text for e in spoken[:len(PHRASES.notice)]] == list(PHRASES.notice)
         assert seconds(spoken[len(PHRASES.notice) - 1].end) <= 15
         assert "not medical advice" in " ".join(PHRASES.notice)
-        without = compiled(routine, pacing, notice=False)   # play with check-ins
+        without = compiled(routine, pacing)   # play with check-ins
         assert not set(PHRASES.notice) & {e.text for e in without.events}
 
 
@@ -230,7 +230,7 @@ def _spoken_lines() -> list[str]:
     for value in PHRASES.variants.values():
         for variant in value:
             lines += [variant] if isinstance(variant, str) else list(variant)
-    for name in ("intro", "daily_limit", "notice", "release"):
+    for name in ("intro", "daily_limit", "notice", "recording_rest", "release"):
         lines += list(getattr(PHRASES, name))
     lines += [PHRASES.pain_question, PHRASES.daily_limit_question, PHRASES.form_breath]
     lines += list(PHRASES.acknowledge.values())
@@ -321,8 +321,10 @@ def test_list_gives_the_length_show_gives(tmp_path):
 
 def test_show_play_and_export_of_one_day_say_the_same(tmp_path):
     one = dict(os.environ, VOICEGUIDE_DATE="2026-05-04")
-    first = json.loads(run_voiceguide("show", "quick", "--json", env=one).stdout)
-    again = json.loads(run_voiceguide("show", "quick", "--json", env=one).stdout)
+    first = json.loads(run_voiceguide("show", "quick", "--json", "--for", "export",
+                                      env=one).stdout)
+    again = json.loads(run_voiceguide("show", "quick", "--json", "--for", "export",
+                                      env=one).stdout)
     assert first == again
     days = {json.dumps(json.loads(run_voiceguide("show", "quick", "--json",
                                                  env=dict(os.environ, VOICEGUIDE_DATE=d))

@@ -16,7 +16,7 @@ from voiceguide.session import prepare as preparing
 from voiceguide.settings import Settings, resolve
 from voiceguide.timing.compiler import SpeechLength, estimated_speech
 from voiceguide.timing.fitting import routine_minutes
-from voiceguide.timing.timeline import EventKind, Timeline, clock, seconds
+from voiceguide.timing.timeline import Audience, EventKind, Timeline, clock, seconds
 
 
 def listing(library: catalog.Library | None = None) -> dict:
@@ -72,8 +72,10 @@ def _cached_timeline(routine: Routine, chosen: Settings, library: catalog.Librar
 
 def timeline_for(name_or_path: str, line: Mapping[str, Raw | None], *,
                  length: float | None = None, beyond_doses: bool = False,
-                 library: catalog.Library | None = None) -> tuple[Timeline, list[str]]:
-    """A routine's timeline in real speech lengths, and notes for the user.
+                 library: catalog.Library | None = None,
+                 audience: Audience = Audience.PLAY) -> tuple[Timeline, list[str]]:
+    """A routine's timeline for ``audience`` in real speech lengths, and notes for
+    the user.
 
     ``line`` holds the command-line values of settings (``None``: not given),
     resolved here once; ``length`` and ``beyond_doses`` are ``--length`` and
@@ -83,10 +85,10 @@ def timeline_for(name_or_path: str, line: Mapping[str, Raw | None], *,
     routine, chosen, library = preparing.resolved(name_or_path, line, library)
     try:
         prepared = preparing.prepare(routine, chosen, library, length=length,
-                                     beyond_doses=beyond_doses)
+                                     beyond_doses=beyond_doses, audience=audience)
     except DeviceError as err:
         pacing = chosen.pacing
-        compile = preparing.routine_compiler(routine, pacing, library)
+        compile = preparing.routine_compiler(routine, pacing, library, audience)
         return compile(estimated_speech(pacing.rate)), [f"{err}; speech lengths are estimated"]
     prepared.speech.close()
     return prepared.timeline, prepared.notes

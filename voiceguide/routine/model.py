@@ -178,6 +178,7 @@ class Phrases:
     first_exercise: str
     next_exercise: str
     checkin_question: str
+    checkin_intro: str
     stop_message: tuple[str, ...]
     hold_start: str
     hold_start_short: str
@@ -196,6 +197,7 @@ class Phrases:
     daily_limit: tuple[str, ...]
     daily_limit_question: str
     notice: tuple[str, ...]
+    recording_rest: tuple[str, ...]
     start_position: str
     have_ready: str
     preview: str
