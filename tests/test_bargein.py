@@ -241,7 +241,7 @@ def test_stop_through_a_real_sound_server_at_20_moments(tmp_path, busy, late):
 
     from voiceguide.session import prepare as preparing
 
-    prepared = preparing.prepare_named("quick", {}, notice=False)
+    prepared = preparing.prepare_named("quick", {})
     played, stop_words = room.as_played("quick")
     gates = [(e.start / 22050 - 4.0, e.start / 22050 + 4.0)
              for e in prepared.timeline.events if e.gate]
@@ -413,7 +413,7 @@ def test_the_guide_never_stops_itself_through_a_real_sound_server(tmp_path):
     from voiceguide.session import prepare as preparing
 
     def whole(name: str) -> dict:
-        seconds = preparing.prepare_named(name, {}, notice=False).timeline.total_seconds
+        seconds = preparing.prepare_named(name, {}).timeline.total_seconds
         return _through_the_room(name, {"warmup": seconds - 0.5, "trials": []},
                                  tmp_path / name)
 
@@ -454,7 +454,7 @@ def test_a_check_in_question_is_a_stop_word_line_but_not_its_pause():
     from voiceguide.session import prepare as preparing
     from voiceguide.audio.output import stop_word_spans
 
-    timeline = preparing.prepare_named("quick", {}, notice=False).timeline
+    timeline = preparing.prepare_named("quick", {}).timeline
     starts, ends = stop_word_spans(timeline)
     question = next(e for e in timeline.events if e.gate == "baseline")
     assert "pain" in question.text and question.pause > 0

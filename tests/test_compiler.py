@@ -9,15 +9,15 @@ from voiceguide.timing.compiler import compile_routine, estimated_speech
 from voiceguide.timing.dosing import breath_phases, dose_notes, hold_seconds, rounds
 from voiceguide.routine.model import Exercise, Routine
 from voiceguide.routine.pacing import BreathPattern, Pacing, parse_pace
-from voiceguide.timing.timeline import samples
+from voiceguide.timing.timeline import Audience, samples
 
 LIBRARY = catalog.load_library()
 T = LIBRARY.techniques
 
 
-def compile_with(routine: Routine, pacing: Pacing):
+def compile_with(routine: Routine, pacing: Pacing, audience: Audience = Audience.PLAY):
     return compile_routine(routine, pacing, estimated_speech(pacing.rate), LIBRARY.phrases,
-                          LIBRARY.positions)
+                          LIBRARY.positions, audience)
 
 
 def routine_of(*exercises: Exercise) -> Routine:
@@ -164,13 +164,20 @@ def test_hold_and_reps_are_clamped_to_the_dose_unless_beyond_doses():
 def test_cues_only_speaks_only_safety_moves_and_check_ins():
     """Cues-only leaves out the instructions, never a move: no position changes blind."""
     routine = routine_of(Exercise(T["knee-to-chest"]), Exercise(T["cat-cow"]))
+    phrases = LIBRARY.phrases
+    allowed = (set(phrases.opening) | set(phrases.closing)
+               | set(LIBRARY.positions.positions["all-fours"].finish)
+               | {phrases.routine_title.format(title="Test")})
     timeline = compile_with(routine, Pacing(voice_guidance="cues-only"))
     spoken = {e.text for e in timeline.events if e.kind == "speech"}
     moves = {text for move in LIBRARY.positions.moves for text in move.say}
-    allowed = (set(LIBRARY.phrases.opening) | set(LIBRARY.phrases.closing)
-               | set(LIBRARY.phrases.notice) | set(LIBRARY.positions.positions["all-fours"].finish)
-               | {LIBRARY.phrases.routine_title.format(title="Test")} | moves)
-    assert spoken <= allowed
+    assert spoken <= allowed | {phrases.checkin_intro, phrases.stop_any_time} | moves
     assert spoken & moves   # standing -> back -> all fours, every move said
     assert any(e.kind == "checkin" for e in timeline.events)
     assert len(timeline.holds) == 2
+    # a recording in cues only still says it cannot hear, and rests at each spot
+    recording = compile_with(routine, Pacing(voice_guidance="cues-only"), Audience.EXPORT)
+    spoken = [e.text for e in recording.events if e.kind == "speech"]
+    assert set(spoken) <= allowed | set(phrases.notice) | set(phrases.recording_rest) | moves
+    assert sum(text in phrases.recording_rest for text in spoken) == 3   # baseline, between, final
+    assert not any(e.kind == "checkin" for e in recording.events)

@@ -105,7 +105,7 @@ def prepared(tmp_path_factory, shared_cache):
         env.setenv("XDG_DATA_HOME", str(home / "data"))
         path = home / "three.toml"
         path.write_text(THREE)
-        prepared = preparing.prepare_named(str(path), {}, notice=False)
+        prepared = preparing.prepare_named(str(path), {})
     yield prepared
     prepared.speech.close()
 

@@ -18,7 +18,7 @@ from voiceguide.session import prepare as preparing
 from voiceguide.timing.timeline import SAMPLE_RATE
 
 def show_total(routine) -> float:
-    result = run_voiceguide("show", routine, "--json")
+    result = run_voiceguide("show", routine, "--json", "--for", "export")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["total_seconds"]
 
@@ -38,7 +38,7 @@ def test_export_length_matches_show(tmp_path, two, suffix):
 def test_wav_export_is_exactly_the_timeline(tmp_path, two):
     out = tmp_path / "two.wav"
     assert run_voiceguide("export", two, "-o", out).returncode == 0
-    timeline = json.loads(run_voiceguide("show", two, "--json").stdout)
+    timeline = json.loads(run_voiceguide("show", two, "--json", "--for", "export").stdout)
     assert soundfile.info(str(out)).frames == timeline["total_samples"]
 
 
@@ -171,7 +171,7 @@ def test_export_carries_tags_and_chapters(tmp_path, two, suffix):
     out = tmp_path / f"two{suffix}"
     result = run_voiceguide("export", two, "-o", out)
     assert result.returncode == 0, result.stderr
-    timeline = json.loads(run_voiceguide("show", two, "--json").stdout)
+    timeline = json.loads(run_voiceguide("show", two, "--json", "--for", "export").stdout)
     values, marks = _read_tags(out)
     assert values == {"title": "Two", "routine": timeline["routine"], "voice": "default",
                       "date": datetime.date.today().isoformat()}

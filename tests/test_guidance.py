@@ -30,7 +30,7 @@ from voiceguide.timing.fitting import LengthError, drop_order, fit_length
 from voiceguide.routine.model import FLOORLESS_POSITIONS, Hold
 from voiceguide.routine.pacing import PACE_NAMES, Pacing
 from voiceguide.settings import resolve
-from voiceguide.timing.timeline import SAMPLE_RATE, Gate, samples, seconds
+from voiceguide.timing.timeline import SAMPLE_RATE, Audience, Gate, samples, seconds
 from voiceguide.vocabulary import COMMANDS, STOP, STOP_WORDS
 
 LIBRARY = catalog.load_library()
@@ -49,9 +49,9 @@ def pacing_of(name: str, pace: str = "normal") -> Pacing:
                    pace=PACE_NAMES[pace])
 
 
-def compiled(routine, pacing: Pacing, notice: bool = True):
+def compiled(routine, pacing: Pacing, audience: Audience = Audience.PLAY):
     return compile_routine(routine, pacing, estimated_speech(pacing.rate), PHRASES,
-                           POSITIONS, notice=notice)
+                           POSITIONS, audience)
 
 
 def variants_of(name: str, pace: str):
@@ -139,12 +139,12 @@ def test_every_hold_says_its_form_cue_and_one_breathing_reminder(name, pace):
 @pytest.mark.parametrize("name", ROUTINES)
 def test_the_notice_starts_every_export_within_15_seconds(name):
     for routine, pacing in variants_of(name, "normal"):
-        timeline = compiled(routine, pacing)
+        timeline = compiled(routine, pacing, Audience.EXPORT)
         spoken = [e for e in timeline.events if e.kind == "speech"]
         assert [e.text for e in spoken[:len(PHRASES.notice)]] == list(PHRASES.notice)
         assert seconds(spoken[len(PHRASES.notice) - 1].end) <= 15
         assert "not medical advice" in " ".join(PHRASES.notice)
-        without = compiled(routine, pacing, notice=False)   # play with check-ins
+        without = compiled(routine, pacing)   # play with check-ins
         assert not set(PHRASES.notice) & {e.text for e in without.events}
 
 
@@ -245,7 +245,7 @@ def _spoken_lines() -> list[str]:
     for value in PHRASES.variants.values():
         for variant in value:
             lines += [variant] if isinstance(variant, str) else list(variant)
-    for name in ("intro", "daily_limit", "notice", "release", "pain_rose"):
+    for name in ("intro", "daily_limit", "notice", "recording_rest", "release", "pain_rose"):
         lines += list(getattr(PHRASES, name))
     lines += [PHRASES.pain_question, PHRASES.daily_limit_question, PHRASES.form_breath,
               PHRASES.stop_any_time]
@@ -365,8 +365,10 @@ def test_list_gives_the_length_show_gives(tmp_path):
 
 def test_show_play_and_export_of_one_day_say_the_same(tmp_path):
     one = dict(os.environ, VOICEGUIDE_DATE="2026-05-04")
-    first = json.loads(run_voiceguide("show", "quick", "--json", env=one).stdout)
-    again = json.loads(run_voiceguide("show", "quick", "--json", env=one).stdout)
+    first = json.loads(run_voiceguide("show", "quick", "--json", "--for", "export",
+                                      env=one).stdout)
+    again = json.loads(run_voiceguide("show", "quick", "--json", "--for", "export",
+                                      env=one).stdout)
     assert first == again
     days = {json.dumps(json.loads(run_voiceguide("show", "quick", "--json",
                                                  env=dict(os.environ, VOICEGUIDE_DATE=d))
@@ -465,12 +467,12 @@ def test_the_opening_of_play_says_stop_works_at_any_moment_and_it_does(name):
     """Said where keys and voice are heard: the s key and the word stop, which stop
     at every check-in and between them (the dialogue's stop_key)."""
     line = PHRASES.stop_any_time
-    played = [e.text for e in compiled(LIBRARY.routine(name), pacing_of(name), notice=False)
-              .events if e.text]
-    assert played.index(line) == played.index(PHRASES.opening[-1]) + 1
+    played = [e.text for e in compiled(LIBRARY.routine(name), pacing_of(name)).events
+              if e.text]
+    assert played.index(line) == played.index(PHRASES.checkin_intro) + 1
     assert played.index(line) < played.index(PHRASES.pain_question)
     assert "any moment" in line and "press the s key" in line and "say stop" in line
     assert all(KEYS[gate]["s"] == STOP for gate in (Gate.BASELINE, Gate.BETWEEN, Gate.FINAL))
     assert STOP in COMMANDS and STOP in STOP_WORDS
-    shown = json.loads(run_voiceguide("show", name, "--json").stdout)   # an export: no keys
-    assert line not in [e.get("text") for e in shown["events"]]
+    shown = json.loads(run_voiceguide("show", name, "--for", "export", "--json").stdout)
+    assert line not in [e.get("text") for e in shown["events"]]   # a recording: no keys

@@ -130,7 +130,7 @@ def main(routine: str, plan_path: str, out_path: str) -> None:
     from voiceguide.session.dialogue import Dialogue
 
     plan = json.loads(Path(plan_path).read_text())
-    prepared = preparing.prepare_named(routine, {"volume": plan.get("volume")}, notice=False)
+    prepared = preparing.prepare_named(routine, {"volume": plan.get("volume")})
     options = session.PlayOptions(listen="on", checkin_timeout=3.0, barge_in=True)
     listener = session.start_listening(options)
     options.listener = listener

@@ -70,7 +70,7 @@ def as_played(name: str) -> tuple[np.ndarray, tuple]:
     from voiceguide.session import prepare as preparing
     from voiceguide.audio.output import stop_word_spans
 
-    prepared = preparing.prepare_named(name, {}, notice=False)
+    prepared = preparing.prepare_named(name, {})
     played = np.concatenate(list(prepared.renderer(prepared.timeline).blocks()))
     return played.astype(np.float32), stop_word_spans(prepared.timeline)
 

@@ -1,8 +1,9 @@
-"""Exporter: renderer → an audio file and its chapters, written as one unit.
+"""Exporter: renderer → an audio file and its chapters and captions, as one unit.
 
-The format follows the file's extension. The audio and the chapters file
-(``FILE.vtt``) are both written to temporary files beside the target and renamed
-into place only when both are complete; if either fails (an error, a full disk,
+The format follows the file's extension. The audio and its WebVTT file
+(``FILE.vtt``: a chapter cue per section and a caption per spoken line) are both
+written to temporary files beside the target and renamed into place only when
+both are complete; if either fails (an error, a full disk,
 Ctrl-C, SIGTERM) neither is left, and no temporary file either. Temporary files of
 exports that died (``.*.part`` older than an hour) are removed by the next export
 into that folder. Two exports to the same file cannot run at once (a lock), and a
@@ -33,7 +34,7 @@ from voiceguide.atomic import (PART_SUFFIX, move_into_place, private_dir, remove
 from voiceguide import signals
 from voiceguide.audio import pcm
 from voiceguide.errors import InputError, StorageError, safe_line
-from voiceguide.timing.timeline import SAMPLE_RATE, Timeline, seconds
+from voiceguide.timing.timeline import SAMPLE_RATE, EventKind, Timeline, seconds
 
 #: The most a plain WAV (RIFF) file can hold; beyond it, RF64 is written.
 RIFF_LIMIT = 0xFFFFFFFF
@@ -286,13 +287,30 @@ def _take_lock(lock: Path, path: Path, fcntl) -> int:
 
 
 def webvtt(timeline: Timeline) -> str:
-    """The chapters as WebVTT: one cue per section, with its title."""
+    """The chapters and captions as WebVTT, cues in order of their start.
+
+    A chapter cue per section (``chapter-N``, its title, placed at the top with
+    ``line:0``) and a caption cue per spoken line (``line-N``, its text, from the
+    start to the end of its speech event; a check-in's caption ends where its
+    pause begins). Texts are made safe by :func:`vtt_text`.
+    """
+    cues = [(section.start, 0, f"chapter-{number}", section.start, section.end,
+             " line:0", section.title)
+            for number, section in enumerate(timeline.sections, start=1)]
+    cues += [(start, 1, f"line-{number}", start, end, "", text)
+             for number, (start, end, text) in enumerate(spoken_lines(timeline), start=1)]
     lines = ["WEBVTT", "", f"NOTE {vtt_text(timeline.title)}", ""]
-    for number, section in enumerate(timeline.sections, start=1):
-        lines += [str(number),
-                  f"{_vtt_time(seconds(section.start))} --> {_vtt_time(seconds(section.end))}",
-                  vtt_text(section.title), ""]
+    for _, _, name, start, end, settings, text in sorted(cues, key=lambda c: c[:2]):
+        lines += [name, f"{_vtt_time(seconds(start))} --> {_vtt_time(seconds(end))}{settings}",
+                  vtt_text(text), ""]
     return "\n".join(lines)
+
+
+def spoken_lines(timeline: Timeline) -> list[tuple[int, int, str]]:
+    """(start sample, end sample, text) of every line the timeline speaks: its
+    speech events, and the question of each check-in (without its pause)."""
+    return [(event.start, event.end - event.pause, event.text) for event in timeline.events
+            if event.kind in (EventKind.SPEECH, EventKind.CHECKIN) and event.text]
 
 
 def vtt_text(text: str) -> str:

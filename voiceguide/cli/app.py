@@ -84,24 +84,31 @@ def list_command(as_json):
 @click.argument("routine", shell_complete=complete_routine)
 @timeline_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.option("--for", "audience", type=click.Choice(["play", "export"]), default="play",
+              show_default=True,
+              help="What play says (with its check-in questions), or what export writes "
+                   "and play --no-checkins plays (a recording: it asks nothing).")
 @click.option("--stop-at", "stop_at", type=Moment(), multiple=True,
               help="Print what the guide says if stopped at this moment (MM:SS) instead; "
                    "may be given more than once.")
-def show(routine, as_json, length, beyond_doses, stop_at, **line):
+def show(routine, as_json, audience, length, beyond_doses, stop_at, **line):
     """Show a routine's timeline. ROUTINE is a name or a path to a .toml file.
 
-    Lengths are those of the real synthesized speech, so they match play and
-    export to the sample. With --stop-at, the stop path at that moment: the
-    position the body is in, and every line the guide says from there.
+    Lengths are those of the real synthesized speech, so they match play (or,
+    with --for export, export) to the sample. With --stop-at, the stop path at
+    that moment: the position the body is in, and every line the guide says from
+    there.
 
     Example: voiceguide show morning --pace slow
     """
     from voiceguide import catalog
     from voiceguide.cli import commands
+    from voiceguide.timing.timeline import Audience
 
     library = catalog.load_library()
     timeline, notes = commands.timeline_for(routine, line, length=length,
-                                            beyond_doses=beyond_doses, library=library)
+                                            beyond_doses=beyond_doses, library=library,
+                                            audience=Audience(audience))
     _notes(notes)
     if stop_at:
         paths = commands.stop_paths(timeline, library, stop_at)
@@ -143,7 +150,9 @@ def _synthesis_progress():
 def export(routine, output, force, length, beyond_doses, **line):
     """Export a routine to an audio file, with chapters beside it (FILE.vtt).
 
-    Check-ins become their question followed by a fixed pause.
+    A recording cannot hear: it says so first, and asks nothing; where play
+    asks a check-in question it rests, saying to pause it if anything hurts.
+    FILE.vtt holds the chapters and a caption for every spoken line.
 
     Example: voiceguide export morning -o morning.mp3
     """
@@ -151,11 +160,13 @@ def export(routine, output, force, length, beyond_doses, **line):
 
     from voiceguide.audio import exporter
     from voiceguide.session import prepare as preparing
+    from voiceguide.timing.timeline import Audience
 
     output = Path(output)
     exporter.check_target(output, force)
     prepared = preparing.prepare_named(routine, line, length=length, beyond_doses=beyond_doses,
-                                       progress=_synthesis_progress())
+                                       progress=_synthesis_progress(),
+                                       audience=Audience.EXPORT)
     _notes(prepared.notes)
     bar = _progress_bar("Exporting", prepared.timeline.total_samples)
     try:
@@ -174,7 +185,8 @@ def export(routine, output, force, length, beyond_doses, **line):
 @click.argument("routine", shell_complete=complete_routine)
 @click.option("--device", help="Output device number or part of its name (see 'voiceguide devices').")
 @click.option("--no-checkins", is_flag=True,
-              help="Do not wait at check-ins: play exactly what 'export' writes.")
+              help="Play exactly what 'export' writes: no questions, a short rest at "
+                   "each check-in.")
 @click.option("--checkin-timeout", type=CHECKIN_TIMEOUT, help="Seconds to wait for an answer at a check-in "
                    f"(default {DEFAULTS.checkin_timeout:g}).")
 @click.option("--listen/--no-listen", default=None,
@@ -197,6 +209,7 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, length, b
     from voiceguide.session import play as session
     from voiceguide.session import prepare as preparing
     from voiceguide.terminal import KeyReader, wrap
+    from voiceguide.timing.timeline import Audience
 
     portaudio = start_early()
     line.update(checkin_timeout=checkin_timeout,
@@ -205,7 +218,8 @@ def play(routine, device, no_checkins, checkin_timeout, listen, intro, length, b
         found, chosen, library = preparing.resolved(routine, line)
         prepared = preparing.prepare(found, chosen, library, length=length,
                                      beyond_doses=beyond_doses, background=True,
-                                     notice=no_checkins)
+                                     audience=Audience.EXPORT if no_checkins
+                                     else Audience.PLAY)
     finally:
         portaudio.join()  # never exit while PortAudio is starting: it would crash
     _notes(prepared.notes)

@@ -17,7 +17,8 @@ from voiceguide.settings import Settings, resolve
 from voiceguide.timing.compiler import SpeechLength, estimated_speech
 from voiceguide.timing.fitting import routine_minutes
 from voiceguide.session.stop_path import StopPath, stop_path
-from voiceguide.timing.timeline import SAMPLE_RATE, EventKind, Timeline, clock, samples, seconds
+from voiceguide.timing.timeline import (SAMPLE_RATE, Audience, EventKind, Timeline, clock, samples,
+                                        seconds)
 
 
 def listing(library: catalog.Library | None = None) -> dict:
@@ -73,8 +74,10 @@ def _cached_timeline(routine: Routine, chosen: Settings, library: catalog.Librar
 
 def timeline_for(name_or_path: str, line: Mapping[str, Raw | None], *,
                  length: float | None = None, beyond_doses: bool = False,
-                 library: catalog.Library | None = None) -> tuple[Timeline, list[str]]:
-    """A routine's timeline in real speech lengths, and notes for the user.
+                 library: catalog.Library | None = None,
+                 audience: Audience = Audience.PLAY) -> tuple[Timeline, list[str]]:
+    """A routine's timeline for ``audience`` in real speech lengths, and notes for
+    the user.
 
     ``line`` holds the command-line values of settings (``None``: not given),
     resolved here once; ``length`` and ``beyond_doses`` are ``--length`` and
@@ -84,10 +87,10 @@ def timeline_for(name_or_path: str, line: Mapping[str, Raw | None], *,
     routine, chosen, library = preparing.resolved(name_or_path, line, library)
     try:
         prepared = preparing.prepare(routine, chosen, library, length=length,
-                                     beyond_doses=beyond_doses)
+                                     beyond_doses=beyond_doses, audience=audience)
     except DeviceError as err:
         pacing = chosen.pacing
-        compile = preparing.routine_compiler(routine, pacing, library)
+        compile = preparing.routine_compiler(routine, pacing, library, audience)
         return compile(estimated_speech(pacing.rate)), [f"{err}; speech lengths are estimated"]
     prepared.speech.close()
     return prepared.timeline, prepared.notes

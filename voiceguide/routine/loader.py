@@ -373,7 +373,9 @@ def _check_dose(check: Checker, technique: Technique, hold, reps, index: int) ->
 # ------------------------------------------------------------------------- phrases
 
 #: Phrases heard every session: each is a list of 2-4 variants in phrases.toml.
-VARIANT_KEYS = ("opening", "closing", "checkin_question", "stop_message")
+VARIANT_KEYS = ("opening", "checkin_intro", "closing", "checkin_question", "stop_message")
+#: Variants chosen together: the one of the same number as their partner's.
+PAIRED = {"checkin_intro": "opening"}
 ACKNOWLEDGE_KEYS = ("good", "same", "none", "pain")
 
 
@@ -410,10 +412,13 @@ def load_phrases_file(path: Path, day: datetime.date | None = None) -> Phrases:
         else:
             kind = Kind.LINES if isinstance(data.get(name), list) else Kind.TEXT
             values[name] = check.value(data, name, kind, required=True)
+    for name, partner in PAIRED.items():
+        if len(variants[name]) != len(variants[partner]):
+            check.problem(f"expected as many variants as {partner}", name)
     if check.problems:
         raise FileError(check.problems)
     day = day or session_day()
-    values.update({k: choose_variant(v, k, day) for k, v in variants.items()})
+    values.update({k: choose_variant(v, PAIRED.get(k, k), day) for k, v in variants.items()})
     return Phrases(**values, variants=variants)
 
 

@@ -199,6 +199,7 @@ class Phrases:
     first_exercise: str
     next_exercise: str
     checkin_question: str
+    checkin_intro: str
     stop_message: tuple[str, ...]
     stop_ease: str
     stop_still: str
@@ -228,6 +229,7 @@ class Phrases:
     daily_limit: tuple[str, ...]
     daily_limit_question: str
     notice: tuple[str, ...]
+    recording_rest: tuple[str, ...]
     start_position: str
     have_ready: str
     preview: str

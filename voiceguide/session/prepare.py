@@ -29,7 +29,7 @@ from voiceguide.timing.compiler import (SpeechLength, compile_message, compile_r
                                         estimated_speech)
 from voiceguide.timing.dosing import dose_notes
 from voiceguide.timing.fitting import LengthError, fit_length, length_report
-from voiceguide.timing.timeline import Timeline
+from voiceguide.timing.timeline import Audience, Timeline
 
 if TYPE_CHECKING:
     from voiceguide.speech import Speech
@@ -50,7 +50,7 @@ class Prepared:
     volume: float = 1.0
     cue_volume: float = 1.0
     notes: list[str] = field(default_factory=list)
-    notice: bool = True   # the spoken not-medical-advice notice starts the routine
+    audience: Audience = Audience.PLAY   # export: a recording, which asks nothing
     pending: Synthesis | None = None
     final: Timeline | None = None   # the timeline, when nothing is pending
 
@@ -93,13 +93,13 @@ class Prepared:
 
 
 def routine_compiler(routine: Routine, pacing: Pacing, library: catalog.Library,
-                     notice: bool = True) -> Compile:
-    """The routine's compile for any speech lengths: ``compile(lengths) -> Timeline``,
-    with the library's phrases and positions."""
+                     audience: Audience = Audience.PLAY) -> Compile:
+    """The routine's compile for ``audience`` and any speech lengths:
+    ``compile(lengths) -> Timeline``, with the library's phrases and positions."""
 
     def compile(lengths: SpeechLength) -> Timeline:
         return compile_routine(routine, pacing, lengths, library.phrases, library.positions,
-                               notice=notice)
+                               audience)
 
     return compile
 
@@ -149,12 +149,13 @@ def open_speech(chosen: Settings) -> Speech:
 def prepare(routine: Routine, chosen: Settings, library: catalog.Library, *,
             length: float | None = None, beyond_doses: bool = False,
             progress: Callable[[int, int], None] | None = None, background: bool = False,
-            notice: bool = True) -> Prepared:
+            audience: Audience = Audience.PLAY) -> Prepared:
     """``routine`` with the ``chosen`` settings, compiled with real speech lengths.
 
     ``length`` is the minutes to fit the routine to (``--length``), within doses
-    unless ``beyond_doses``. ``notice`` starts the routine with the spoken
-    not-medical-advice notice (export, and play without check-ins). With
+    unless ``beyond_doses``. ``audience`` is who it is compiled for: ``play``
+    (check-in questions) or ``export`` (a recording, and play without check-ins:
+    it says it cannot hear and asks nothing; see :mod:`voiceguide.timing.framing`). With
     ``background``, speech not in the cache yet is synthesized in the background,
     ahead of the playhead, and ``prepared.pending`` tracks it (for play). A breath
     pattern beyond the safe limits is an :class:`InputError` unless ``beyond_doses``.
@@ -166,12 +167,12 @@ def prepare(routine: Routine, chosen: Settings, library: catalog.Library, *,
     estimate = estimated_speech(pacing.rate)
     if length is not None:
         length = _checked_length(length)
-        fitted = _fit(routine, pacing, known_lengths(speech, estimate), library, length, notice)
+        fitted = _fit(routine, pacing, known_lengths(speech, estimate), library, length, audience)
         routine, pacing = fitted.routine, fitted.pacing
         notes += fitted.notes
     prepared = Prepared(library, routine, pacing, speech, chosen.volume, chosen.cue_volume,
-                        notes, notice=notice)
-    compile = routine_compiler(routine, pacing, library, notice)
+                        notes, audience=audience)
+    compile = routine_compiler(routine, pacing, library, audience)
     if background:
         prepared.pending = Synthesis(speech, compile, estimate)
         prepared.pending.start(compile_twice(compile, estimate, prepared.pending.lengths))
@@ -222,10 +223,10 @@ def _checked_length(minutes: float) -> float:
 
 
 def _fit(routine: Routine, pacing: Pacing, lengths: SpeechLength, library: catalog.Library,
-         minutes: float, notice: bool):
+         minutes: float, audience: Audience):
     try:
         return fit_length(routine, pacing, lengths, library.phrases, minutes, library.positions,
-                          notice=notice)
+                          audience=audience)
     except LengthError as err:
         if err.longest:
             raise InputError(f"--length {minutes:g}: the longest safe version of "

@@ -19,7 +19,7 @@ from voiceguide.routine.model import Exercise, Flow, Hold, Phrases, Positions, R
 from voiceguide.routine.pacing import Pacing
 from voiceguide.timing.compiler import SpeechLength, compile_routine
 from voiceguide.timing.dosing import hold_seconds, rest_seconds, rounds, shared
-from voiceguide.timing.timeline import Timeline
+from voiceguide.timing.timeline import Audience, Timeline
 
 LENGTH_DOSES = (0.2, 12.0)  # the search range of --length's scale factor
 TOLERANCE = 0.05            # a fitted length comes within 5 % of its target
@@ -90,7 +90,7 @@ def repeated(routine: Routine) -> Routine | None:
 
 def fit_length(routine: Routine, pacing: Pacing, speech_length: SpeechLength,
                phrases: Phrases, minutes: float, positions: Positions,
-               notice: bool = True) -> Fitted:
+               audience: Audience = Audience.PLAY) -> Fitted:
     """The routine and pacing that come within 5 % of ``minutes``, within doses.
 
     Holds, rounds and rests are scaled together, each within its technique's
@@ -104,7 +104,7 @@ def fit_length(routine: Routine, pacing: Pacing, speech_length: SpeechLength,
 
     def total(candidate: Routine, dose: float) -> float:
         return compile_routine(candidate, replace(pacing, dose=dose), speech_length, phrases,
-                               positions, notice).total_seconds
+                               positions, audience).total_seconds
 
     candidate, notes = _shortened(routine, total, target)
     version, dose = _version_and_dose(candidate, total, target)

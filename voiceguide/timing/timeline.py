@@ -39,6 +39,18 @@ class EventKind(StrEnum):
     CHECKIN = "checkin"
 
 
+class Audience(StrEnum):
+    """Who a routine is compiled for: someone the guide can hear, or a recording.
+
+    ``play`` asks its check-in questions and waits at their gates. ``export`` is
+    for a file (and ``play --no-checkins``), which cannot hear: it opens by saying
+    so, asks nothing, and rests briefly where play would ask.
+    """
+
+    PLAY = "play"
+    EXPORT = "export"
+
+
 class Gate(StrEnum):
     """Which question a check-in event asks (see :class:`Event`)."""
 
