@@ -162,6 +162,7 @@ def test_worse_at_the_first_check_in_takes_the_stop_path(tmp_path, three, user_d
 
 
 def test_no_answers_run_to_the_end_and_are_recorded(tmp_path, three, user_dirs):
+    """Where nobody can answer (no keys, no microphone), silence goes on."""
     quiet_settings(user_dirs, intro="never")
     # Every clip made first, as by any earlier session. This test is about what is
     # recorded; it used to pass only because earlier tests had filled the shared cache.
@@ -169,7 +170,7 @@ def test_no_answers_run_to_the_end_and_are_recorded(tmp_path, three, user_dirs):
     # the first "between" check-in is then passed by: 3 check-ins recorded, not 4.)
     assert run_voiceguide("show", three).returncode == 0
     env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
-    result = run_voiceguide("play", three, "--checkin-timeout", "1", env=env)
+    result = run_voiceguide("play", three, "--checkin-timeout", "1", "--no-listen", env=env)
     assert result.returncode == 0 and "Routine complete." in result.stdout
     with log.History() as db:
         [record] = db.sessions()
@@ -177,13 +178,49 @@ def test_no_answers_run_to_the_end_and_are_recorded(tmp_path, three, user_dirs):
     assert [(c["answer"], c["source"]) for c in record.checkins] == [("none", "timeout")] * 4
 
 
+def test_a_third_silence_in_a_row_pauses_and_waits(tmp_path, three, user_dirs):
+    """A microphone that hears nothing (ALSA reading zeros): the second silence asks
+    "Are you all right?", the third says it will wait and pauses play, which then
+    waits (here until SIGTERM ends it, recorded as interrupted)."""
+    quiet_settings(user_dirs, intro="never")
+    assert run_voiceguide("show", three).returncode == 0
+    trace = tmp_path / "trace.jsonl"
+    env = dict(alsa_file_env(tmp_path / "home", tmp_path / "played.wav"),
+               VOICEGUIDE_TRACE=str(trace))
+    process = subprocess.Popen(voiceguide_command() + ["play", str(three), "--checkin-timeout",
+                                                       "1", "--listen"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None and not any(
+                e["event"] == "control" and e["word"] == "pause" for e in events(trace)):
+            time.sleep(0.05)
+        time.sleep(2.0)
+        assert process.poll() is None, process.communicate()   # still waiting
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert process.returncode == 143
+    phrases = catalog.load_phrases()
+    said = [e for e in events(trace) if e["event"] == "answer"]
+    assert [e["word"] for e in said] == ["none"] * 3
+    with log.History() as db:
+        [record] = db.sessions()
+    assert record.ending == "interrupted"
+    assert [c["answer"] for c in record.checkins] == ["none"] * 3
+    said = [e["question"] for e in events(trace) if e["event"] == "gate"
+            and e["gate"] == "continue"]                     # the words after each answer
+    assert said == [phrases.acknowledge["none"], phrases.are_you_ok, phrases.waiting]
+
+
 def test_intro_on_first_run_only_and_again_on_request(tmp_path, two, user_dirs):
     env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
-    first = run_voiceguide("play", two, "--checkin-timeout", "1", env=env)
+    first = run_voiceguide("play", two, "--checkin-timeout", "1", "--no-listen", env=env)
     assert "not medical advice" in first.stderr
-    second = run_voiceguide("play", two, "--checkin-timeout", "1", env=env)
+    second = run_voiceguide("play", two, "--checkin-timeout", "1", "--no-listen", env=env)
     assert "not medical advice" not in second.stderr
-    again = run_voiceguide("play", two, "--checkin-timeout", "1", "--intro", env=env)
+    again = run_voiceguide("play", two, "--checkin-timeout", "1", "--no-listen", "--intro", env=env)
     assert "not medical advice" in again.stderr
 
 
@@ -191,9 +228,9 @@ def test_third_session_of_the_day_asks_first(tmp_path, two, user_dirs):
     quiet_settings(user_dirs, intro="never")
     env = alsa_file_env(tmp_path / "home", tmp_path / "played.wav")
     for _ in range(2):
-        assert "Routine complete." in run_voiceguide("play", two, "--checkin-timeout", "1",
+        assert "Routine complete." in run_voiceguide("play", two, "--checkin-timeout", "1", "--no-listen",
                                                      env=env).stdout
-    third = run_voiceguide("play", two, "--checkin-timeout", "1", env=env)
+    third = run_voiceguide("play", two, "--checkin-timeout", "1", "--no-listen", env=env)
     assert third.returncode == 0
     assert "already done two sessions today" in third.stderr
     assert "Not started" in third.stdout          # no answer: do not start

@@ -145,8 +145,8 @@ def rest_lines(prepared, position: str, moving: bool = False) -> list[str]:
     place = prepared.library.positions.positions[position]
     ease = phrases.stop_still if moving else phrases.stop_ease
     up = [phrases.stop_get_up] if "mat" in place.needs else []   # from the floor
-    return [phrases.stop_message[0], ease, *place.rest, phrases.stop_rest,
-            *phrases.stop_message[1:], *phrases.stop_help, *up, *place.finish]
+    return [phrases.stop_message[0], ease, *place.rest, *phrases.stop_message[1:],
+            *phrases.stop_help, phrases.stop_rest, *up, *place.finish]
 
 
 def spoken(timeline: Timeline) -> list[str]:

@@ -135,7 +135,8 @@ def test_show_export_and_play_agree_to_the_sample_with_a_piper_voice(tmp_path, t
     exported = tmp_path / "export.wav"
     result = run_voiceguide("export", two, "--voice", "joe", "-o", exported, timeout=300)
     assert result.returncode == 0, result.stderr
-    shown = json.loads(run_voiceguide("show", two, "--voice", "joe", "--json").stdout)
+    shown = json.loads(run_voiceguide("show", two, "--voice", "joe", "--for", "export",
+                                      "--json").stdout)
     assert soundfile.info(str(exported)).frames == shown["total_samples"]
     played = tmp_path / "played.wav"
     result = run_voiceguide("play", two, "--voice", "joe", "--no-checkins",

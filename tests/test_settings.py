@@ -78,7 +78,8 @@ def test_precedence_reaches_show_play_and_export_alike(tmp_path, user_dirs):
     exported = run_voiceguide("export", routine, "-o", out, "--breath", "3-3")
     assert exported.returncode == 0
     import soundfile
-    total = json.loads(run_voiceguide("show", routine, "--json", "--breath", "3-3").stdout)
+    total = json.loads(run_voiceguide("show", routine, "--for", "export", "--json", "--breath",
+                                      "3-3").stdout)
     assert soundfile.info(str(out)).frames == total["total_samples"]
 
 

@@ -111,12 +111,7 @@ def show(routine, as_json, audience, length, beyond_doses, stop_at, **line):
                                             audience=Audience(audience))
     _notes(notes)
     if stop_at:
-        paths = commands.stop_paths(timeline, library, stop_at)
-        if as_json:
-            found = [p.to_json() for p in paths]
-            click.echo(json.dumps(found[0] if len(found) == 1 else found, indent=1))
-        else:
-            click.echo("\n\n".join(commands.format_stop_path(p) for p in paths))
+        click.echo(commands.stop_paths_text(timeline, library, stop_at, as_json))
     elif as_json:
         click.echo(json.dumps(timeline.to_json(), indent=1))
     else:
@@ -341,20 +336,12 @@ def history(as_json, as_csv, limit):
     with log.History(reading=True) as db:
         _notes(db.warnings)
         records = db.sessions(limit)
-    if as_json:
-        click.echo(json.dumps([r.to_json() for r in records], indent=2))
-        return
     if as_csv:
         click.echo(log.to_csv(records), nl=False)
-        return
-    if not records:
-        click.echo("No sessions yet. Start one with: voiceguide play morning")
-        return
-    click.echo(log.TABLE_HEADER)
-    for r in records:
-        click.echo(safe_line(log.table_row(r)))
-    click.echo("")
-    click.echo(log.chart(log.daily_trend(records)))
+    else:
+        from voiceguide.cli import commands
+
+        click.echo(commands.history_text(records, as_json))
 
 
 # ------------------------------------------------------------------- settings

@@ -6,6 +6,7 @@ then prints; tests can call them directly.
 
 from __future__ import annotations
 
+import json
 from typing import Mapping
 
 from voiceguide import catalog
@@ -100,6 +101,29 @@ def stop_paths(timeline: Timeline, library: catalog.Library, moments) -> list[St
     """The stop path at each of ``moments`` (seconds into ``timeline``), as play speaks it."""
     return [stop_path(timeline, min(samples(m), timeline.total_samples), library.phrases,
                       library.positions) for m in moments]
+
+
+def stop_paths_text(timeline: Timeline, library: catalog.Library, moments,
+                    as_json: bool = False) -> str:
+    """``show --stop-at``: the stop path at each moment, as text or JSON (one object
+    for one moment, a list for several)."""
+    paths = stop_paths(timeline, library, moments)
+    if as_json:
+        found = [p.to_json() for p in paths]
+        return json.dumps(found[0] if len(found) == 1 else found, indent=1)
+    return "\n\n".join(format_stop_path(p) for p in paths)
+
+
+def history_text(records: list, as_json: bool = False) -> str:
+    """``history``: the sessions as a table with the day-by-day chart, or as JSON."""
+    from voiceguide import history as log
+
+    if as_json:
+        return json.dumps([r.to_json() for r in records], indent=2)
+    if not records:
+        return "No sessions yet. Start one with: voiceguide play morning"
+    rows = [log.TABLE_HEADER] + [safe_line(log.table_row(r)) for r in records]
+    return "\n".join(rows + ["", log.chart(log.daily_trend(records))])
 
 
 def format_stop_path(path: StopPath) -> str:

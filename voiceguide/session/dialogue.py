@@ -169,11 +169,13 @@ class Dialogue(Questions):
     first is answered with what the sources advise, in place of the closing's own
     lines). Between gates, ``s`` and a
     spoken stop take the stop path, a stop the recognizer is not sure of asks
-    "Did you say stop?", and the spoken commands steer play.
+    "Did you say stop?", and the spoken commands steer play. ``can_answer`` says
+    whether anyone can answer at all (keys or a microphone): only then does a
+    third silence in a row pause play to wait.
     """
 
     def __init__(self, prepared: Prepared, inbox: Inbox, timeout: float, history=None,
-                 session: int | None = None):
+                 session: int | None = None, can_answer: bool = True):
         super().__init__(inbox, timeout)
         self.prepared = prepared
         self.history = history
@@ -182,6 +184,7 @@ class Dialogue(Questions):
         self.resume_at: int | None = None
         if prepared.pending is not None:  # made in the background, after the routine
             prepared.pending.also(_said_off_the_routine(prepared))
+        self.can_answer = can_answer
         self.silences = 0            # check-ins in a row that got no answer
         self.wait_after_words = False   # pause once the acknowledgement is said
         self.paused_at: tuple[Timeline, int] | None = None   # where "Did you say stop?" came
@@ -257,15 +260,18 @@ class Dialogue(Questions):
 
     # ------------------------------------------------------------ decisions
     def words_after(self, gate: Gate, word: str) -> str | None:
-        """The acknowledgement of an answer that goes on. No answer twice in a row
-        asks whether the person is all right; a third time the guide says it will
-        wait, and pauses (:meth:`at_gate`, at the acknowledgement's end)."""
+        """The acknowledgement of an answer that goes on. Where someone can answer,
+        no answer twice in a row asks whether the person is all right; a third time
+        the guide says it will wait, and pauses (:meth:`at_gate`, at the
+        acknowledgement's end)."""
         phrases = self.prepared.library.phrases
         if gate.in_routine:
             self.silences = self.silences + 1 if word == NO_ANSWER else 0
-        if word == NO_ANSWER and self.silences == 2:
+        if word != NO_ANSWER or not self.can_answer:   # nobody can answer: go on
+            return acknowledgement(gate, word, phrases)
+        if self.silences == 2:
             return phrases.are_you_ok
-        if word == NO_ANSWER and self.silences >= 3:
+        if self.silences >= 3:
             self.wait_after_words = True
             return phrases.waiting
         return acknowledgement(gate, word, phrases)

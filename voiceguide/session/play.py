@@ -43,6 +43,11 @@ class PlayOptions:
     say: Callable[[str], None] = lambda text: None   # print a line for the user
     inbox: Inbox = field(default_factory=Inbox)
 
+    @property
+    def can_answer(self) -> bool:
+        """True when the person can answer: keys are read, or a microphone listens."""
+        return self.keys is not None or self.listener is not None
+
 
 def _quiet_listener(listener):
     """An ``on_quiet`` that tells the microphone when the player sounds: only "stop"
@@ -98,7 +103,7 @@ def play(prepared: Prepared, options: PlayOptions, history=None) -> str:
     try:
         if options.checkins:
             dialogue = Dialogue(prepared, options.inbox, options.checkin_timeout, history,
-                                session)
+                                session, can_answer=options.can_answer)
             player = _player(prepared, prepared.timeline, options, dialogue)
         else:
             player = _player(prepared, prepared.timeline, options)

@@ -4,8 +4,9 @@ Whatever stopped the routine (a key, a word, "worse", a stop sign), the person i
 eased out of what they are doing (or, in the middle of a move, told to stay where
 they are), rested in the position they are *in* (the timeline knows it: see
 :attr:`~voiceguide.timing.timeline.Event.position`), told the stop signs and how to
-get help, warned not to get up alone with weak or numb legs or sharp pain, and then
-led up from that position one step at a time, with a pause after each step.
+get help, warned not to get up alone with weak or numb legs or sharp pain, given
+a quiet rest, and then led up from that position one step at a time, with a pause
+after each step.
 
 Pure: from the routine's timeline, the phrases and the positions to the lines and
 the pauses between them. ``show --stop-at`` prints the same lines the player speaks.
@@ -20,7 +21,7 @@ from voiceguide.timing.timeline import SAMPLE_RATE, Timeline
 
 #: Quiet to rest in after the first lines, before the stop signs (times pace).
 REST_SECONDS = 8.0
-#: Quiet after each later line: a step of getting up is done before the next.
+#: Quiet after each step of getting up: one is done before the next.
 STEP_SECONDS = 4.0
 
 
@@ -28,7 +29,8 @@ STEP_SECONDS = 4.0
 class StopPath:
     """What the guide says when stopped at routine sample ``at``.
 
-    ``lines`` are said first, then ``REST_SECONDS`` of quiet, then ``steps``, each
+    ``lines`` (stop, ease out, rest there, the stop signs and how to get help) are
+    said first, then ``REST_SECONDS`` of quiet, then ``steps`` (up from there), each
     followed by ``STEP_SECONDS`` of quiet (both times scaled by the pace)."""
 
     at: int
@@ -65,8 +67,8 @@ def stop_path(timeline: Timeline, sample: int, phrases: Phrases,
     position, moving = where(timeline, sample)
     place = positions.positions[position]
     ease = phrases.stop_still if moving else phrases.stop_ease
-    lines = (phrases.stop_message[:1] + (ease,) + place.rest + (phrases.stop_rest,))
+    lines = (phrases.stop_message[:1] + (ease,) + place.rest + phrases.stop_message[1:]
+             + phrases.stop_help + (phrases.stop_rest,))
     on_the_floor = "mat" in place.needs
-    steps = (phrases.stop_message[1:] + phrases.stop_help
-             + ((phrases.stop_get_up,) if on_the_floor else ()) + place.finish)
+    steps = ((phrases.stop_get_up,) if on_the_floor else ()) + place.finish
     return StopPath(sample, position, moving, lines, steps)
