@@ -3,6 +3,7 @@ through a pseudo-terminal, the history it leaves, the intro and the daily limit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -95,26 +96,35 @@ def test_stop_by_voice_at_the_first_check_in(pulse, tmp_path, three, user_dirs):
     assert [(c["answer"], c["source"]) for c in record.checkins] == [("stop", "voice")]
 
 
+@contextlib.contextmanager
+def keys_only_play(tmp_path, routine, user_dirs):
+    """``play ROUTINE`` on a pseudo-terminal, answered by keys only (listening off),
+    its clips made first as by an earlier session (on an empty cache the clock-less
+    file device can play past a check-in); killed if still running at the end."""
+    quiet_settings(user_dirs, intro="never", listen="off")
+    assert run_voiceguide("show", routine, *SOONER).returncode == 0
+    t = Terminal(["play", routine, "--checkin-timeout", "30", *SOONER],
+                 alsa_file_env(tmp_path / "home", tmp_path / "played.wav"),
+                 tmp_path / "trace.jsonl")
+    try:
+        yield t
+    finally:
+        if t.process.poll() is None:
+            t.process.kill()
+        t.close()
+
+
 def test_a_first_pain_of_9_leads_into_no_exercise(tmp_path, three, user_dirs):
     """Severe pain is for a professional first: after a 9, the guide says why and
     what to do, no exercise follows, and the session is kept as not started today
     with its score. (Keys and sound as in the test below.)"""
-    quiet_settings(user_dirs, intro="never", listen="off")
-    assert run_voiceguide("show", three, *SOONER).returncode == 0
-    t = Terminal(["play", three, "--checkin-timeout", "30", *SOONER],
-                 alsa_file_env(tmp_path / "home", tmp_path / "played.wav"),
-                 tmp_path / "trace.jsonl")
-    try:
+    with keys_only_play(tmp_path, three, user_dirs) as t:
         t.wait_for("gate", gate="baseline")
         t.press("9")
         assert t.wait_for("answer", gate="baseline")["decision"] == "not-today"
         said = t.wait_for("not-today")
         assert t.finish(60) == 0
         assert "Not started: with pain this strong" in t.read()
-    finally:
-        if t.process.poll() is None:
-            t.process.kill()
-        t.close()
     assert said["lines"] == list(catalog.load_phrases().not_today)
     assert not any(e["event"] == "gate" and e["gate"] != "baseline" for e in t.events())
     with log.History() as db:
@@ -129,12 +139,7 @@ def test_worse_at_the_first_check_in_takes_the_stop_path(tmp_path, three, user_d
     has no clock, so the routine plays as fast as it is rendered and the test
     waits only for the check-ins (its clips made first, as by an earlier session:
     on an empty cache the clock-less device can play past a check-in)."""
-    quiet_settings(user_dirs, intro="never", listen="off")
-    assert run_voiceguide("show", three, *SOONER).returncode == 0
-    t = Terminal(["play", three, "--checkin-timeout", "30", *SOONER],
-                 alsa_file_env(tmp_path / "home", tmp_path / "played.wav"),
-                 tmp_path / "trace.jsonl")
-    try:
+    with keys_only_play(tmp_path, three, user_dirs) as t:
         t.wait_for("gate", gate="baseline")
         t.press("3")                              # pain 3, acknowledged, then on
         assert t.wait_for("answer", gate="baseline")["decision"] == "continue"
@@ -145,10 +150,6 @@ def test_worse_at_the_first_check_in_takes_the_stop_path(tmp_path, three, user_d
         stop = t.wait_for("stop-path")
         assert t.finish(60) == 0
         assert "Stopped for safety" in t.read()
-    finally:
-        if t.process.poll() is None:
-            t.process.kill()
-        t.close()
     # stopped at the check-in before child's pose: still lying on the back
     assert stop["position"] == "back"
     assert catalog.load_positions().positions["back"].rest[0] in stop["lines"]
