@@ -64,8 +64,9 @@ def _pipe_closed() -> int:
 
 def _exit(code: int) -> None:
     """Exit; at once if the audio system hung, since its clean-up would hang too."""
-    devices = sys.modules.get("voiceguide.audio.devices")
-    if devices is not None and devices.is_stuck():
+    from voiceguide.audio import devices   # light: PortAudio itself loads only when used
+
+    if devices.is_stuck():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
